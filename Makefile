@@ -1,0 +1,46 @@
+# Closeline — `make run` starts the demo stack, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HTMX_VERSION := 2.0.9
+HTMX := webapp/static/vendor/htmx.min.js
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres bench install install-dev vendor migrate clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PIP) install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# htmx comes from its registry package at install time; nothing third-party is committed.
+$(HTMX):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch htmx (install Node.js/npm)"; exit 1; }
+	rm -rf .vendor-build && mkdir -p .vendor-build webapp/static/vendor
+	npm install --silent --no-audit --no-fund --no-save --no-package-lock --prefix .vendor-build htmx.org@$(HTMX_VERSION)
+	cp .vendor-build/node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+	rm -rf .vendor-build
+
+install: $(VENV)/.runtime $(HTMX)
+install-dev: $(VENV)/.dev $(HTMX)
+vendor: $(HTMX)
+
+run: install
+	$(PY) -m scripts.devstack
+
+test: install-dev
+	$(PY) scripts/run_tests.py
+
+bench: install-dev
+	$(PY) -m bench.run_all
+
+migrate: install-dev
+	$(PY) -m flask --app wsgi db migrate
+
+clean:
+	rm -rf $(VENV) $(HTMX) .pytest_cache

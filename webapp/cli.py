@@ -1,0 +1,133 @@
+"""Operator commands: `flask workspace create`, `flask subscription set`, `flask user create`, `flask seed-demo`."""
+import click
+import sqlalchemy as sa
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.models import Membership, User, WhatsAppNumber, Workspace
+from webapp.models.accounts import SUBSCRIPTION_STATES
+from webapp.signals import subscription_changed
+
+DEMO_PASSWORD = "closeline-demo"
+DEMO_PEOPLE = [
+    # workspace, email, name, role, WhatsApp number
+    ("Acme Inc", "owner@acme.test", "Olivia Owner", "owner", "+14155550001"),
+    ("Acme Inc", "admin@acme.test", "Adam Admin", "admin", "+14155550002"),
+    ("Acme Inc", "member@acme.test", "Mia Member", "member", "+14155550003"),
+    ("Globex", "owner@globex.test", "Gus Globex", "owner", None),
+]
+
+
+def init_app(app):
+    app.cli.add_command(workspace_group)
+    app.cli.add_command(subscription_group)
+    app.cli.add_command(user_group)
+    app.cli.add_command(seed_demo)
+
+
+def _get_or_create_user(email, name, password):
+    email = email.strip().lower()
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=name)
+        user.set_password(password)
+        db.session.add(user)
+    return user
+
+
+def _find_workspace(ref):
+    query = sa.select(Workspace).where(Workspace.id == int(ref)) if str(ref).isdigit() else \
+        sa.select(Workspace).where(Workspace.name == ref)
+    workspace = db.session.scalar(query)
+    if workspace is None:
+        raise click.ClickException(f"No workspace {ref!r}.")
+    return workspace
+
+
+@click.group("workspace", help="Manage workspaces.")
+def workspace_group():
+    pass
+
+
+@workspace_group.command("create")
+@click.argument("name")
+@click.option("--owner-email", required=True)
+@click.option("--owner-name", default="Owner")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--trial-days", default=14, show_default=True)
+def create_workspace(name, owner_email, owner_name, password, trial_days):
+    user = _get_or_create_user(owner_email, owner_name, password)
+    workspace = Workspace(name=name)
+    workspace.set_subscription("trialing", trial_days=trial_days)
+    db.session.add_all([workspace, Membership(workspace=workspace, user=user, role="owner")])
+    db.session.commit()
+    click.echo(f"Created workspace {workspace.id} {name!r} owned by {user.email}.")
+
+
+@click.group("subscription", help="Set a workspace's subscription state.")
+def subscription_group():
+    pass
+
+
+@subscription_group.command("set")
+@click.argument("workspace")
+@click.argument("state", type=click.Choice(SUBSCRIPTION_STATES))
+@click.option("--trial-days", type=int, default=None, help="With 'trialing': days left (0 = ended).")
+def set_subscription(workspace, state, trial_days):
+    row = _find_workspace(workspace)
+    old = row.subscription_status
+    row.set_subscription(state, trial_days=trial_days)
+    db.session.commit()
+    subscription_changed.send(row, old_status=old)
+    click.echo(f"{row.name}: subscription {row.subscription_label}.")
+
+
+@click.group("user", help="Manage users.")
+def user_group():
+    pass
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.option("--name", default="")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--workspace", default=None, help="Add to this workspace (id or name).")
+@click.option("--role", type=click.Choice(["admin", "member"]), default="member")
+def create_user(email, name, password, workspace, role):
+    user = _get_or_create_user(email, name or email.split("@")[0], password)
+    if workspace:
+        ws = _find_workspace(workspace)
+        db.session.flush()
+        if user.membership_in(ws.id) is None:
+            db.session.add(Membership(workspace=ws, user=user, role=role))
+    db.session.commit()
+    click.echo(f"User {user.email} ready.")
+
+
+def seed_demo_data():
+    """Idempotent: creates the demo workspaces and people when the database has no users."""
+    if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
+        return False
+    workspaces = {}
+    for ws_name, email, name, role, number in DEMO_PEOPLE:
+        workspace = workspaces.get(ws_name)
+        if workspace is None:
+            workspace = workspaces[ws_name] = Workspace(name=ws_name)
+            workspace.set_subscription("active")
+            db.session.add(workspace)
+        user = _get_or_create_user(email, name, DEMO_PASSWORD)
+        membership = Membership(workspace=workspace, user=user, role=role)
+        db.session.add(membership)
+        if number:
+            db.session.add(WhatsAppNumber(workspace=workspace, membership=membership, e164=number, label="work"))
+    db.session.commit()
+    return True
+
+
+@click.command("seed-demo", help="Create the demo workspaces when the database is empty.")
+def seed_demo():
+    if seed_demo_data():
+        click.echo(f"Demo data created (password {DEMO_PASSWORD!r}).")
+    else:
+        click.echo("Database already has users; demo seed skipped.")
+    current_app.logger.debug("seed-demo done")

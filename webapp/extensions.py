@@ -1,0 +1,40 @@
+"""Flask extensions, created once and bound to the app in create_app()."""
+import email_validator
+import sqlalchemy as sa
+from flask_bootstrap import Bootstrap5
+from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+
+# The demo people live under the reserved .test domain (RFC 2606); let forms accept it.
+if "test" in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+    email_validator.SPECIAL_USE_DOMAIN_NAMES.remove("test")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+htmx = HTMX()
+bootstrap = Bootstrap5()
+# Only routes that opt in are limited (sign-in); storage is set from REDIS_URL in create_app.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_enforce_foreign_keys(dbapi_connection, connection_record):
+    # SQLite ignores ON DELETE rules unless asked; PostgreSQL always enforces them.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,18 @@
+"""All models. Import them from here: `from webapp.models import Workspace`."""
+from webapp.models.accounts import (  # noqa: F401
+    ROLES,
+    ApiKey,
+    Invitation,
+    Membership,
+    User,
+    WhatsAppNumber,
+    Workspace,
+)
+from webapp.models.close import (  # noqa: F401
+    CloseConnection,
+    ConnectionEvent,
+    JobRun,
+    Notification,
+)
+from webapp.models.messages import Chat, ChatLink, Message  # noqa: F401
+from webapp.models.base import utcnow  # noqa: F401

