@@ -37,7 +37,7 @@ test: install-dev
 	$(PY) scripts/run_tests.py
 
 bench: install-dev
-	$(PY) -m bench.run_all
+	$(PY) -m bench.sync_bench
 
 migrate: install-dev
 	$(PY) -m flask --app wsgi db migrate

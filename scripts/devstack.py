@@ -10,7 +10,7 @@ import sys
 from honcho.manager import Manager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INSTANCE = os.path.join(ROOT, "instance")
+INSTANCE = os.environ.get("CLOSELINE_INSTANCE_DIR", os.path.join(ROOT, "instance"))
 PY = sys.executable
 
 
@@ -49,9 +49,27 @@ def run(cmd, env):
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
 
 
+def wire_ports(env):
+    """WEB_PORT / SANDBOX_PORT move the stack; Closeline's Close URLs follow the sandbox."""
+    web = env.setdefault("WEB_PORT", "5000")
+    sandbox = env.setdefault("SANDBOX_PORT", "5050")
+    close = f"http://127.0.0.1:{sandbox}"
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{web}")
+    env.setdefault("CLOSE_API_URL", f"{close}/api/v1")
+    env.setdefault("CLOSE_AUTHORIZE_URL", f"{close}/oauth2/authorize/")
+    env.setdefault("CLOSE_TOKEN_URL", f"{close}/oauth2/token/")
+    env.setdefault("CLOSE_REVOKE_URL", f"{close}/oauth2/revoke/")
+    env.setdefault("CLOSE_APP_URL", close)
+    env.setdefault("CLOSE_REDIRECT_URI", f"http://127.0.0.1:{web}/integrations/close/callback")
+    env.setdefault("SANDBOX_PUBLIC_URL", close)
+    env.setdefault("SANDBOX_REDIRECT_URIS", env["CLOSE_REDIRECT_URI"])
+    return web
+
+
 def main():
     ensure_instance_secrets()
     env = dict(os.environ, PYTHONUNBUFFERED="1", FLASK_APP="wsgi", CLOSELINE_DEMO="1")
+    web_port = wire_ports(env)
     redis_server = None
     if not env.get("REDIS_URL"):
         redis_server, env["REDIS_URL"] = start_embedded_redis()
@@ -61,15 +79,15 @@ def main():
     queue = env.get("RQ_QUEUE", "closeline")
     manager = Manager()
     procs = {
-        "web": f"{PY} -m gunicorn --bind 127.0.0.1:5000 --workers 2 --threads 4 --access-logfile - wsgi:app",
-        "worker": f"{PY} -m rq.cli worker --with-scheduler --url {env['REDIS_URL']} {queue}",
+        "web": f"{PY} -m gunicorn --bind 127.0.0.1:{web_port} --workers 2 --threads 4 --access-logfile - wsgi:app",
+        "worker": f"{PY} -m rq.cli worker --with-scheduler --worker-class jobs.worker.PreloadedWorker --url {env['REDIS_URL']} {queue}",
         "cron": f"{PY} -m rq.cli cron jobs/cron_config.py --url {env['REDIS_URL']}",
         "sandbox": f"{PY} -m close_sandbox",
     }
     for name, cmd in procs.items():
         manager.add_process(name, cmd, env=env, cwd=ROOT)
-    print("Closeline: http://127.0.0.1:5000  (owner@acme.test / closeline-demo) · "
-          "Close sandbox: http://127.0.0.1:5050  (dana@acme.test / close-demo)", flush=True)
+    print(f"Closeline: {env['PUBLIC_URL']}  (owner@acme.test / closeline-demo) · "
+          f"Close sandbox: {env['CLOSE_APP_URL']}  (dana@acme.test / close-demo)", flush=True)
     try:
         manager.loop()
     finally:

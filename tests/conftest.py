@@ -223,7 +223,8 @@ def worker(app, database_url, redis_url, request):
         if key.startswith("CLOSE_") and isinstance(value, str):
             env[key] = value
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", redis_url,
+        [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--worker-class",
+         "jobs.worker.PreloadedWorker", "--url", redis_url,
          "--logging_level", "WARNING", app.config["RQ_QUEUE"]],
         cwd=ROOT, env=env)
     time.sleep(0.5)
@@ -251,3 +252,10 @@ def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def pytest_collection_modifyitems(config, items):
+    # The sandbox's own tests never touch Closeline's database: once (on SQLite) is enough.
+    for item in items:
+        if "/tests/sandbox/" in str(item.fspath):
+            item.add_marker(pytest.mark.sqlite_only)

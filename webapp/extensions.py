@@ -37,4 +37,8 @@ def _sqlite_enforce_foreign_keys(dbapi_connection, connection_record):
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL: readers never block the writer and commits skip most fsyncs, so API acks stay fast
+        # while workers write (sync engine). A no-op for in-memory databases.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -2,4 +2,7 @@
 
 
 def register_features(app):
-    pass
+    from webapp.integrations import close
+    close.init_app(app)
+    from webapp import sync
+    sync.init_app(app)  # sync status page, ingestion API + webhook, `flask demo traffic`

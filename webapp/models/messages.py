@@ -39,6 +39,8 @@ class ChatLink(db.Model):
     source: Mapped[str] = mapped_column(sa.String(20), default="found")
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_note: Mapped[str] = mapped_column(sa.Text, default="")
+    # Ambiguous matches offered in the review queue: [{"lead_id", "contact_id", "name", "date_created"}]
+    candidates: Mapped[list] = mapped_column(sa.JSON, default=list)
     created_at = mapped_column(UTCDateTime, default=utcnow)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -51,7 +53,10 @@ class Message(db.Model):
     __tablename__ = "messages"
     __table_args__ = (
         sa.UniqueConstraint("workspace_id", "external_id"),
-        sa.Index("ix_messages_ws_state", "workspace_id", "state"),
+        # (…, id) suffixes serve the outbox claim (oldest first) and the status log's keyset pages.
+        sa.Index("ix_messages_ws_state", "workspace_id", "state", "id"),
+        sa.Index("ix_messages_ws_id", "workspace_id", "id"),
+        sa.Index("ix_messages_number_id", "whatsapp_number_id", "id"),
         sa.Index("ix_messages_state_next", "state", "next_attempt_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +76,8 @@ class Message(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at = mapped_column(UTCDateTime, nullable=True)
     queued_at = mapped_column(UTCDateTime, nullable=True)
+    # Set while a drain job works on the row; an expired lease means its worker died.
+    lease_until = mapped_column(UTCDateTime, nullable=True)
     close_org_id: Mapped[str | None] = mapped_column(sa.String(64))
     close_lead_id: Mapped[str | None] = mapped_column(sa.String(64))
     close_activity_id: Mapped[str | None] = mapped_column(sa.String(64))

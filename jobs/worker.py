@@ -1,0 +1,12 @@
+"""The RQ worker class Closeline runs: `rq worker --worker-class jobs.worker.PreloadedWorker`.
+
+RQ's default worker forks a child per job; building the Flask app once in the parent means every
+child starts with it ready instead of paying imports and setup per job."""
+from rq.worker import Worker
+
+
+class PreloadedWorker(Worker):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from webapp.jobs_app import job_app
+        job_app()  # no connection is opened here: pools start empty in each child

@@ -1,0 +1,111 @@
+"""Fault tests (bounded in time), real RQ workers, real Redis, the sandbox over real HTTP:
+worker SIGKILLed mid-run, responses lost after the write, 5xx storms, 1,000 replays."""
+import collections
+import threading
+import time
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.sync.conftest import activities, body, messages
+
+PHONES = ["+14155550101", "+14155550102", "+14155550103", "+442079460958", "+14155550150", "+14155550151"]
+
+
+def _post_many(api, count, prefix):
+    items = [body(f"{prefix}-{i}", phone=PHONES[i % len(PHONES)], name=f"P{i % len(PHONES)}",
+                  number=f"+1415555000{1 + i % 3}") for i in range(count)]
+    for start in range(0, count, 100):
+        response = api.post({"messages": items[start:start + 100]}, path="/api/v1/messages/batch")
+        assert response.status_code == 202
+    return [i["message"]["id"] for i in items]
+
+
+def _settle(ids, timeout, sweep_every=1.0, states=("synced",)):
+    """Wait until every row is synced, running the sweeper as `rq cron` would."""
+    from webapp.sync import service
+    deadline, next_sweep = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        rows = messages()
+        if len(rows) == len(ids) and all(m.state in states for m in rows):
+            return rows
+        if time.monotonic() > next_sweep:
+            service.sweep()
+            next_sweep = time.monotonic() + sweep_every
+        time.sleep(0.2)
+    states = collections.Counter((m.state, m.reason[:60]) for m in messages())
+    raise AssertionError(f"not all synced: {states}")
+
+
+def _exactly_once(sandbox, ids):
+    counts = collections.Counter(a["external_whatsapp_message_id"] for a in activities(sandbox))
+    assert set(counts) == set(ids), set(ids) - set(counts)
+    duplicated = {k: v for k, v in counts.items() if v != 1}
+    assert not duplicated, duplicated
+    leads_created = [r for r in sandbox.control("GET", "/_sandbox/requests")["data"]
+                     if r["method"] == "POST" and r["path"] == "/api/v1/lead/" and r["status"] == 200]
+    return leads_created
+
+
+@pytest.mark.timeout(90)
+def test_worker_killed_mid_run_loses_and_doubles_nothing(app, api, connected, close_sandbox, workers):
+    close_sandbox.control("PUT", "/_sandbox/faults", {"latency_ms": 15})
+    first = workers.start()
+    ids = _post_many(api, 200, "kill")
+    wait_for(lambda: sum(m.state == "synced" for m in messages()) >= 40, timeout=30, message="sync under way")
+    workers.kill(first)
+    done = sum(m.state == "synced" for m in messages())
+    assert done < 200, "the run finished before the kill; make it slower"
+    workers.start()
+    rows = _settle(ids, timeout=60)
+    leads = _exactly_once(close_sandbox, ids)
+    assert len({m.close_activity_id for m in rows}) == 200
+    assert len(leads) <= 2  # the two new customers: one lead each, even across the crash
+
+
+@pytest.mark.timeout(90)
+def test_lost_responses_make_no_duplicates(app, api, connected, close_sandbox, workers):
+    close_sandbox.control("PUT", "/_sandbox/faults", {"response_lost_rate": 0.1, "seed": 7})
+    workers.start()
+    ids = _post_many(api, 150, "lost")
+    _settle(ids, timeout=60)
+    faults = [r for r in close_sandbox.control("GET", "/_sandbox/requests")["data"] if r["fault"] == "response_lost"]
+    assert faults, "no response was lost; the test proves nothing"
+    leads = _exactly_once(close_sandbox, ids)
+    assert len(leads) == 2
+
+
+@pytest.mark.timeout(90)
+def test_5xx_storm_syncs_everything_without_disconnecting(app, api, connected, close_sandbox, workers):
+    from webapp.extensions import db
+    from webapp.models import CloseConnection
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 0.2, "error_statuses": [500, 502, 503, 504],
+                                                     "seed": 11})
+    workers.start()
+    ids = _post_many(api, 150, "storm")
+    _settle(ids, timeout=60)
+    _exactly_once(close_sandbox, ids)
+    db.session.expire_all()
+    assert db.session.get(CloseConnection, connected.id).disconnected_at is None
+
+
+@pytest.mark.timeout(90)
+def test_a_thousand_replays_one_row_one_activity(app, api, connected, close_sandbox, workers):
+    workers.start()
+    payload = body("replayed", phone="+14155550101")
+    statuses = []
+
+    def replay(n):
+        client = app.test_client()
+        for _ in range(n):
+            statuses.append(client.post("/api/v1/messages", json=payload,
+                                        headers={"Authorization": f"Bearer {api.key}"}).status_code)
+
+    threads = [threading.Thread(target=replay, args=(125,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(statuses) == 1000 and statuses.count(202) == 1 and statuses.count(200) == 999
+    _settle(["replayed"], timeout=20)
+    assert len(messages()) == 1 and len(activities(close_sandbox, "replayed")) == 1

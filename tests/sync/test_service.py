@@ -1,0 +1,230 @@
+"""Holds and releases, retries → dead → retry button, auth failure, re-route + move, review queue,
+sweeper, sync_message_now."""
+import time
+
+import sqlalchemy as sa
+
+from tests.sync.conftest import activities, body, messages
+
+
+def test_subscription_pause_holds_and_renewal_catches_up_in_order(app, api, connected, close_sandbox, drain_now,
+                                                                   demo):
+    from webapp.extensions import db
+    from webapp.signals import subscription_changed
+    api.post(body("before", phone="+14155550101"))
+    demo.acme.set_subscription("past_due")
+    db.session.commit()
+    drain_now(demo.acme.id)  # the queued row is held by the drain, nothing sent
+    for i in range(3):
+        api.post(body(f"during-{i}", phone="+14155550101"))
+    rows = messages()
+    assert {m.state for m in rows} == {"held"} and {m.reason for m in rows} == {"subscription inactive"}
+    assert activities(close_sandbox) == []
+    from webapp.sync.service import count_held
+    assert count_held(demo.acme.id, "subscription") == 4 and count_held(demo.acme.id, "disconnected") == 0
+    demo.acme.set_subscription("active")
+    db.session.commit()
+    subscription_changed.send(demo.acme, old_status="past_due")  # catch-up on → released, in order
+    drain_now(demo.acme.id)
+    rows = messages()
+    assert {m.state for m in rows} == {"synced"}
+    order = [a["external_whatsapp_message_id"] for a in sorted(activities(close_sandbox), key=lambda a: a["date_created"])]
+    assert order == ["before", "during-0", "during-1", "during-2"]
+
+
+def test_catch_up_off_keeps_them_held(app, api, connect, drain_now, demo):
+    from webapp.extensions import db
+    from webapp.signals import subscription_changed
+    connect(catch_up_held=False)
+    demo.acme.set_subscription("canceled")
+    db.session.commit()
+    api.post(body("h-1"))
+    demo.acme.set_subscription("active")
+    db.session.commit()
+    subscription_changed.send(demo.acme, old_status="canceled")
+    from webapp.sync.service import sweep
+    sweep()
+    assert messages()[0].state == "held"
+
+
+def test_disconnected_hold_and_release_after_reconnect(app, api, demo, connect, close_sandbox, drain_now):
+    from webapp.sync.service import count_held, release_held
+    for i in range(3):
+        api.post(body(f"d-{i}", phone="+14155550102"))
+    assert count_held(demo.acme.id, "disconnected") == 3
+    connect()
+    assert release_held(demo.acme.id, "disconnected") == 3
+    drain_now(demo.acme.id)
+    assert {m.state for m in messages()} == {"synced"}
+
+
+def test_auth_failure_stops_the_batch_and_disconnects(app, api, connected, close_sandbox, drain_now, demo,
+                                                      monkeypatch):
+    from webapp.extensions import db
+    from webapp.models import CloseConnection
+    for i in range(3):
+        api.post(body(f"a-{i}", phone="+14155550101"))
+    monkeypatch.setenv("CLOSE_API_KEY", "api_revoked_or_wrong")
+    drain_now(demo.acme.id)
+    db.session.expire_all()
+    connection = db.session.get(CloseConnection, connected.id)
+    assert connection.disconnected_at is not None and connection.disconnect_reason == "access_revoked"
+    rows = messages()
+    assert {(m.state, m.reason) for m in rows} == {("held", "disconnected")}
+    assert activities(close_sandbox) == []
+
+
+def test_transient_failures_back_off_then_dead_then_retry_button(app, api, connected, close_sandbox, drain_now,
+                                                                 demo, login, monkeypatch):
+    monkeypatch.setenv("SYNC_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("SYNC_INLINE_RETRIES", "0")
+    api.post(body("t-1", phone="+14155550101"))
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_statuses": [503]})
+    drain_now(demo.acme.id)
+    row = messages()[0]
+    assert row.state == "failed" and row.attempts == 1 and row.next_attempt_at is not None
+    assert "Close unreachable" in row.reason
+    deadline = time.monotonic() + 15
+    while messages()[0].state != "dead" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        drain_now(demo.acme.id)
+    row = messages()[0]
+    assert row.state == "dead" and "gave up after 3 attempts" in row.reason
+    close_sandbox.control("DELETE", "/_sandbox/faults")
+    member = login("member@acme.test")
+    assert member.post(f"/sync/messages/{row.id}/retry").status_code == 403
+    admin = login("admin@acme.test")
+    response = admin.post(f"/sync/messages/{row.id}/retry", htmx=True)
+    assert response.status_code == 200 and "sync-log" in response.get_data(as_text=True)
+    assert messages()[0].state == "queued"
+    drain_now(demo.acme.id)
+    assert messages()[0].state == "synced" and len(activities(close_sandbox, "t-1")) == 1
+
+
+def test_rejected_activity_is_dead_with_reason(app, api, connected, close_sandbox, drain_now, demo, monkeypatch):
+    from webapp.extensions import db
+    from webapp.models import ChatLink
+    api.post(body("r-1", phone="+14155550101"))
+    drain_now(demo.acme.id)
+    # The linked lead was deleted in Close: the link is dropped and the chat routed again, once.
+    link = db.session.scalar(sa.select(ChatLink))
+    link.lead_id = "lead_doesnotexist"
+    db.session.commit()
+    api.post(body("r-2", phone="+14155550101"))
+    drain_now(demo.acme.id)
+    row = messages(external_id="r-2")[0]
+    assert row.state == "synced" and "re-routed" in row.reason
+
+
+def test_reroute_moves_activities_and_future_messages(app, api, connected, close_sandbox, drain_now, demo, ids,
+                                                     login):
+    from webapp.sync import moves
+    from webapp.extensions import db
+    from webapp.models import ChatLink
+    api.post(body("x-1", phone="+14155550199"))
+    api.post(body("x-2", phone="+14155550199", reply_to="x-1"))
+    drain_now(demo.acme.id)
+    assert {m.close_lead_id for m in messages()} == {ids.piedpiper}
+    page = login("member@acme.test").get("/sync/").get_data(as_text=True)
+    assert "Review queue" in page and "Use " not in page  # members see it, can't act
+    admin = login("admin@acme.test")
+    page = admin.get("/sync/").get_data(as_text=True)
+    assert "Review queue" in page and "Gavin Belson" in page
+    chat_id = messages()[0].chat_id
+    response = admin.post(f"/sync/chats/{chat_id}/reroute", data={"lead_id": ids.hooli, "move_existing": "1"})
+    assert response.status_code == 302
+    link = db.session.scalar(sa.select(ChatLink))
+    assert link.lead_id == ids.hooli and link.source == "manual" and not link.needs_review
+    assert moves.move_chat_activities(chat_id) == 2  # what the enqueued job runs
+    assert activities(close_sandbox, lead_id=ids.piedpiper) == []
+    moved = {a["external_whatsapp_message_id"]: a for a in activities(close_sandbox, lead_id=ids.hooli)}
+    assert set(moved) == {"x-1", "x-2"} and moved["x-2"]["response_to_id"] == moved["x-1"]["id"]
+    rows = {m.external_id: m for m in messages()}
+    assert rows["x-1"].close_activity_id == moved["x-1"]["id"] and rows["x-1"].close_lead_id == ids.hooli
+    assert moves.move_chat_activities(chat_id) == 0  # idempotent
+    api.post(body("x-3", phone="+14155550199"))
+    drain_now(demo.acme.id)
+    assert messages(external_id="x-3")[0].close_lead_id == ids.hooli
+    assert "Review queue" not in admin.get("/sync/").get_data(as_text=True)
+
+
+def test_resolve_review_keeps_the_pick(app, api, connected, close_sandbox, drain_now, demo, login):
+    api.post(body("v-1", phone="+14155550199"))
+    drain_now(demo.acme.id)
+    admin = login("owner@acme.test")
+    assert admin.post(f"/sync/chats/{messages()[0].chat_id}/resolve").status_code == 302
+    assert "Review queue" not in admin.get("/sync/").get_data(as_text=True)
+
+
+def test_bad_reroute_is_refused(app, api, connected, demo, login, drain_now):
+    api.post(body("q-1", phone="+14155550101"))
+    admin = login("admin@acme.test")
+    chat_id = messages()[0].chat_id
+    admin.post(f"/sync/chats/{chat_id}/reroute", data={"lead_id": "not-a-lead"})
+    assert "starts with lead_" in admin.get("/sync/").get_data(as_text=True)
+    assert admin.post("/sync/chats/99999/reroute", data={"lead_id": "lead_x"}).status_code == 404
+
+
+def test_sweeper_requeues_stuck_rows(app, api, connected, close_sandbox, demo, monkeypatch):
+    from webapp.extensions import db
+    from webapp.models import Message, utcnow
+    from webapp.redis_conn import get_queue
+    from webapp.sync import service
+    api.post(body("stuck", phone="+14155550101"))
+    get_queue().empty()
+    service._redis().delete(service._flag(demo.acme.id))  # the drain job was lost with Redis
+    db.session.execute(sa.update(Message).values(lease_until=utcnow()))  # and its lease ran out
+    db.session.commit()
+    assert service.sweep() == [demo.acme.id]
+    assert get_queue().count == 1
+    assert service.sweep() == [demo.acme.id] and get_queue().count == 1  # the flag prevents doubling
+
+
+def test_sync_message_now(app, api, connected, close_sandbox, demo, ids):
+    from webapp.sync.delivery import sync_message_now
+    api.post(body("now-1", phone="+14155550101"))
+    row = messages()[0]
+    result = sync_message_now(row.id)
+    assert result["state"] == "synced" and result["lead_id"] == ids.bluth
+    assert result["lead_url"].endswith(f"/lead/{ids.bluth}/") and result["reason"] == ""
+    assert sync_message_now(row.id)["state"] == "synced"  # no second activity
+    assert len(activities(close_sandbox, "now-1")) == 1
+    assert sync_message_now(123456)["state"] == "missing"
+
+
+def test_close_down_trips_the_breaker_instead_of_timing_out_every_row(app, api, connected, close_sandbox,
+                                                                      drain_now, demo, monkeypatch):
+    monkeypatch.setenv("SYNC_INLINE_RETRIES", "0")
+    for i in range(10):
+        api.post(body(f"cb-{i}", phone="+14155550101"))
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0})
+    drain_now(demo.acme.id)
+    rows = messages()
+    assert {m.state for m in rows} == {"failed"} and all(m.next_attempt_at for m in rows)
+    calls = close_sandbox.control("GET", "/_sandbox/requests")["data"]
+    assert len(calls) == 3  # then the rest of the batch backs off without calling Close
+
+
+def test_maintained_totals_match_a_recount(app, api, connected, close_sandbox, drain_now, demo, monkeypatch):
+    from webapp.sync import service
+    monkeypatch.setenv("SYNC_INLINE_RETRIES", "0")
+    monkeypatch.setenv("SYNC_MAX_ATTEMPTS", "1")
+
+    def recount():
+        service.invalidate_totals(demo.acme.id)
+        return service.totals(demo.acme.id)
+
+    assert service.totals(demo.acme.id)["queued"] == 0  # cached from here on
+    api.post({"messages": [body(f"tc-{i}", phone="+14155550101") for i in range(6)]}, path="/api/v1/messages/batch")
+    api.post(body("tc-g", kind="group", phone=None, chat_id="g"))
+    cached = service.totals(demo.acme.id)
+    assert cached["queued"] == 6 and cached["skipped"] == 1
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "methods": ["POST"]})
+    drain_now(demo.acme.id)
+    assert service.totals(demo.acme.id) == recount() and recount()["dead"] == 6
+    close_sandbox.control("DELETE", "/_sandbox/faults")
+    service.totals(demo.acme.id)
+    service.retry_messages(demo.acme.id)
+    service.totals(demo.acme.id)
+    drain_now(demo.acme.id)
+    assert service.totals(demo.acme.id) == recount() and recount()["synced"] == 6

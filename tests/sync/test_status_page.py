@@ -1,0 +1,60 @@
+"""Sync status page: totals, last sync per number, filters, keyset pages, htmx fragments, roles."""
+import re
+
+from tests.sync.conftest import body, messages
+
+
+def test_page_totals_log_and_links(app, api, connected, close_sandbox, drain_now, demo, login, ids):
+    api.post(body("p-1", phone="+14155550101", text="first words"))
+    api.post(body("p-2", kind="group", phone=None, chat_id="grp", text="group words"))
+    drain_now(demo.acme.id)
+    member = login("member@acme.test")
+    page = member.get("/sync/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert re.search(r'data-state="synced"[^>]*>synced <span class="count">1</span>', html)
+    assert re.search(r'data-state="skipped"[^>]*>skipped <span class="count">1</span>', html)
+    assert f"/lead/{ids.bluth}/" in html and "Group chat" in html
+    assert "+14155550001" in html and "never" in html  # 0001 synced; 0002/0003 never
+    assert 'hx-trigger="every 5s"' in html and "Retry" not in html
+    fragment = member.get("/sync/log?state=skipped", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "group words" in fragment and "first words" not in fragment and "<html" not in fragment
+    assert "first words" in member.get("/sync/log?q=first").get_data(as_text=True)
+    assert "first words" in member.get("/sync/log?q=p-1").get_data(as_text=True)  # by message id
+    assert "first words" not in member.get("/sync/log?q=nomatch").get_data(as_text=True)
+    assert "first words" in member.get(f"/sync/log?number={messages()[0].whatsapp_number_id}").get_data(as_text=True)
+    totals = member.get("/sync/totals").get_data(as_text=True)
+    assert 'class="count">1<' in totals
+    assert member.post("/sync/retry").status_code == 403
+
+
+def test_keyset_pages(app, api, connected, demo, login):
+    api.post({"messages": [body(f"k-{i}", text=f"text {i:03d}") for i in range(120)]}, path="/api/v1/messages/batch")
+    admin = login("admin@acme.test")
+    first = admin.get("/sync/").get_data(as_text=True)
+    assert "text 119" in first and "text 069" not in first
+    older = re.search(r'href="(/sync/\?before=\d+)"', first).group(1)
+    second = admin.get(older).get_data(as_text=True)
+    assert "text 069" in second and "text 119" not in second
+    assert 'hx-trigger="every 5s"' not in second.split('id="sync-log"')[1][:200]  # older pages don't poll
+
+
+def test_other_workspace_is_invisible(app, api, connected, demo, login):
+    api.post(body("secret", text="acme secret"))
+    globex = login("owner@globex.test")
+    assert "acme secret" not in globex.get("/sync/").get_data(as_text=True)
+    assert globex.post(f"/sync/messages/{messages()[0].id}/retry").status_code == 404
+    assert globex.post(f"/sync/chats/{messages()[0].chat_id}/resolve").status_code == 404
+
+
+def test_retry_all_button(app, api, connected, demo, login, drain_now, close_sandbox, monkeypatch):
+    monkeypatch.setenv("SYNC_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("SYNC_INLINE_RETRIES", "0")
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0})
+    api.post(body("ra-1", phone="+14155550101"))
+    drain_now(demo.acme.id)
+    assert messages()[0].state == "dead"
+    admin = login("admin@acme.test")
+    assert "Retry all failed and dead" in admin.get("/sync/").get_data(as_text=True)
+    assert admin.post("/sync/retry").status_code == 302
+    assert messages()[0].state == "queued"

@@ -1,0 +1,92 @@
+"""What the connecting Close user must have, read from Close (never inferred from role names)."""
+from flask import current_app
+
+from webapp.integrations.close.client import CloseNotFound
+
+REQUIRED = ("view_all_leads", "manage_organization")
+
+# Plain-words explanation of each missing permission and how to fix it in Close.
+PERMISSION_TEXT = {
+    "view_all_leads": ("Lead Visibility is not set to “All Leads”",
+                       "In Close, open Settings → Roles, open your role and set Lead Visibility to “All Leads”."),
+    "manage_organization": ("your role may not manage the organization",
+                            "In Close, open Settings → Roles, open your role and allow “Manage Organization” "
+                            "(or ask a Close admin to give you the Admin role)."),
+}
+
+
+def roles_url():
+    return current_app.config["CLOSE_APP_URL"].rstrip("/") + "/settings/roles/"
+
+
+def membership_in(memberships, org_id, user_id=None):
+    """The membership of org_id (and user_id when given) in a /me/ or /organization/ listing."""
+    for membership in memberships or []:
+        if membership.get("organization_id", org_id) == org_id and \
+                (user_id is None or membership.get("user_id") == user_id):
+            return membership
+    return None
+
+
+def effective_permissions(client, membership):
+    """Permissions granted to the membership plus those of its role (GET /role/{id}/)."""
+    permissions = set(membership.get("permissions_granted") or [])
+    role_id = membership.get("role_id")
+    role_name = ""
+    if role_id:
+        try:
+            role = client.role(role_id)
+        except CloseNotFound:
+            role = {}
+        permissions |= set(role.get("permissions") or [])
+        role_name = role.get("name") or role_id
+    return permissions, role_name
+
+
+def missing_permissions(permissions):
+    return [p for p in REQUIRED if p not in permissions]
+
+
+def describe_missing(missing, role_name=""):
+    """One sentence per missing permission: what is wrong and how to fix it."""
+    role = f" (your role: {role_name})" if role_name else ""
+    sentences = []
+    for permission in missing:
+        problem, fix = PERMISSION_TEXT[permission]
+        sentences.append(f"{problem[0].upper()}{problem[1:]}{role}. {fix}")
+    return sentences
+
+
+def checklist(membership, connection, last_refusal=None):
+    """The prerequisite items shown on the card: [{label, ok (True/False/None), hint}]."""
+    connected = connection is not None and connection.is_live
+    role_hint = {"owner": "You are the owner.", "admin": "You are an admin."}.get(
+        membership.role, "Ask the workspace owner to make you an admin on the Team page.")
+    items = [{"key": "workspace_role", "label": "You are the owner or an admin of this workspace",
+              "ok": membership.is_manager, "hint": role_hint}]
+    account_ok = perms_ok = None
+    account_hint = "Checked when you connect."
+    perms_hint = "Checked when you connect."
+    if connected:
+        account_ok = True
+        perms_ok = not connection.permission_warning
+        account_hint = f"Connected as {connection.close_user_email}."
+        perms_hint = connection.permission_warning or "Lead Visibility = All Leads and Manage Organization: granted."
+    elif last_refusal:
+        if last_refusal.get("no_account"):
+            account_ok = False
+            account_hint = ("The Close user has no active membership in that organization. "
+                            "Ask a Close admin to invite you.")
+        else:
+            account_ok = True
+            account_hint = "Your Close account was found."
+            missing = last_refusal.get("missing") or []
+            perms_ok = not missing
+            if missing:
+                perms_hint = " ".join(describe_missing(missing))
+    items.append({"key": "close_account", "label": "You have an active Close account",
+                  "ok": account_ok, "hint": account_hint})
+    items.append({"key": "close_permissions",
+                  "label": "Your Close role has Lead Visibility = All Leads and may manage the organization",
+                  "ok": perms_ok, "hint": perms_hint, "link": roles_url()})
+    return items

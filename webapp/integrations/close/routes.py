@@ -1,0 +1,211 @@
+"""Close CRM page: one card (full page, or the card fragment for HTMX), OAuth redirect/callback, actions.
+
+Views check who may do what (workspace_role) and call services; the rules live in service.py.
+"""
+import hmac
+
+from flask import flash, make_response, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from webapp.access import current_membership, current_workspace, workspace_role
+from webapp.extensions import db, htmx
+from webapp.integrations.close import bp, checks, oauth, service, testsync
+from webapp.integrations.close.forms import ActionForm, DisconnectForm, SettingsForm
+from webapp.integrations.close.tokens import live_connection
+
+PENDING = "close_oauth"  # session key: state + PKCE verifier of the one authorization in flight
+REFUSAL = "close_last_refusal"  # session key: why the last connect was refused (for the checklist)
+
+
+def _card_context(notice=None, level="info", settings_form=None, confirm_disconnect=False):
+    workspace = current_workspace()
+    membership = current_membership()
+    state, connection = service.card_state(workspace)
+    live = connection if connection is not None and connection.is_live else None
+    job = testsync.running_job(workspace.id) or service.latest_job(workspace.id)
+    if live is not None and settings_form is None:
+        settings_form = SettingsForm(live, formdata=None)
+    return {
+        "workspace": workspace, "membership": membership, "can_manage": membership.is_manager,
+        "state": state, "connection": connection, "job": job,
+        "checklist": checks.checklist(membership, live, session.get(REFUSAL)),
+        "settings_form": settings_form,
+        "confirm_disconnect": confirm_disconnect and live is not None,
+        "held_disconnected": service.held_count(workspace.id, "disconnected") if live is not None else 0,
+        "connect_blocker": service.connect_blocker(workspace),
+        "roles_url": checks.roles_url(),
+        "notice": notice, "notice_level": level,
+    }
+
+
+def _card(status=200, **kwargs):
+    response = make_response(render_template("partials/_close_card.html", **_card_context(**kwargs)), status)
+    response.headers["HX-Trigger"] = "closeHistory"  # the history list below the card reloads itself
+    response.vary.add("HX-Request")
+    return response
+
+
+def _respond(notice, level="info", **kwargs):
+    """HTMX: the updated card. Plain form post (no JavaScript): flash and back to the page (PRG)."""
+    if htmx:
+        return _card(notice=notice, level=level, **kwargs)
+    if notice:
+        flash(notice, "danger" if level == "danger" else level)
+    return redirect(url_for("close.page"))
+
+
+@bp.get("/")
+@workspace_role("member")
+def page():
+    if htmx:
+        return _card()
+    context = _card_context()
+    context["events"] = service.history(context["workspace"].id) if context["can_manage"] else []
+    response = make_response(render_template("close/page.html", **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/history")
+@workspace_role("admin")
+def history():
+    if not htmx:
+        return redirect(url_for("close.page"))
+    return render_template("partials/_close_history.html", events=service.history(current_workspace().id))
+
+
+# --- connect --------------------------------------------------------------------------------------
+
+@bp.post("/connect")
+@workspace_role("admin")
+def connect():
+    workspace = current_workspace()
+    if not ActionForm().validate_on_submit():
+        return _respond("Your form expired. Reload the page and try again.", "danger")
+    blocker = service.connect_blocker(workspace)
+    if blocker:
+        service.record_event(db.session, workspace.id, "connect_refused", blocker, actor_id=current_user.id)
+        db.session.commit()
+        return _respond(blocker, "warning")
+    url, state, verifier = oauth.authorization_request()
+    session[PENDING] = {"state": state, "verifier": verifier, "workspace_id": workspace.id,
+                        "user_id": current_user.id}
+    if htmx:  # a full-page navigation to Close's consent screen
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _refused(message, detail=None):
+    """Nothing is stored but the history entry; the page explains what happened."""
+    service.record_event(db.session, current_workspace().id, "connect_refused", detail or message,
+                         actor_id=current_user.id)
+    db.session.commit()
+    flash(message, "danger")
+    return redirect(url_for("close.page"))
+
+
+@bp.get("/callback")
+@workspace_role("admin")
+def callback():
+    pending = session.pop(PENDING, None)  # single use: a replayed callback finds nothing
+    state = request.args.get("state") or ""
+    if pending is None:
+        return _refused("This answer from Close was already used or no connect was started. "
+                        "Nothing was stored; click Connect to try again.", "callback without a pending authorization")
+    if not hmac.compare_digest(state, pending["state"]) or pending["workspace_id"] != current_workspace().id \
+            or pending["user_id"] != current_user.id:
+        return _refused("The answer from Close did not match the connect you started (state mismatch). "
+                        "Nothing was stored; click Connect to try again.", "state mismatch")
+    error = request.args.get("error")
+    if error == "access_denied":
+        return _refused("You clicked Deny on Close's consent screen, so nothing was connected.",
+                        "denied on Close's consent screen")
+    if error or not request.args.get("code"):
+        return _refused(f"Close did not authorize the connection ({error or 'no code'}). Nothing was stored.")
+    try:
+        token = oauth.exchange_code(request.args["code"], pending["verifier"])
+    except oauth.OAuthRejected as exc:
+        return _refused(f"Close refused to complete the connection ({exc.error}). Nothing was stored; "
+                        "click Connect to try again.", f"token endpoint: {exc.error}")
+    except oauth.OAuthUnavailable:
+        return _refused("Close could not be reached to complete the connection. Nothing was stored; "
+                        "try again in a minute.", "token endpoint unreachable")
+    try:
+        connection = service.complete_connect(current_workspace(), current_user, token)
+    except service.ConnectRefused as exc:
+        session[REFUSAL] = {"missing": exc.missing, "no_account": exc.no_account}
+        flash(exc.message, "danger")
+        return redirect(url_for("close.page"))
+    session.pop(REFUSAL, None)
+    flash(f"Connected to the Close organization {connection.close_org_name}.", "success")
+    return redirect(url_for("close.page"))
+
+
+# --- connected actions --------------------------------------------------------------------------
+
+def _live_or_none():
+    return live_connection(current_workspace().id)
+
+
+@bp.post("/settings")
+@workspace_role("admin")
+def settings():
+    connection = _live_or_none()
+    if connection is None:
+        return _respond("The workspace is not connected to Close.", "warning")
+    form = SettingsForm(connection)
+    if not form.validate_on_submit():
+        if htmx:
+            return _card(settings_form=form, notice="The settings were not saved: fix the marked field.",
+                         level="danger")
+        flash("The settings were not saved: pick one of the organization's lead statuses.", "danger")
+        return redirect(url_for("close.page"))
+    changes = service.update_settings(connection, form.data, current_user)
+    return _respond("Settings saved: " + "; ".join(changes) if changes else "Nothing changed.", "success")
+
+
+@bp.post("/test-sync")
+@workspace_role("admin")
+def test_sync():
+    workspace = current_workspace()
+    if not ActionForm().validate_on_submit():
+        return _respond("Your form expired. Reload the page and try again.", "danger")
+    if _live_or_none() is None:
+        return _respond("Connect Close first.", "warning")
+    if not workspace.subscription_active:
+        return _respond("The subscription is inactive: test sync is paused until renewal.", "warning")
+    testsync.start(workspace, current_user, "test_sync")
+    return _respond(None)
+
+
+@bp.post("/catch-up")
+@workspace_role("admin")
+def catch_up():
+    workspace = current_workspace()
+    if not ActionForm().validate_on_submit():
+        return _respond("Your form expired. Reload the page and try again.", "danger")
+    if _live_or_none() is None or not workspace.subscription_active:
+        return _respond("Held messages can be synced once Close is connected and the subscription is active.",
+                        "warning")
+    testsync.start(workspace, current_user, "catch_up")
+    return _respond(None)
+
+
+@bp.route("/disconnect", methods=["GET", "POST"])
+@workspace_role("admin")
+def disconnect():
+    connection = _live_or_none()
+    if request.method == "GET":
+        if not htmx:
+            context = _card_context(confirm_disconnect=True)
+            context["events"] = service.history(context["workspace"].id)
+            return render_template("close/page.html", **context)
+        return _card(confirm_disconnect=True)
+    if connection is None:
+        return _respond("The workspace is not connected to Close.", "warning")
+    if not DisconnectForm().validate_on_submit():
+        return _respond("Confirm the disconnect to continue.", "warning", confirm_disconnect=True)
+    service.disconnect(connection, current_user)
+    return _respond("Disconnected from Close. Everything already synced stays in Close.", "success")

@@ -1,0 +1,211 @@
+"""Test sync and catch-up: user-started jobs whose state lives on a JobRun row.
+
+The web request only creates the row and enqueues (deterministic job id, so a second click finds
+the running job); the job checks token and permissions, then syncs the latest direct-chat
+messages one by one, reporting each outcome on the row for the card to poll.
+"""
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from webapp.extensions import db
+from webapp.integrations.close import checks, service, tokens
+from webapp.integrations.close.client import CloseAuthError, CloseError
+from webapp.models import Chat, JobRun, Message, utcnow
+from webapp.redis_conn import get_queue, get_redis
+
+log = logging.getLogger(__name__)
+
+TEST_SYNC_LIMIT = 10
+LOST_AFTER = timedelta(seconds=30)  # a queued row whose RQ job vanished is marked failed after this
+JOB_IDS = {"test_sync": "test-sync-{}", "catch_up": "catch-up-{}"}
+
+
+def running_job(workspace_id):
+    """The workspace's unfinished JobRun, after writing off runs whose RQ job is gone."""
+    run = db.session.scalar(sa.select(JobRun).where(JobRun.workspace_id == workspace_id,
+                                                    JobRun.status.in_(("queued", "running")))
+                            .order_by(JobRun.id.desc()).limit(1))
+    if run is None or run.created_at > utcnow() - LOST_AFTER:
+        return run
+    try:
+        status = Job.fetch(run.rq_job_id, connection=get_redis()).get_status(refresh=True)
+    except NoSuchJobError:
+        status = None
+    if status in ("queued", "started", "deferred", "scheduled"):
+        return run
+    _finish(run, "failed", "The job stopped without reporting (worker restarted?). Run it again.")
+    return None
+
+
+def start(workspace, user, kind):
+    """Enqueue a test sync or catch-up unless one is running; returns the (new or running) JobRun."""
+    with get_redis().lock(f"closeline:job-start:{workspace.id}", timeout=10, blocking_timeout=10):
+        run = running_job(workspace.id)
+        if run is not None:
+            return run
+        job_id = JOB_IDS[kind].format(workspace.id)
+        run = JobRun(workspace_id=workspace.id, kind=kind, rq_job_id=job_id, status="queued",
+                     started_by_id=user.id, message="Waiting for a worker…")
+        db.session.add(run)
+        db.session.commit()  # before enqueueing: the worker must find the row
+        from jobs.connection import run_job
+        get_queue().enqueue(run_job, run.id, job_id=job_id, job_timeout=600, result_ttl=300, failure_ttl=3600)
+        return run
+
+
+def _finish(run, status, message, result=None):
+    run.status = status
+    run.message = message
+    if result is not None:
+        run.result = result
+    run.finished_at = utcnow()
+    label = "Test sync" if run.kind == "test_sync" else "Catch-up"
+    service.record_event(db.session, run.workspace_id, run.kind, f"{label} {status}: {message}",
+                         actor_id=run.started_by_id)
+    db.session.commit()
+
+
+def _progress(run, done=None, total=None, message=None, result=None):
+    if done is not None:
+        run.progress_done = done
+    if total is not None:
+        run.progress_total = total
+    if message is not None:
+        run.message = message
+    if result is not None:
+        run.result = dict(result)
+    db.session.commit()
+
+
+def execute(run_id):
+    run = db.session.get(JobRun, run_id)
+    if run is None or run.status not in ("queued", "running"):
+        return "gone"
+    run.status = "running"
+    _progress(run, message="Checking the connection…")
+    try:
+        (test_sync if run.kind == "test_sync" else catch_up)(run)
+    except Exception as exc:  # the card must never spin forever
+        db.session.rollback()
+        log.exception("%s %s failed", run.kind, run_id)
+        _finish(db.session.get(JobRun, run_id), "failed", f"The job failed: {type(exc).__name__}.")
+        raise
+    return run.status
+
+
+def _check_connection(run, result):
+    """Token + permissions, read-only. Returns False (run finished) when the connection is unusable."""
+    connection = tokens.live_connection(run.workspace_id)
+    if connection is None:
+        _finish(run, "failed", "The workspace is not connected to Close.", result)
+        return False
+    if not connection.workspace.subscription_active:
+        _finish(run, "failed", "The subscription is inactive: sync is paused until renewal.", result)
+        return False
+    try:
+        client = tokens.client_for(connection)
+        result["checks"].append({"label": "Access token is valid", "ok": True})
+        me = client.me()
+        membership = checks.membership_in(me.get("memberships"), connection.close_org_id)
+        if membership is None:
+            raise CloseError("the authorizing Close user has no membership in the organization")
+        permissions, role_name = checks.effective_permissions(client, membership)
+    except tokens.ConnectionLost as exc:
+        result["checks"].append({"label": "Access token is valid", "ok": False})
+        _finish(run, "failed", f"Close refused the connection: {exc.message}.", result)
+        return False
+    except CloseError as exc:
+        result["checks"].append({"label": "Close is reachable", "ok": False})
+        _finish(run, "failed", f"Close could not be reached: {exc.message}. Try again later.", result)
+        return False
+    missing = checks.missing_permissions(permissions)
+    for permission in checks.REQUIRED:
+        result["checks"].append({"label": f"Permission {permission}", "ok": permission not in missing})
+    if missing:
+        _finish(run, "failed", " ".join(checks.describe_missing(missing, role_name)), result)
+        return False
+    return True
+
+
+def latest_direct_messages(workspace_id, limit=TEST_SYNC_LIMIT):
+    return db.session.scalars(sa.select(Message).join(Chat, Chat.id == Message.chat_id).where(
+        Message.workspace_id == workspace_id, Chat.kind == "direct")
+        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit)).all()
+
+
+def test_sync(run):
+    result = {"checks": [], "items": []}
+    if not _check_connection(run, result):
+        return
+    messages = latest_direct_messages(run.workspace_id)
+    if not messages:
+        _finish(run, "finished", "No messages yet: the token and permissions checks passed, nothing to sync.",
+                result)
+        return
+    try:
+        from webapp.sync.delivery import sync_message_now
+    except ImportError:
+        sync_message_now = None
+    ids = [m.id for m in messages]
+    _progress(run, 0, len(ids), f"Syncing {len(ids)} latest messages…", result)
+    for done, message_id in enumerate(ids, start=1):
+        try:
+            result["items"].append(_sync_one(message_id, sync_message_now))
+        except CloseAuthError:
+            db.session.rollback()
+            _finish(db.session.get(JobRun, run.id), "failed",
+                    "Close refused the connection during the test sync; see the card.", result)
+            return
+        run = db.session.get(JobRun, run.id)
+        _progress(run, done, message=f"Synced {done} of {len(ids)}…", result=result)
+    synced = sum(1 for i in result["items"] if i["state"] == "synced")
+    _finish(run, "finished", f"Test sync done: {synced} of {len(ids)} messages are in Close.", result)
+
+
+def _sync_one(message_id, sync_message_now):
+    error = None
+    if sync_message_now is None:
+        error = "the sync engine is not installed"
+    else:
+        try:
+            sync_message_now(message_id)
+        except CloseAuthError:
+            raise
+        except Exception as exc:  # reported per message; the test sync goes on
+            db.session.rollback()
+            log.warning("test sync of message %s failed: %s", message_id, type(exc).__name__)
+            error = f"error: {type(exc).__name__}"
+    db.session.expire_all()
+    message = db.session.get(Message, message_id)
+    lead_url = None
+    if message.close_lead_id:
+        lead_url = f"{current_app.config['CLOSE_APP_URL'].rstrip('/')}/lead/{message.close_lead_id}/"
+    return {"message_id": message.id, "chat": message.chat.display_name or message.chat.remote_phone or "",
+            "direction": message.direction, "text": (message.text or "")[:80],
+            "state": message.state if not error else "not synced",
+            "reason": error or message.reason or "", "lead_id": message.close_lead_id, "lead_url": lead_url}
+
+
+def catch_up(run):
+    """Sync the messages held while disconnected (the sync engine releases them in order)."""
+    result = {"checks": [], "items": []}
+    if not _check_connection(run, result):
+        return
+    total = service.held_count(run.workspace_id, "disconnected")
+    try:
+        from webapp.sync.service import release_held
+    except ImportError:
+        _finish(run, "failed", "The sync engine is not installed.", result)
+        return
+    _progress(run, 0, total, f"Releasing {total} held messages…", result)
+    released = release_held(run.workspace_id, "disconnected")
+    count = released if isinstance(released, int) else total
+    _finish(run, "finished", f"{count} held messages were queued for sync; follow them on the Sync status page.",
+            dict(result, released=count))
+    run.progress_done = run.progress_total
+    db.session.commit()

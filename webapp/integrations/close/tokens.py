@@ -1,0 +1,190 @@
+"""The one door to a workspace's Close credentials.
+
+Every caller (web, validation, sync jobs) gets its access token from fresh_access_token() or a
+ready client from client_for(). Refreshing is serialized per connection with a Redis lock, so
+however many workers find the token expired at once, exactly one token request reaches Close;
+the others wait, re-read the row and use the rotated token. The new pair is saved with a
+compare-and-set on token_version, in its own transaction (the caller's session is untouched).
+
+Token bookkeeping runs on its own connection/session: call client_for() before writing in the
+caller's transaction (SQLite allows one writer at a time).
+"""
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from redis.exceptions import LockError
+
+from webapp.extensions import db
+from webapp.integrations.close import crypto, oauth
+from webapp.integrations.close.client import CloseAuthError, CloseClient, CloseError, CloseTransient
+from webapp.models import CloseConnection, utcnow
+
+log = logging.getLogger(__name__)
+
+REFRESH_MARGIN = timedelta(minutes=2)  # refresh this long before Close's expiry
+LOCK_TTL = 30  # seconds a refresh may hold the lock (token calls time out well before)
+LOCK_WAIT = 40
+
+_T = CloseConnection.__table__
+
+
+class ConnectionLost(CloseAuthError):
+    """The connection is (now) disconnected; `reason` is a DISCONNECT_REASONS key or None."""
+
+    def __init__(self, message, reason=None):
+        super().__init__(message, status=401)
+        self.reason = reason
+
+
+def live_connection(workspace_id):
+    return db.session.scalar(sa.select(CloseConnection).where(
+        CloseConnection.workspace_id == workspace_id, CloseConnection.disconnected_at.is_(None)))
+
+
+def read_row(connection_id):
+    # A fresh connection: never an identity-map copy or a stale snapshot.
+    with db.engine.connect() as conn:
+        return conn.execute(sa.select(_T).where(_T.c.id == connection_id)).mappings().first()
+
+
+def _needs_refresh(row, min_valid, stale_version):
+    if stale_version is not None:
+        return row["token_version"] == stale_version  # our token got a 401 and nobody rotated since
+    expires = row["token_expires_at"]
+    return expires is None or expires - utcnow() < min_valid
+
+
+def fresh_access_token(connection_id, min_valid=REFRESH_MARGIN, stale_version=None):
+    """A usable access token of a live connection, refreshing it when needed.
+
+    Raises ConnectionLost (disconnected, or Close refused the refresh: auto-disconnects),
+    CloseTransient (Close unreachable: nothing changed, try again later).
+    """
+    token, _ = _fresh(connection_id, min_valid, stale_version)
+    return token
+
+
+def _fresh(connection_id, min_valid, stale_version):
+    row = read_row(connection_id)
+    _ensure_live(row)
+    if not _needs_refresh(row, min_valid, stale_version):
+        return crypto.decrypt(row["access_token_enc"]), row["token_version"]
+    from webapp.redis_conn import get_redis
+    lock = get_redis().lock(f"closeline:token-refresh:{connection_id}", timeout=LOCK_TTL,
+                            blocking_timeout=LOCK_WAIT)
+    if not lock.acquire():
+        raise CloseTransient("Another token refresh of this connection is taking too long")
+    try:
+        row = read_row(connection_id)  # someone may have rotated it while we waited
+        _ensure_live(row)
+        if not _needs_refresh(row, min_valid, stale_version):
+            return crypto.decrypt(row["access_token_enc"]), row["token_version"]
+        return _refresh_locked(row)
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            log.warning("Token refresh lock of connection %s expired before release", connection_id)
+
+
+def _ensure_live(row):
+    if row is None or row["disconnected_at"] is not None or not row["refresh_token_enc"]:
+        raise ConnectionLost("The workspace is not connected to Close",
+                             reason=row["disconnect_reason"] if row is not None else None)
+
+
+def _refresh_locked(row):
+    from webapp.integrations.close import service
+    connection_id = row["id"]
+    try:
+        token = oauth.refresh(crypto.decrypt(row["refresh_token_enc"]))
+    except oauth.OAuthRejected as exc:
+        if exc.error == "invalid_grant":
+            reason = service.reason_from_invalid_grant(exc.description)
+            service.auto_disconnect(connection_id, reason, f"Token refresh refused: {exc.error}")
+            raise ConnectionLost("Close refused the token refresh", reason=reason) from None
+        # invalid_client and friends: our configuration, not the user's grant. Keep the connection.
+        service.record_refresh_failure(connection_id, f"Close refused the token refresh ({exc.error})")
+        raise CloseError(f"Close refused the token refresh ({exc.error})") from None
+    except oauth.OAuthUnavailable as exc:
+        service.record_refresh_failure(connection_id, str(exc))
+        raise CloseTransient(str(exc)) from None
+    return _store(row, token), row["token_version"] + 1
+
+
+def _store(row, token):
+    """Compare-and-set: only the holder of the version we read may write the next one."""
+    values = token_columns(token)
+    values.update(token_version=_T.c.token_version + 1, unreachable_since=None, last_error=None)
+    with db.engine.begin() as conn:
+        updated = conn.execute(sa.update(_T).where(
+            _T.c.id == row["id"], _T.c.token_version == row["token_version"],
+            _T.c.disconnected_at.is_(None)).values(**values)).rowcount
+    if updated != 1:
+        # Lost a race (the lock expired mid-refresh, or a disconnect): the row wins, drop ours.
+        oauth.revoke(token.get("refresh_token"))
+        current = read_row(row["id"])
+        _ensure_live(current)
+        return crypto.decrypt(current["access_token_enc"])
+    return token["access_token"]
+
+
+def token_columns(token):
+    """Encrypted column values of a token endpoint answer."""
+    expires_in = int(token.get("expires_in") or 3600)
+    return {"access_token_enc": crypto.encrypt(token["access_token"]),
+            "refresh_token_enc": crypto.encrypt(token.get("refresh_token")),
+            "token_expires_at": utcnow() + timedelta(seconds=expires_in)}
+
+
+class ConnectionClient(CloseClient):
+    """A CloseClient bound to a connection: a 401 after a refresh means access was revoked."""
+
+    def __init__(self, connection_id, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connection_id = connection_id
+
+    def request(self, method, path, params=None, json=None):
+        try:
+            return super().request(method, path, params=params, json=json)
+        except ConnectionLost:
+            raise
+        except CloseAuthError as exc:
+            raise handle_auth_failure(self.connection_id, exc) from None
+
+
+def client_for(connection, rate_limited=True, min_valid=REFRESH_MARGIN):
+    """A ready CloseClient for a live connection (row or id); refreshes the token if near expiry.
+
+    rate_limited=False: a 429 raises CloseTransient at once instead of waiting (validation).
+    """
+    connection_id = connection if isinstance(connection, int) else connection.id
+    token, version = _fresh(connection_id, min_valid, None)
+    state = {"version": version}
+
+    def refresher():
+        # Called by the client once on a 401: rotate unless someone already did since our token.
+        new_token, state["version"] = _fresh(connection_id, REFRESH_MARGIN, state["version"])
+        return new_token
+
+    row = read_row(connection_id)
+    limiter = None
+    if rate_limited:
+        from webapp.integrations.close.ratelimit import RedisRateLimiter
+        from webapp.redis_conn import get_redis
+        limiter = RedisRateLimiter(get_redis())
+    return ConnectionClient(connection_id, current_app.config["CLOSE_API_URL"], access_token=token,
+                            org_id=row["close_org_id"], token_refresher=refresher,
+                            timeout=current_app.config.get("CLOSE_TIMEOUT", 10.0), rate_limiter=limiter)
+
+
+def handle_auth_failure(connection, exc):
+    """A 401 that survived a token refresh: access was revoked. Disconnects; returns ConnectionLost."""
+    from webapp.integrations.close import service
+    if isinstance(exc, ConnectionLost):
+        return exc
+    connection_id = connection if isinstance(connection, int) else connection.id
+    service.auto_disconnect(connection_id, "access_revoked", "Close answered 401 to a freshly refreshed token")
+    return ConnectionLost("Access to Close was revoked", reason="access_revoked")

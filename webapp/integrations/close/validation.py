@@ -1,0 +1,73 @@
+"""Periodic validation of one connection: token, organization, connection owner, permissions.
+
+Only definitive answers disconnect (see service.auto_disconnect); timeouts, 5xx, 429 and network
+errors mark the connection "Close unreachable, retrying" and keep everything.
+"""
+from datetime import timedelta
+
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.integrations.close import checks, service, tokens
+from webapp.integrations.close.client import CloseError, CloseNotFound, CloseTransient
+from webapp.models import CloseConnection, utcnow
+
+
+def validate(connection_id):
+    """Returns "ok", "warning", "unreachable", "disconnected:<reason>" or "not_live"."""
+    connection = db.session.get(CloseConnection, connection_id)
+    if connection is None or not connection.is_live:
+        return "not_live"
+    # Refresh tokens that would expire before the next run (rotation keeps the grant warm too).
+    horizon = timedelta(seconds=current_app.config.get("VALIDATION_INTERVAL", 900)) + tokens.REFRESH_MARGIN
+    try:
+        client = tokens.client_for(connection_id, rate_limited=False, min_valid=horizon)
+        org = client.organization(connection.close_org_id)
+        membership = checks.membership_in(org.get("memberships"), connection.close_org_id,
+                                          user_id=connection.close_user_id)
+        if membership is None:
+            service.auto_disconnect(connection_id, "owner_gone",
+                                    f"{connection.close_user_email} is no longer an active member of "
+                                    f"{connection.close_org_name}")
+            return "disconnected:owner_gone"
+        permissions, role_name = checks.effective_permissions(client, membership)
+    except tokens.ConnectionLost as exc:
+        return f"disconnected:{exc.reason}"
+    except CloseNotFound:
+        service.auto_disconnect(connection_id, "org_deleted", f"Close answered 404 for {connection.close_org_id}")
+        return "disconnected:org_deleted"
+    except CloseTransient as exc:
+        return _unreachable(connection_id, exc)
+    except CloseError as exc:  # 400/403…: not definitive, keep trying
+        return _unreachable(connection_id, exc)
+    db.session.expire_all()  # tokens were saved on another connection
+    connection = db.session.get(CloseConnection, connection_id)
+    if connection is None or not connection.is_live:
+        return "not_live"
+    missing = checks.missing_permissions(permissions)
+    connection.permission_warning = (
+        "Permission lost in Close: " + " ".join(checks.describe_missing(missing, role_name))) if missing else None
+    service.apply_org_cache(connection, org)
+    connection.last_validated_at = utcnow()
+    connection.unreachable_since = None
+    connection.last_error = None
+    db.session.commit()
+    return "warning" if missing else "ok"
+
+
+def _unreachable(connection_id, exc):
+    db.session.rollback()
+    connection = db.session.get(CloseConnection, connection_id)
+    if connection is not None and connection.is_live:
+        connection.unreachable_since = connection.unreachable_since or utcnow()
+        connection.last_error = _describe(exc)
+        db.session.commit()
+    return "unreachable"
+
+
+def _describe(exc):
+    if isinstance(exc, CloseTransient) and exc.status == 429:
+        return "Close rate limit reached; retrying."
+    if isinstance(exc, CloseTransient) and exc.status:
+        return f"Close answered HTTP {exc.status}; retrying."
+    return f"{exc.message}; retrying."[:500]

@@ -1,0 +1,121 @@
+"""Sync status page (all roles) and the owner/admin actions on it. Thin: rules live in service.py."""
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from webapp.access import current_membership, current_workspace, workspace_role
+from webapp.extensions import db, htmx
+from webapp.models import Chat, Message
+from webapp.sync import bp, service
+
+STATE_BADGES = {"received": "secondary", "queued": "info", "synced": "success", "skipped": "secondary",
+                "held": "warning", "failed": "danger", "dead": "dark"}
+
+
+def _filters():
+    args = request.values
+    state = args.get("state") if args.get("state") in service.STATES else None
+    number = args.get("number", type=int)
+    chat = args.get("chat", type=int)
+    q = (args.get("q") or "").strip()[:100] or None
+    return {"state": state, "number_id": number, "chat_id": chat, "q": q}
+
+
+def _log_context():
+    workspace = current_workspace()
+    filters = _filters()
+    before = request.args.get("before", type=int)
+    rows, next_before = service.log_page(workspace.id, before=before, **filters)
+    query = {k: v for k, v in {"state": filters["state"], "number": filters["number_id"],
+                               "chat": filters["chat_id"], "q": filters["q"]}.items() if v}
+    return {"rows": rows, "next_before": next_before, "before": before, "filters": filters, "query": query,
+            "badges": STATE_BADGES, "lead_url": service.lead_url,
+            "can_manage": current_membership().is_manager}
+
+
+def _page_context():
+    workspace = current_workspace()
+    context = _log_context()
+    context.update(workspace=workspace, totals=service.totals(workspace.id),
+                   numbers=service.numbers_overview(workspace.id),
+                   connection=service.connection_summary(workspace.id),
+                   review=service.review_queue(workspace.id), states=service.STATES)
+    return context
+
+
+@bp.get("/")
+@workspace_role("member")
+def status():
+    return render_template("sync/status.html", **_page_context())
+
+
+@bp.get("/log")
+@workspace_role("member")
+def log():
+    return render_template("partials/_sync_log.html", **_log_context())
+
+
+@bp.get("/totals")
+@workspace_role("member")
+def totals():
+    workspace = current_workspace()
+    return render_template("partials/_sync_totals.html", totals=service.totals(workspace.id),
+                           badges=STATE_BADGES, numbers=service.numbers_overview(workspace.id))
+
+
+def _back(notice, level="success"):
+    if htmx:
+        response = log()
+        return response
+    flash(notice, level)
+    return redirect(url_for("sync.status", **{k: v for k, v in request.args.items()}))
+
+
+@bp.post("/messages/<int:message_id>/retry")
+@workspace_role("admin")
+def retry_message(message_id):
+    message = db.session.get(Message, message_id)
+    if message is None or message.workspace_id != current_workspace().id:
+        abort(404)
+    count = service.retry_messages(message.workspace_id, [message.id])
+    return _back("Queued again." if count else "Nothing to retry.")
+
+
+@bp.post("/retry")
+@workspace_role("admin")
+def retry_all():
+    workspace = current_workspace()
+    state = request.form.get("state")
+    states = (state,) if state in ("failed", "dead") else ("failed", "dead")
+    count = service.retry_messages(workspace.id, None, states)
+    flash(f"{count} message(s) queued again.", "success")
+    return redirect(url_for("sync.status"))
+
+
+def _chat_or_404(chat_id):
+    chat = db.session.get(Chat, chat_id)
+    if chat is None or chat.workspace_id != current_workspace().id:
+        abort(404)
+    return chat
+
+
+@bp.post("/chats/<int:chat_id>/reroute")
+@workspace_role("admin")
+def reroute(chat_id):
+    chat = _chat_or_404(chat_id)
+    try:
+        service.reroute_chat(chat.workspace_id, chat.id, request.form.get("lead_id"),
+                             move_existing=request.form.get("move_existing") in ("1", "on", "yes", "true"))
+    except service.RerouteError as exc:
+        flash(str(exc), "danger")
+        return redirect(url_for("sync.status")), 303
+    flash(f"Chat {chat.display_name or chat.remote_phone} now goes to lead {request.form.get('lead_id')}."
+          + (" Its synced messages are being moved." if request.form.get("move_existing") else ""), "success")
+    return redirect(url_for("sync.status"))
+
+
+@bp.post("/chats/<int:chat_id>/resolve")
+@workspace_role("admin")
+def resolve(chat_id):
+    chat = _chat_or_404(chat_id)
+    service.resolve_review(chat.workspace_id, chat.id)
+    flash("Kept the picked lead.", "success")
+    return redirect(url_for("sync.status"))
