@@ -56,6 +56,7 @@ class Config:
     CLOSE_REDIRECT_URI = os.environ.get(
         "CLOSE_REDIRECT_URI", "http://127.0.0.1:5000/integrations/close/callback"
     )
+    # CLOSE_API_KEY (development/benchmarks only) is read at use: see webapp/sync/close_access.py.
     CLOSE_TIMEOUT = float(os.environ.get("CLOSE_TIMEOUT", "10"))
     VALIDATION_INTERVAL = int(os.environ.get("VALIDATION_INTERVAL", "900"))
     SWEEP_INTERVAL = int(os.environ.get("SWEEP_INTERVAL", "60"))

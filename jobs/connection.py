@@ -4,17 +4,9 @@ import logging
 import sqlalchemy as sa
 from rq import Retry
 
-from webapp.jobs_app import job_app
+from webapp.jobs_app import job_context as _context
 
 log = logging.getLogger(__name__)
-
-
-def _context():
-    # Inside an app already (tests, `flask shell`): use it; in a worker: the worker's app.
-    from flask import current_app, has_app_context
-    if has_app_context():
-        return current_app._get_current_object().app_context()
-    return job_app().app_context()
 
 
 class CloseUnreachable(Exception):

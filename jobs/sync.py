@@ -1,16 +1,9 @@
 """RQ jobs of the sync engine. They carry workspace/chat ids only; the rows are the truth."""
 import logging
 
+from webapp.jobs_app import job_context as _context
+
 log = logging.getLogger(__name__)
-
-
-def _context():
-    # Inside an app already (tests, `flask shell`): use it; in a worker: the worker's app.
-    from flask import current_app, has_app_context
-    if has_app_context():
-        return current_app._get_current_object().app_context()
-    from webapp.jobs_app import job_app
-    return job_app().app_context()
 
 
 def drain(workspace_id):

@@ -2,6 +2,14 @@
 _app = None
 
 
+def job_context():
+    """Inside an app already (tests, `flask shell`): that app; in a worker: the worker's app."""
+    from flask import current_app, has_app_context
+    if has_app_context():
+        return current_app._get_current_object().app_context()
+    return job_app().app_context()
+
+
 def job_app():
     global _app
     if _app is None:

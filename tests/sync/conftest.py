@@ -5,6 +5,7 @@ import itertools
 import os
 from datetime import datetime, timedelta, timezone
 
+import psutil
 import pytest
 import sqlalchemy as sa
 
@@ -216,21 +217,11 @@ class Workers:
 
 
 def descendants(pid):
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
+    """Pids of a worker's children (RQ's work horse runs in its own session)."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 Views are thin: authenticate, parse JSON, call webapp.sync.ingest, commit, kick the drain, answer.
 The row is committed before the 202; Close is never called here.
 """
+import json
+
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -50,7 +52,6 @@ def _json_body():
     except RequestEntityTooLarge:
         return None, _too_large()
     try:
-        import json
         return json.loads(raw or b"null"), None
     except (ValueError, UnicodeDecodeError):
         return None, error(400, "invalid_json", "The body must be JSON.")
@@ -71,12 +72,18 @@ def _ingest_one(body, workspace_id, live):
     return (202 if created else 200), None, message
 
 
-@bp.post("/v1/messages")
-def create_message():
+def _authenticated_body():
+    """(api key, JSON body, None) or (None, None, error response)."""
     key = authenticate()
     if key is None:
-        return _unauthorized()
+        return None, None, _unauthorized()
     body, problem = _json_body()
+    return key, body, problem
+
+
+@bp.post("/v1/messages")
+def create_message():
+    key, body, problem = _authenticated_body()
     if problem:
         return problem
     workspace_id = key.workspace_id
@@ -96,10 +103,7 @@ def create_message():
 
 @bp.post("/v1/messages/batch")
 def create_batch():
-    key = authenticate()
-    if key is None:
-        return _unauthorized()
-    body, problem = _json_body()
+    key, body, problem = _authenticated_body()
     if problem:
         return problem
     items = body.get("messages") if isinstance(body, dict) else None
