@@ -13,6 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANCE = os.environ.get("CLOSELINE_INSTANCE_DIR", os.path.join(ROOT, "instance"))
 PY = sys.executable
 REDIS_URL_FILE = os.path.join(INSTANCE, "redis.url")
+# Paths without query strings: OAuth codes and webhook verify tokens travel in queries.
+ACCESS_LOG_FORMAT = "'%(h)s \"%(m)s %(U)s\" %(s)s %(b)s %(M)sms'"
 
 
 def ensure_instance_secrets():
@@ -85,7 +87,8 @@ def main():
     queue = env.get("RQ_QUEUE", "closeline")
     manager = Manager()
     procs = {
-        "web": f"{PY} -m gunicorn --bind 127.0.0.1:{web_port} --workers 2 --threads 4 --access-logfile - wsgi:app",
+        "web": f"{PY} -m gunicorn --bind 127.0.0.1:{web_port} --workers 2 --threads 4 --access-logfile - "
+               f"--access-logformat {ACCESS_LOG_FORMAT} wsgi:app",
         "worker": f"{PY} -m rq.cli worker --with-scheduler --worker-class jobs.worker.PreloadedWorker --url {env['REDIS_URL']} {queue}",
         "cron": f"{PY} -m rq.cli cron jobs/cron_config.py --url {env['REDIS_URL']}",
         "sandbox": f"{PY} -m close_sandbox",

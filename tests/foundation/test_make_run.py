@@ -52,6 +52,8 @@ def test_devstack_serves_sign_in_page_within_a_minute(tmp_path):
                                  data={"email": "owner@acme.test", "password": "closeline-demo", "csrf_token": token})
         assert "Acme Inc" in signed_in.text
         assert (tmp_path / "instance" / "fernet.key").exists()
+        # Access logs carry paths only: OAuth codes and verify tokens travel in query strings.
+        requests.get(f"http://127.0.0.1:{web}/integrations/close/callback?code=SECRETCODE&state=x", timeout=5)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -59,7 +61,9 @@ def test_devstack_serves_sign_in_page_within_a_minute(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert "worker" in _tail(log) and "cron" in _tail(log)
+    output = _tail(log)
+    assert "worker" in output and "cron" in output
+    assert "/integrations/close/callback" in output and "SECRETCODE" not in output
 
 
 def _tail(log):
