@@ -78,26 +78,25 @@ def claim_batch(workspace_id, size, lease_seconds):
     if not ids:
         db.session.rollback()
         return []
-    claimed = db.session.execute(
-        sa.update(Message).where(Message.id.in_(ids), free, Message.state.in_(("queued", "failed")))
-        .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=Message.attempts + 1,
-                updated_at=now)
-        .returning(Message.id)).scalars().all()
-    db.session.commit()
-    return sorted(claimed)
+    return sorted(_lease(now, lease_seconds, Message.id.in_(ids), free, Message.state.in_(("queued", "failed"))))
 
 
 def claim_one(message_id, lease_seconds):
     """Lease one row in any unsynced state (test sync, manual actions)."""
     now = utcnow()
+    free = sa.or_(Message.lease_until.is_(None), Message.lease_until < now)
+    return bool(_lease(now, lease_seconds, Message.id == message_id, Message.state != "synced", free))
+
+
+def _lease(now, lease_seconds, *conditions):
+    """Take the lease on the rows matching `conditions`; returns the ids actually taken (committed)."""
     claimed = db.session.execute(
-        sa.update(Message).where(Message.id == message_id, Message.state != "synced",
-                                 sa.or_(Message.lease_until.is_(None), Message.lease_until < now))
+        sa.update(Message).where(*conditions)
         .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=Message.attempts + 1,
                 updated_at=now)
         .returning(Message.id)).scalars().all()
     db.session.commit()
-    return bool(claimed)
+    return claimed
 
 
 def renew_lease(ids, lease_seconds):
