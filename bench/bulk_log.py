@@ -1,5 +1,4 @@
 """Bulk-load the message log for the status-page benchmark (executemany on SQLite, COPY on PostgreSQL)."""
-import io
 import json
 import random
 from datetime import datetime, timedelta, timezone

@@ -16,13 +16,12 @@ Scale down with BENCH_QUICK=1.
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import psutil
 import requests

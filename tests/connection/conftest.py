@@ -2,7 +2,6 @@
 a driver for the sandbox's sign-in and consent pages, and a one-call "connect as" helper."""
 import html
 import re
-import socket
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,20 +9,16 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from tests.conftest import free_port
+
 DEFAULT_CALLBACK = "http://127.0.0.1:5000/integrations/close/callback"
 CLOSE_PASSWORD = "close-demo"
 PAGE = "/integrations/close/"
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_port():
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,4 @@
 """Periodic validation: definitive signals disconnect (with the reason), transient ones never do."""
-import pytest
 import sqlalchemy as sa
 
 from tests.connection.conftest import PAGE, events, live_connections, text_of

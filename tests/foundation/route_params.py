@@ -1,6 +1,4 @@
 """Acme ids for URL parameters of feature routes, used by the route matrix test."""
-import sqlalchemy as sa
-
 from webapp.extensions import db
 
 
@@ -8,7 +6,7 @@ def extra_acme_ids(demo):
     """Feature modules add rows here so that every route parameter gets a real Acme id."""
     values = {}
     try:
-        from webapp.models import Chat, Message, WhatsAppNumber
+        from webapp.models import Chat, Message
         from webapp.models import utcnow
         number = demo.memberships["member@acme.test"].numbers[0]
         chat = Chat(workspace_id=demo.acme.id, whatsapp_number_id=number.id, external_id="matrix-chat",

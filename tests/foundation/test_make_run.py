@@ -2,7 +2,6 @@
 processes up, the sign-in page served within a minute, and a clean stop on Ctrl-C."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -10,19 +9,13 @@ import time
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.sqlite_only
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_devstack_serves_sign_in_page_within_a_minute(tmp_path):
-    web, sandbox = _free_port(), _free_port()
+    web, sandbox = free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in {"REDIS_URL", "DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "TEST_DATABASE_URL"}}
     env.update(CLOSELINE_INSTANCE_DIR=str(tmp_path / "instance"), WEB_PORT=str(web), SANDBOX_PORT=str(sandbox))

@@ -1,9 +1,6 @@
 """Every route against every kind of visitor: anonymous, member, admin, another workspace, no CSRF."""
 import re
 
-import pytest
-import sqlalchemy as sa
-
 from webapp.extensions import db
 from webapp.models import ApiKey, Invitation
 

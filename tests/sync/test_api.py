@@ -2,7 +2,6 @@
 import base64
 import threading
 
-import pytest
 import sqlalchemy as sa
 
 from tests.sync.conftest import body, messages
@@ -171,7 +170,6 @@ def test_batch_limits(app, api, connected):
 
 def test_concurrent_replays_create_one_row(app, api, connected, database_url):
     """Idempotent under concurrency: the unique constraint decides, the loser answers 200."""
-    from webapp import create_app
     results = []
 
     def replay():

@@ -17,7 +17,6 @@ from datetime import timedelta
 
 import requests
 import sqlalchemy as sa
-from flask import current_app
 
 from webapp.extensions import db
 from webapp.integrations.close.client import (

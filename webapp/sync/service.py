@@ -8,7 +8,6 @@ never stranded. A drain killed with its worker leaves the flag to expire; the sw
 every SWEEP_INTERVAL) kicks every workspace that still has due rows. Redis holds no state a
 message depends on: losing it delays sync, never loses a message.
 """
-import json
 import logging
 from datetime import timedelta
 

@@ -1,5 +1,5 @@
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
