@@ -62,10 +62,15 @@ def heartbeat(workspace_id):
 
 
 def release_flag(workspace_id):
+    _delete_quietly(_flag(workspace_id), "drain flag", workspace_id)
+
+
+def _delete_quietly(key, what, workspace_id):
+    # Redis only holds derived state here: losing a delete must never fail the caller.
     try:
-        _redis().delete(_flag(workspace_id))
+        _redis().delete(key)
     except Exception:
-        log.exception("could not clear the drain flag of workspace %s", workspace_id)
+        log.exception("could not drop the %s of workspace %s", what, workspace_id)
 
 
 def finish_drain(workspace_id):
@@ -277,10 +282,7 @@ def count_changes(workspace_id, deltas):
 
 
 def invalidate_totals(workspace_id):
-    try:
-        _redis().delete(_totals_key(workspace_id))
-    except Exception:
-        log.exception("could not drop the totals of workspace %s", workspace_id)
+    _delete_quietly(_totals_key(workspace_id), "totals", workspace_id)
 
 
 def totals(workspace_id):

@@ -12,6 +12,7 @@ from webapp.extensions import db, htmx
 from webapp.integrations.close import bp, checks, oauth, service, testsync
 from webapp.integrations.close.forms import ActionForm, DisconnectForm, SettingsForm
 from webapp.integrations.close.tokens import live_connection
+from webapp.sync.service import count_held
 
 PENDING = "close_oauth"  # session key: state + PKCE verifier of the one authorization in flight
 REFUSAL = "close_last_refusal"  # session key: why the last connect was refused (for the checklist)
@@ -31,7 +32,7 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
         "checklist": checks.checklist(membership, live, session.get(REFUSAL)),
         "settings_form": settings_form,
         "confirm_disconnect": confirm_disconnect and live is not None,
-        "held_disconnected": service.held_count(workspace.id, "disconnected") if live is not None else 0,
+        "held_disconnected": count_held(workspace.id, "disconnected") if live is not None else 0,
         "connect_blocker": service.connect_blocker(workspace),
         "roles_url": checks.roles_url(),
         "notice": notice, "notice_level": level,

@@ -283,14 +283,6 @@ def latest_job(workspace_id):
                              .order_by(JobRun.id.desc()).limit(1))
 
 
-def held_count(workspace_id, reason):
-    try:
-        from webapp.sync.service import count_held
-    except ImportError:  # the sync engine is not installed
-        return 0
-    return count_held(workspace_id, reason)
-
-
 # --- reactions to other features ----------------------------------------------------------------
 
 def on_member_removed(membership, **_):
@@ -305,8 +297,5 @@ def on_subscription_changed(workspace, **_):
     connection = live_connection(workspace.id)
     if connection is None or not workspace.subscription_active or not connection.catch_up_held:
         return
-    try:
-        from webapp.sync.service import release_held
-    except ImportError:
-        return
+    from webapp.sync.service import release_held  # at call time: the sync engine imports this module
     release_held(workspace.id, "subscription")

@@ -8,7 +8,6 @@ import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -17,6 +16,7 @@ from webapp.integrations.close import checks, service, tokens
 from webapp.integrations.close.client import CloseAuthError, CloseError
 from webapp.models import Chat, JobRun, Message, utcnow
 from webapp.redis_conn import get_queue, get_redis
+from webapp.sync.close_access import lead_url
 
 log = logging.getLogger(__name__)
 
@@ -147,15 +147,11 @@ def test_sync(run):
         _finish(run, "finished", "No messages yet: the token and permissions checks passed, nothing to sync.",
                 result)
         return
-    try:
-        from webapp.sync.delivery import sync_message_now
-    except ImportError:
-        sync_message_now = None
     ids = [m.id for m in messages]
     _progress(run, 0, len(ids), f"Syncing {len(ids)} latest messages…", result)
     for done, message_id in enumerate(ids, start=1):
         try:
-            result["items"].append(_sync_one(message_id, sync_message_now))
+            result["items"].append(_sync_one(message_id))
         except CloseAuthError:
             db.session.rollback()
             _finish(db.session.get(JobRun, run.id), "failed",
@@ -167,28 +163,24 @@ def test_sync(run):
     _finish(run, "finished", f"Test sync done: {synced} of {len(ids)} messages are in Close.", result)
 
 
-def _sync_one(message_id, sync_message_now):
+def _sync_one(message_id):
+    from webapp.sync.delivery import sync_message_now  # at call time: the sync engine imports this package
     error = None
-    if sync_message_now is None:
-        error = "the sync engine is not installed"
-    else:
-        try:
-            sync_message_now(message_id)
-        except CloseAuthError:
-            raise
-        except Exception as exc:  # reported per message; the test sync goes on
-            db.session.rollback()
-            log.warning("test sync of message %s failed: %s", message_id, type(exc).__name__)
-            error = f"error: {type(exc).__name__}"
+    try:
+        sync_message_now(message_id)
+    except CloseAuthError:
+        raise
+    except Exception as exc:  # reported per message; the test sync goes on
+        db.session.rollback()
+        log.warning("test sync of message %s failed: %s", message_id, type(exc).__name__)
+        error = f"error: {type(exc).__name__}"
     db.session.expire_all()
     message = db.session.get(Message, message_id)
-    lead_url = None
-    if message.close_lead_id:
-        lead_url = f"{current_app.config['CLOSE_APP_URL'].rstrip('/')}/lead/{message.close_lead_id}/"
     return {"message_id": message.id, "chat": message.chat.display_name or message.chat.remote_phone or "",
             "direction": message.direction, "text": (message.text or "")[:80],
             "state": message.state if not error else "not synced",
-            "reason": error or message.reason or "", "lead_id": message.close_lead_id, "lead_url": lead_url}
+            "reason": error or message.reason or "", "lead_id": message.close_lead_id,
+            "lead_url": lead_url(message.close_lead_id)}
 
 
 def catch_up(run):
@@ -196,15 +188,10 @@ def catch_up(run):
     result = {"checks": [], "items": []}
     if not _check_connection(run, result):
         return
-    total = service.held_count(run.workspace_id, "disconnected")
-    try:
-        from webapp.sync.service import release_held
-    except ImportError:
-        _finish(run, "failed", "The sync engine is not installed.", result)
-        return
+    from webapp.sync.service import count_held, release_held
+    total = count_held(run.workspace_id, "disconnected")
     _progress(run, 0, total, f"Releasing {total} held messages…", result)
-    released = release_held(run.workspace_id, "disconnected")
-    count = released if isinstance(released, int) else total
+    count = release_held(run.workspace_id, "disconnected")
     _finish(run, "finished", f"{count} held messages were queued for sync; follow them on the Sync status page.",
             dict(result, released=count))
     run.progress_done = run.progress_total
