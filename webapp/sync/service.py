@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.extensions import db
-from webapp.models import Chat, ChatLink, CloseConnection, Message, WhatsAppNumber, Workspace, utcnow
+from webapp.models import Chat, ChatLink, Message, WhatsAppNumber, Workspace, utcnow
 from webapp.sync import close_access
 from webapp.sync.ingest import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
 from webapp.sync.settings import setting
@@ -339,15 +339,6 @@ def log_page(workspace_id, state=None, number_id=None, chat_id=None, q=None, bef
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more and rows else None)
-
-
-def connection_summary(workspace_id):
-    return db.session.scalar(sa.select(CloseConnection).where(
-        CloseConnection.workspace_id == workspace_id, CloseConnection.disconnected_at.is_(None)))
-
-
-def lead_url(lead_id):
-    return close_access.lead_url(lead_id)
 
 
 def app_close_url():

@@ -1,10 +1,10 @@
 """Sync status page (all roles) and the owner/admin actions on it. Thin: rules live in service.py."""
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
-from webapp.access import current_membership, current_workspace, workspace_role
-from webapp.extensions import db, htmx
+from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
+from webapp.extensions import htmx
 from webapp.models import Chat, Message
-from webapp.sync import bp, service
+from webapp.sync import bp, close_access, service
 
 STATE_BADGES = {"received": "secondary", "queued": "info", "synced": "success", "skipped": "secondary",
                 "held": "warning", "failed": "danger", "dead": "dark"}
@@ -27,7 +27,7 @@ def _log_context():
     query = {k: v for k, v in {"state": filters["state"], "number": filters["number_id"],
                                "chat": filters["chat_id"], "q": filters["q"]}.items() if v}
     return {"rows": rows, "next_before": next_before, "before": before, "filters": filters, "query": query,
-            "badges": STATE_BADGES, "lead_url": service.lead_url,
+            "badges": STATE_BADGES, "lead_url": close_access.lead_url,
             "can_manage": current_membership().is_manager}
 
 
@@ -36,7 +36,7 @@ def _page_context():
     context = _log_context()
     context.update(workspace=workspace, totals=service.totals(workspace.id),
                    numbers=service.numbers_overview(workspace.id),
-                   connection=service.connection_summary(workspace.id),
+                   connection=close_access.live_connection(workspace.id),
                    review=service.review_queue(workspace.id), states=service.STATES)
     return context
 
@@ -63,8 +63,7 @@ def totals():
 
 def _back(notice, level="success"):
     if htmx:
-        response = log()
-        return response
+        return log()
     flash(notice, level)
     return redirect(url_for("sync.status", **{k: v for k, v in request.args.items()}))
 
@@ -72,9 +71,7 @@ def _back(notice, level="success"):
 @bp.post("/messages/<int:message_id>/retry")
 @workspace_role("admin")
 def retry_message(message_id):
-    message = db.session.get(Message, message_id)
-    if message is None or message.workspace_id != current_workspace().id:
-        abort(404)
+    message = get_or_404_in_workspace(Message, message_id)
     count = service.retry_messages(message.workspace_id, [message.id])
     return _back("Queued again." if count else "Nothing to retry.")
 
@@ -90,17 +87,10 @@ def retry_all():
     return redirect(url_for("sync.status"))
 
 
-def _chat_or_404(chat_id):
-    chat = db.session.get(Chat, chat_id)
-    if chat is None or chat.workspace_id != current_workspace().id:
-        abort(404)
-    return chat
-
-
 @bp.post("/chats/<int:chat_id>/reroute")
 @workspace_role("admin")
 def reroute(chat_id):
-    chat = _chat_or_404(chat_id)
+    chat = get_or_404_in_workspace(Chat, chat_id)
     try:
         service.reroute_chat(chat.workspace_id, chat.id, request.form.get("lead_id"),
                              move_existing=request.form.get("move_existing") in ("1", "on", "yes", "true"))
@@ -115,7 +105,7 @@ def reroute(chat_id):
 @bp.post("/chats/<int:chat_id>/resolve")
 @workspace_role("admin")
 def resolve(chat_id):
-    chat = _chat_or_404(chat_id)
+    chat = get_or_404_in_workspace(Chat, chat_id)
     service.resolve_review(chat.workspace_id, chat.id)
     flash("Kept the picked lead.", "success")
     return redirect(url_for("sync.status"))
