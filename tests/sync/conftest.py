@@ -23,15 +23,6 @@ FAST = {
 _ids = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def redis_url(redis_url):
-    """Our own Redis database on a shared local server: suites of other features running at the
-    same time flush theirs and run workers on the same queue name."""
-    if os.environ.get("TEST_REDIS_URL") or not redis_url.startswith("redis://127.0.0.1:6379/"):
-        return redis_url
-    return "redis://127.0.0.1:6379/" + os.environ.get("TEST_SYNC_REDIS_DB", "12")
-
-
 @pytest.fixture(autouse=True)
 def sync_env(monkeypatch):
     """Autouse, so it runs before `worker` copies os.environ."""
