@@ -22,6 +22,10 @@ class GraphFacade:
 
     def reset(self):
         self.numbers.clear()
+        for pair in filter(None, (self.sb.config["GRAPH_SEED_NUMBERS"] or "").split(",")):
+            number, _, pnid = pair.strip().partition("=")
+            if number in self.sb.world.phones:
+                self.register(number, phone_number_id=pnid or None)
 
     def tick(self):
         pass
