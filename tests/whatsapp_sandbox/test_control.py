@@ -48,3 +48,13 @@ def test_request_log_hides_the_api_key(wa):
     log = wa.control("GET", "requests", facade="waha")["data"]
     assert log[-1]["path"] == "/waha/api/sessions" and log[-1]["status"] == 200
     assert "waha-sandbox-key" not in log[-1]["query"] and "all=true" in log[-1]["query"]
+
+
+def test_batch_and_fresh_member_numbers(wa, waha):
+    waha.link(wa, "fresh", "+15557770001")
+    batch = wa.control("POST", "messages/batch", {"messages": [
+        {"from": CUSTOMER, "to": "+15557770001", "text": f"m{i}"} for i in range(25)]})
+    assert len(batch["data"]) == 25
+    page = waha.get(f"/api/fresh/chats/{CUSTOMER[1:]}@c.us/messages", params={"limit": 100}).json()
+    assert len(page) == 25
+    assert any(m["number"] == "+15557770001" for m in wa.state()["members"])

@@ -1,5 +1,6 @@
 """Evolution API v2 (2.3.7) shapes: JIDs and keys (incl. the @lid swap), Baileys message content
 with its 2.3.6+ serialization (index-keyed bytes, Long objects), upsert data and stored rows."""
+import base64
 import hashlib
 from datetime import datetime, timedelta, timezone
 
@@ -104,7 +105,6 @@ def upsert_data(world, instance, msg, *, base64_media: bool = False) -> dict:
     from_me = msg.sender == owner
     message_type, message = content(world, msg, owner)
     if base64_media and msg.media is not None:
-        import base64
         message["base64"] = base64.b64encode(msg.media.data).decode()
     data = {"key": live_key(peer, from_me, msg.wa_id),
             "pushName": me.name if from_me else peer.name,
