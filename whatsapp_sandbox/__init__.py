@@ -45,7 +45,7 @@ DEFAULTS = {
     "GRAPH_APP_SECRET": "graph-sandbox-app-secret",
     "GRAPH_WEBHOOK_URL": None,
     "GRAPH_API_VERSION": "v21.0",
-    "GRAPH_SEED_NUMBERS": "+14155550001=100000000000001",  # "e164=phone_number_id,…" registered on reset
+    "GRAPH_SEED_NUMBERS": "+442079460004=100000000000004",  # "e164=phone_number_id,…" registered on reset
 }
 LOGGED_PREFIXES = {"/waha/": "waha", "/evolution/": "evolution", "/graph/": "graph"}
 RUNTIME_KEYS = {k for k in DEFAULTS if k.startswith(("WEBHOOK_", "WAHA_", "EVOLUTION_", "GRAPH_"))}
