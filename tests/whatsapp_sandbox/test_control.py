@@ -1,5 +1,6 @@
 """The control API: world state, message validation, the request log, the same message on every
 façade a number is linked through."""
+import pytest
 import requests
 
 from .conftest import CUSTOMER, MEMBER, OTHER_MEMBER
@@ -58,3 +59,18 @@ def test_batch_and_fresh_member_numbers(wa, waha):
     page = waha.get(f"/api/fresh/chats/{CUSTOMER[1:]}@c.us/messages", params={"limit": 100}).json()
     assert len(page) == 25
     assert any(m["number"] == "+15557770001" for m in wa.state()["members"])
+
+
+def test_offline_gateway_refuses_connections_and_keeps_its_state():
+    from whatsapp_sandbox.testing import WhatsAppSandboxServer
+
+    from .conftest import FAST, Waha
+    with WhatsAppSandboxServer(dict(FAST)) as server:
+        waha = Waha(server)
+        waha.link(server, "mia", MEMBER)
+        server.go_offline()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.waha_url + "/ping", timeout=5)
+        server.go_online()
+        assert waha.status("mia") == "WORKING"
+        waha.http.close()
