@@ -37,23 +37,35 @@ def state():
 
 @bp.route("/config", methods=["GET", "PUT"])
 def config():
-    from . import RUNTIME_KEYS
+    from . import DEFAULTS, RUNTIME_KEYS
     sb = sandbox()
     if request.method == "PUT":
         body = _body()
         unknown = set(body) - RUNTIME_KEYS
         if unknown:
             raise WorldError(400, f"Not changeable at run time: {sorted(unknown)}.")
-        for key, value in body.items():
-            expected = type(sb.config[key]) if sb.config[key] is not None else (str, type(None))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, expected):
-                raise WorldError(400, f"{key} must be of type {getattr(expected, '__name__', 'string')}.")
-            sb.config[key] = value
+        updates = {key: _typed(key, value, DEFAULTS[key]) for key, value in body.items()}
+        sb.config.update(updates)
         sb.dispatcher.delay_scale = sb.config["WEBHOOK_DELAY_SCALE"]
         sb.dispatcher.timeout = sb.config["WEBHOOK_TIMEOUT"]
     return jsonify({k: sb.config[k] for k in sorted(RUNTIME_KEYS)})
+
+
+def _typed(key, value, default):
+    """Values keep the type of the key's default (None defaults take a string or null)."""
+    if default is None:
+        if value is not None and not isinstance(value, str):
+            raise WorldError(400, f"{key} must be a string or null.")
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise WorldError(400, f"{key} must be true or false.")
+        return value
+    if isinstance(default, (int, float)) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return type(default)(value)
+    if isinstance(default, str) and isinstance(value, str):
+        return value
+    raise WorldError(400, f"{key} must be of type {type(default).__name__}.")
 
 
 # --- messages ------------------------------------------------------------------------------------

@@ -74,3 +74,12 @@ def test_offline_gateway_refuses_connections_and_keeps_its_state():
         server.go_online()
         assert waha.status("mia") == "WORKING"
         waha.http.close()
+
+
+def test_runtime_config_keeps_types(wa):
+    assert wa.control("PUT", "config", {"GRAPH_WEBHOOK_URL": "http://127.0.0.1:1/x"})["GRAPH_WEBHOOK_URL"]
+    assert wa.control("PUT", "config", {"GRAPH_WEBHOOK_URL": None})["GRAPH_WEBHOOK_URL"] is None
+    assert wa.control("PUT", "config", {"WAHA_QR_CODES": 4})["WAHA_QR_CODES"] == 4
+    bad = requests.put(wa.url + "/_sandbox/config", json={"WAHA_SINGLE_SESSION": "yes"}, timeout=10)
+    assert bad.status_code == 400
+    assert requests.put(wa.url + "/_sandbox/config", json={"SECRET_KEY": "x"}, timeout=10).status_code == 400
