@@ -85,4 +85,3 @@ def welcome():
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "DELETE"])
 def not_found(anything):
     raise EvoError(404, [f"Cannot {request.method} /{anything}"])
-

@@ -12,6 +12,8 @@ from .facade import CONFIG_EVENTS
 INTEGRATIONS = ("WHATSAPP-BAILEYS", "WHATSAPP-BUSINESS", "EVOLUTION")
 
 # --- instances ----------------------------------------------------------------------------------
+
+
 def _webhook_from(spec, instance_id=None, existing=None) -> dict:
     if not isinstance(spec, dict) or not isinstance(spec.get("url"), str):
         raise EvoError(400, [['webhook requires property "url"']])
@@ -149,6 +151,8 @@ def delete(name):
 
 
 # --- webhook and settings -------------------------------------------------------------------------
+
+
 @bp.post("/webhook/set/<name>")
 def webhook_set(name):
     sb, body = sandbox(), body_json()
@@ -184,5 +188,3 @@ def settings_find(name):
     sb = sandbox()
     with sb.world.lock:
         return jsonify(instance_or_404(name).settings)
-
-

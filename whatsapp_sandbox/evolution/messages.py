@@ -13,6 +13,8 @@ from . import render
 from .api import EvoError, bp, body_json, facade, instance_or_404
 
 # --- sending ---------------------------------------------------------------------------------------
+
+
 def _open_owner(instance) -> str:
     if instance.state != "open" or not instance.auth_number:
         raise EvoError(400, ["Error: Connection Closed"])
@@ -79,8 +81,9 @@ def send_media(name):
         return jsonify(render.send_data(sb.world, instance, msg)), 201
 
 
-
 # --- media and history --------------------------------------------------------------------------------
+
+
 @bp.post("/chat/getBase64FromMediaMessage/<name>")
 def get_base64(name):
     sb, body = sandbox(), body_json()
@@ -208,5 +211,3 @@ def whatsapp_numbers(name):
             out.append({"jid": f"{digits}@s.whatsapp.net", "exists": phone is not None, "number": str(number),
                         "name": phone.name if phone else None})
     return jsonify(out)
-
-

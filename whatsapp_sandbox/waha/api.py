@@ -41,6 +41,8 @@ def _world_error(exc):
 
 
 # --- auth and outage ----------------------------------------------------------------------------
+
+
 def key_matches(presented: str, configured: str) -> bool:
     if configured.startswith("sha512:"):
         digest = hashlib.sha512(presented.encode()).hexdigest()
@@ -72,6 +74,8 @@ def body_json() -> dict:
 
 
 # --- sessions ---------------------------------------------------------------------------------
+
+
 def single_session() -> bool:
     return current_app.config["WAHA_SINGLE_SESSION"]
 
@@ -97,6 +101,8 @@ def facade():
 
 
 # --- status-waiting routes ------------------------------------------------------------------------
+
+
 def wait_for_status(name: str, expected: list):
     """Like WAHA: poll every 500 ms for up to WAHA_WAIT_SECONDS, then 422."""
     sb = sandbox()
@@ -125,6 +131,8 @@ def session_in(name: str, expected: list):
 
 
 # --- query arguments and chat ids ---------------------------------------------------------------------
+
+
 def int_arg(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw in (None, ""):
@@ -166,4 +174,3 @@ def peer_of(world, chat: str, merge: bool = True):
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
 def not_found(anything):
     raise nest(404, f"Cannot {request.method} /{anything}")
-

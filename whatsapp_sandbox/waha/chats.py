@@ -10,6 +10,7 @@ from .api import bp, bool_arg, int_arg, nest, peer_of, session_in, wait_for_stat
 
 ACKS = {"ERROR": -1, "PENDING": 0, "SERVER": 1, "DEVICE": 2, "READ": 3, "PLAYED": 4}
 
+
 @bp.get("/api/<name>/chats")
 def chats(name):
     sb = sandbox()
@@ -104,6 +105,8 @@ def one_message(name, chat, message_id):
 
 
 # --- contacts --------------------------------------------------------------------------------------------
+
+
 @bp.get("/api/contacts/check-exists")
 def check_exists():
     sb = sandbox()
@@ -133,5 +136,3 @@ def contact(name=None, contact=None):
                         "name": phone.name, "pushname": phone.name, "shortName": phone.name.split()[0],
                         "isMe": False, "isGroup": False, "isWAContact": True, "isMyContact": not phone.lid_only,
                         "isBlocked": False})
-
-

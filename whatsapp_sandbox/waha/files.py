@@ -8,6 +8,8 @@ from ..core import sandbox
 from .api import bp
 
 # --- media files -------------------------------------------------------------------------------------------
+
+
 @bp.get("/api/files/<name>/<path:filename>")
 def media_file(name, filename):
     sb = sandbox()
@@ -21,5 +23,3 @@ def media_file(name, filename):
                                       "details": "File not found or no longer available"}}), 404
         data, mimetype = msg.media.data, msg.media.mimetype.split(";")[0]
     return Response(data, mimetype=mimetype)
-
-

@@ -7,6 +7,8 @@ from ..core import sandbox
 from .api import bp, int_arg, nest, session_in, wait_for_status
 
 # --- LIDs -------------------------------------------------------------------------------------------
+
+
 def _lid_row(phone) -> dict:
     return {"lid": f"{phone.lid}@lid", "pn": f"{phone.digits}@c.us" if phone.lid_resolvable else None}
 
@@ -61,5 +63,3 @@ def lid_lookup(name, lid):
         phone = sb.world.phone_by_lid(lid[:-4])
         pn = f"{phone.digits}@c.us" if phone and phone.lid_resolvable else None
         return jsonify({"lid": lid, "pn": pn})
-
-

@@ -8,6 +8,7 @@ from ..core import sandbox
 from ..ids import pairing_code
 from .api import bp, body_json, nest, session_in, session_or_404, wait_for_status
 
+
 @bp.get("/api/<name>/auth/qr")
 def qr(name):
     sb = sandbox()
@@ -38,5 +39,3 @@ def request_code(name):
             raise nest(422, f"Can request code only in SCAN_QR_CODE status. The current status is {session.status}")
         session.pairing = {"code": pairing_code(), "phone": "+" + phone}
         return jsonify({"code": session.pairing["code"]}), 201
-
-

@@ -10,6 +10,8 @@ from . import render
 from .api import bp, body_json, nest, peer_of, session_in, single_session, wait_for_status
 
 # --- sending ------------------------------------------------------------------------------------------------
+
+
 def _send(kind: str):
     sb, body = sandbox(), body_json()
     name = body.get("session") or "default"
@@ -82,5 +84,3 @@ def send_file():
 @bp.post("/api/sendVoice")
 def send_voice():
     return _send("voice")
-
-

@@ -15,6 +15,7 @@ SESSION_NAME = re.compile(r"^[a-zA-Z0-9_-]{0,54}$")
 CONFIG_KEYS = ("metadata", "webhooks", "proxy", "debug", "ignore", "client", "noweb", "webjs", "gows")
 STARTED = time.time()
 
+
 def _validate_config(config) -> dict:
     if config is None:
         return {"webhooks": [], "metadata": None, "debug": False}
@@ -194,5 +195,3 @@ def logout_session(name):
         session = session_or_404(name)
         facade().logout(session)
         return jsonify(render.session_dto(session)), 201
-
-
