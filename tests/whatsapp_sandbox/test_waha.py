@@ -87,7 +87,8 @@ def test_qr_rotates_then_session_fails(wa, waha, receiver):
     waha.wait_status("rot", "SCAN_QR_CODE")
     first = waha.get("/api/rot/auth/qr", params={"format": "raw"}).json()["value"]
     waha.wait_status("rot", "FAILED")
-    statuses = [e["json"]["payload"]["status"] for e in receiver.wait_events("session.status", 5)]
+    events = sorted(receiver.wait_events("session.status", 5), key=lambda e: e["json"]["timestamp"])
+    statuses = [e["json"]["payload"]["status"] for e in events]
     assert statuses[:5] == ["STARTING", "SCAN_QR_CODE", "SCAN_QR_CODE", "SCAN_QR_CODE", "FAILED"]
     scan = requests.post(wa.url + "/_sandbox/scan", json={"number": MEMBER, "qr": first}, timeout=10)
     assert scan.status_code == 404  # an expired QR links nothing
