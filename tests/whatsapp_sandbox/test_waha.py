@@ -285,7 +285,10 @@ def test_session_fail_restore_and_phone_logout(wa, waha, receiver):
 
 
 def test_delivery_faults(wa, waha, receiver):
-    waha.link(wa, "mia", MEMBER, receiver.url, events=["message.any"])
+    # real-time retries every 0.5 s for 30 tries: the receiver can be "down" long enough on a busy machine
+    wa.control("PUT", "config", {"WEBHOOK_DELAY_SCALE": 1.0})
+    waha.link(wa, "mia", MEMBER, receiver.url, events=["message.any"],
+              retries={"attempts": 30, "delaySeconds": 0.5})
     wa.control("PUT", "webhooks/faults", {"drop": 1})
     wa.send(CUSTOMER, MEMBER, "dropped")
     wa.send(CUSTOMER, MEMBER, "kept")
