@@ -72,14 +72,20 @@ def _typed(key, value, default):
 @bp.post("/messages")
 def send():
     sb, body = sandbox(), _body()
-    sender, recipient = body.get("from"), body.get("to")
+    with sb.world.lock:
+        msg = _send_one(sb, body)
+        return jsonify(message_view(sb, msg)), 201
+
+
+def _send_one(sb, body: dict):
     text = body.get("text") or ""
     if not isinstance(text, str):
         raise WorldError(400, "text must be a string.")
-    media = messaging.media_from_json(body.get("media"))
-    with sb.world.lock:
-        msg = messaging.send(sb, sender, recipient, text, reply_to=body.get("reply_to"), media=media)
-        return jsonify(message_view(sb, msg)), 201
+    return messaging.send(sb, body.get("from"), body.get("to"), text, reply_to=body.get("reply_to"),
+                          media=messaging.media_from_json(body.get("media")),
+                          location=messaging.location_from_json(body.get("location")),
+                          contact=messaging.contact_from_json(body.get("contact")),
+                          chat=body.get("chat") or "direct", group_name=body.get("group_name"))
 
 
 @bp.post("/messages/batch")
@@ -89,10 +95,8 @@ def send_batch():
     items = body.get("messages")
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         raise WorldError(400, "messages must be a non-empty list of message objects.")
-    medias = [messaging.media_from_json(i.get("media")) for i in items]
     with sb.world.lock:
-        sent = [messaging.send(sb, i.get("from"), i.get("to"), i.get("text") or "", reply_to=i.get("reply_to"),
-                               media=media) for i, media in zip(items, medias)]
+        sent = [_send_one(sb, item) for item in items]
         return jsonify({"data": [message_view(sb, m) for m in sent]}), 201
 
 
@@ -131,7 +135,7 @@ def message_view(sb, msg) -> dict:
     ids = {"wa_id": msg.wa_id, "wamid": msg.wamid}
     for number in (msg.sender, msg.recipient):
         phone = world.phones[number]
-        if phone.kind != "member":
+        if phone.kind != "member" or msg.chat_kind != "direct":
             continue
         peer = world.phones[msg.party(number)]
         chat = f"{peer.lid}@lid" if peer.lid_only else f"{peer.digits}@c.us"
@@ -142,6 +146,7 @@ def message_view(sb, msg) -> dict:
         "media": None if msg.media is None else {"filename": msg.media.filename, "mimetype": msg.media.mimetype,
                                                  "size": len(msg.media.data), "media_id": msg.media_id},
         "edited": bool(msg.edits), "revoked": msg.revoked, "ack": msg.ack,
+        "location": msg.location, "contact": msg.contact, "chat": msg.chat_kind, "group_id": msg.group_id,
     }
 
 
