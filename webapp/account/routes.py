@@ -6,6 +6,7 @@ from webapp.access import current_workspace, get_or_404_in_workspace, workspace_
 from webapp.account import bp
 from webapp.account.forms import ApiKeyForm
 from webapp.extensions import db
+from webapp.integrations.close.tokens import live_connection
 from webapp.models import ApiKey, utcnow
 from webapp.team.forms import ConfirmForm
 
@@ -13,7 +14,9 @@ from webapp.team.forms import ConfirmForm
 @bp.route("/subscription")
 @workspace_role("owner")
 def subscription():
-    return render_template("account/subscription.html", workspace=current_workspace())
+    workspace = current_workspace()
+    return render_template("account/subscription.html", workspace=workspace,
+                           connected=live_connection(workspace.id) is not None)
 
 
 def _render_keys(form=None, new_key=None, status=200):
