@@ -4,10 +4,11 @@ from flask_login import current_user
 
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import bp, keys
-from webapp.account.forms import ApiKeyForm
+from webapp.account.forms import ApiKeyForm, RegionForm
 from webapp.extensions import db
 from webapp.integrations.close.tokens import live_connection
 from webapp.models import ApiKey
+from webapp.phones import region_name
 from webapp.team.forms import ConfirmForm
 
 REVEAL = "api_key_reveal"  # session key: id of the key whose secret the next page view shows once
@@ -68,3 +69,18 @@ def revoke_api_key(key_id):
     else:
         flash(f"API key “{key.name}” was already revoked.", "info")
     return redirect(url_for("account.api_keys"), 303)
+
+
+@bp.route("/settings/region", methods=["POST"])
+@workspace_role("admin")
+def workspace_region():
+    form = RegionForm()
+    if not form.validate_on_submit():
+        flash("Pick a country from the list.", "danger")
+        return redirect(url_for("team.index"), 303)
+    workspace = current_workspace()
+    workspace.default_region = form.default_region.data or None
+    db.session.commit()
+    flash(f"Numbers without a country code are now read as {region_name(workspace.default_region)} numbers."
+          if workspace.default_region else "The workspace country is no longer set.", "success")
+    return redirect(url_for("team.index"), 303)

@@ -3,6 +3,7 @@ from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.access import RANK, current_membership, current_workspace, workspace_role
+from webapp import phones
 from webapp.extensions import db
 from webapp.main import bp, chart, overview, stats
 from webapp.models import Notification, utcnow
@@ -73,6 +74,7 @@ def inject_navigation():
                    Notification.read_at.is_(None)))
     return {"current_membership": membership, "unread_notifications": unread,
             "nav_items": NAV_ITEMS, "nav_url": _nav_url, "subscription_pause": overview.subscription_pause,
+            "phone_regions": phones.regions_for, "region_name": phones.region_name, "region_form": _region_form,
             "role_at_least": lambda role: membership is not None and RANK[membership.role] >= RANK[role]}
 
 
@@ -93,3 +95,8 @@ def _nav_url(endpoint, **values):
         return url_for(endpoint, **values)
     except BuildError:
         return None
+
+
+def _region_form(workspace):
+    from webapp.account.forms import RegionForm
+    return RegionForm(formdata=None, default_region=workspace.default_region or "")
