@@ -62,7 +62,7 @@ def test_dashboard_shows_chart_numbers_and_connection(app, demo, login, connecte
     assert 'id="hourly-chart"' in page and 'data-bars="2"' in page
     assert 'data-series="failed"' in page and "1 synced" in page
     assert "+14155550001" in page and "1 failing" in page  # the owner's number
-    assert "+14155550003" in page and "no messages yet" in page
+    assert "+14155550003" in page and "nothing synced yet" in page
 
 
 def test_dashboard_says_when_close_is_unreachable(app, demo, login, connected):

@@ -77,7 +77,7 @@ def _health(number, counts):
     elif number.last_synced_at:
         level, label = "success", "syncing"
     else:
-        level, label = "secondary", "no messages yet"
+        level, label = "secondary", "nothing synced yet"
     return {"number": number, "member": number.membership.user.name if number.membership else None,
             "last_synced_at": number.last_synced_at, "level": level, "label": label,
             "failing": failing, "held": counts.get("held", 0), "queued": counts.get("queued", 0)}
