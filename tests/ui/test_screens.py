@@ -169,6 +169,11 @@ def test_sync_log_and_history_at_390px_show_state_and_reason(live_app, chromium,
     page.wait_for_url(f"{live_app}/sync/")
     expect(page.locator("#sync-log-table .sync-row")).to_have_count(4)
 
+    page = phone.visit("/dashboard")
+    expect(page.locator("#hourly-chart")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    phone.shot("dashboard-mobile.png")
+
     page = phone.visit("/integrations/close/")
     event = page.locator('#close-history-table .close-event[data-kind="settings_changed"]')
     for cell in (event.locator("td").nth(1), event.locator("td").nth(2)):

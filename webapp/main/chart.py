@@ -44,12 +44,10 @@ def stacked_bars(hours):
             bars.append({"x": round(x + slot * 0.1, 2), "w": round(max(slot * 0.8, 1), 2), "segments": segments,
                          "title": f"{hour['hour'].strftime('%a %d %b %H:00')} UTC: "
                                   + ", ".join(f"{hour[s]} {s}" for s in SERIES)})
-    grid = [{"y": round(TOP + plot_h - plot_h * f, 1), "label": _count_label(top * f)} for f in (0, 0.5, 1)]
+    grid = [{"y": round(TOP + plot_h - plot_h * f, 1), "label": str(int(top * f))}
+            for f in (0, 0.5, 1) if float(top * f).is_integer()]  # whole messages only: no "2.5" line
     totals = {s: sum(h[s] for h in hours) for s in SERIES}
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "bottom": TOP + plot_h,
             "bars": bars, "days": days, "grid": grid, "totals": totals, "colors": COLORS, "series": SERIES,
             "empty": not any(totals.values())}
 
-
-def _count_label(value):
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
