@@ -127,7 +127,10 @@ def test_dashboard_chart_and_main_screens(live_app, chromium, demo, connected):
     owner.visit("/sync/")
     expect(page.locator("#sync-log-table .sync-row").first).to_be_visible()
     owner.shot("sync-status.png", full_page=False)
-    for path in ("/team/", "/subscription", "/notifications", "/api/docs"):
+    owner.visit("/team/")
+    expect(page.locator("#number-region-hint")).to_contain_text("read as United States numbers")
+    owner.shot("team.png")
+    for path in ("/subscription", "/notifications", "/api/docs"):
         owner.visit(path)
     owner.shot("api-docs.png", full_page=False)
     owner.close()
