@@ -6,7 +6,7 @@ from tests.ui.conftest import add_outcomes
 from webapp.extensions import db
 from webapp.main import chart, stats
 from webapp.models import utcnow
-from webapp.sync.service import HOLD_SUBSCRIPTION
+from webapp.sync.ingest import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
 
 
 def test_hourly_outcomes_buckets_synced_skipped_failed_per_hour(app, demo):
@@ -88,3 +88,15 @@ def test_subscription_page_does_not_claim_sync_runs_when_not_connected(app, demo
     owner = login("owner@acme.test")
     page = text_of(owner.get("/subscription"))
     assert "Sync to Close is running" not in page and "not connected to Close" in page
+
+
+def test_auto_disconnected_names_the_reason_and_offers_reconnect(app, demo, login, connected):
+    connected.disconnected_at = utcnow()
+    connected.disconnect_reason = "access_revoked"
+    db.session.commit()
+    add_outcomes(demo, [("held", 0)], reason=HOLD_DISCONNECTED)
+    page = text_of(login("admin@acme.test").get("/dashboard"))
+    assert "Disconnected automatically: Access was revoked in Close" in page and "Reconnect Close" in page
+    assert "1 message held until Close is connected" in page
+    member = text_of(login("member@acme.test").get("/dashboard"))
+    assert "Ask an owner or admin to reconnect Close" in member
