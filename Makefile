@@ -39,7 +39,8 @@ test: install-dev
 bench: install-dev
 	$(PY) -m bench.sync_bench
 
-# Post realistic WhatsApp conversations into the running demo (`make run` in another terminal).
+# Post realistic WhatsApp conversations into the running demo (`make run` in another terminal);
+# it reaches Closeline at PUBLIC_URL, which follows WEB_PORT (config.py).
 demo-traffic: install
 	$(PY) -m flask --app wsgi demo traffic
 

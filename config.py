@@ -13,6 +13,12 @@ def _bool(name, default=False):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# `make run` serves Closeline on WEB_PORT and the Close sandbox on SANDBOX_PORT; the URLs below follow
+# them, so commands run beside the stack (e.g. `make demo-traffic`) reach it on the same ports.
+WEB_URL = f"http://127.0.0.1:{os.environ.get('WEB_PORT', '5000')}"
+SANDBOX_URL = f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '5050')}"
+
+
 def _read_instance_file(name):
     path = os.path.join(INSTANCE_DIR, name)
     if os.path.exists(path):
@@ -45,19 +51,17 @@ class Config:
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
-    PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", WEB_URL)
 
     # Close CRM (defaults point at the local sandbox started by `make run`).
-    CLOSE_API_URL = os.environ.get("CLOSE_API_URL", "http://127.0.0.1:5050/api/v1")
-    CLOSE_AUTHORIZE_URL = os.environ.get("CLOSE_AUTHORIZE_URL", "http://127.0.0.1:5050/oauth2/authorize/")
-    CLOSE_TOKEN_URL = os.environ.get("CLOSE_TOKEN_URL", "http://127.0.0.1:5050/oauth2/token/")
-    CLOSE_REVOKE_URL = os.environ.get("CLOSE_REVOKE_URL", "http://127.0.0.1:5050/oauth2/revoke/")
-    CLOSE_APP_URL = os.environ.get("CLOSE_APP_URL", "http://127.0.0.1:5050")
+    CLOSE_API_URL = os.environ.get("CLOSE_API_URL", f"{SANDBOX_URL}/api/v1")
+    CLOSE_AUTHORIZE_URL = os.environ.get("CLOSE_AUTHORIZE_URL", f"{SANDBOX_URL}/oauth2/authorize/")
+    CLOSE_TOKEN_URL = os.environ.get("CLOSE_TOKEN_URL", f"{SANDBOX_URL}/oauth2/token/")
+    CLOSE_REVOKE_URL = os.environ.get("CLOSE_REVOKE_URL", f"{SANDBOX_URL}/oauth2/revoke/")
+    CLOSE_APP_URL = os.environ.get("CLOSE_APP_URL", SANDBOX_URL)
     CLOSE_CLIENT_ID = os.environ.get("CLOSE_CLIENT_ID", "closeline-demo")
     CLOSE_CLIENT_SECRET = os.environ.get("CLOSE_CLIENT_SECRET", "closeline-demo-secret")
-    CLOSE_REDIRECT_URI = os.environ.get(
-        "CLOSE_REDIRECT_URI", "http://127.0.0.1:5000/integrations/close/callback"
-    )
+    CLOSE_REDIRECT_URI = os.environ.get("CLOSE_REDIRECT_URI", f"{WEB_URL}/integrations/close/callback")
     # CLOSE_API_KEY (development/benchmarks only) is read at use: see webapp/sync/close_access.py.
     CLOSE_TIMEOUT = float(os.environ.get("CLOSE_TIMEOUT", "10"))
     VALIDATION_INTERVAL = int(os.environ.get("VALIDATION_INTERVAL", "900"))

@@ -1,9 +1,19 @@
 """Phone parsing with `phonenumbers`: everything we store is E.164."""
+from functools import lru_cache
+
 import phonenumbers
+from phonenumbers import geocoder
+
+
+MIN_DIGITS = 6  # fewer digits are no phone number in any country (shortest national numbers have 6+)
 
 
 class InvalidPhone(ValueError):
     pass
+
+
+def _international(text):
+    return text.startswith("+") or text.startswith("00")
 
 
 def to_e164(raw, region=None):
@@ -22,5 +32,58 @@ def to_e164(raw, region=None):
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def to_e164_in_regions(raw, regions):
+    """A number typed by a person: international formats as they are; national formats (e.g.
+    "(415) 555-0777") read in the first of `regions` (the person's country, then the workspace's)
+    where they are valid. "Add the country code" is the answer only when no region can read it."""
+    text = str(raw or "").strip()
+    regions = [r for r in dict.fromkeys(r.upper() for r in regions if r)]
+    if not text or _international(text) or not regions:
+        try:
+            return to_e164(text, None)
+        except InvalidPhone:
+            if text and not _international(text):
+                raise InvalidPhone(f"Add the country code to {raw!r} (e.g. +1 415 555 0123): "
+                                   "no country is known to read it in.")
+            raise
+    for region in regions:
+        try:
+            return to_e164(text, region)
+        except InvalidPhone:
+            continue
+    if sum(ch.isdigit() for ch in text) < MIN_DIGITS:
+        raise InvalidPhone(f"{raw!r} is not a phone number; type it like +1 415 555 0123.")
+    names = " or ".join(region_name(r) for r in regions)
+    raise InvalidPhone(f"{raw!r} is not a valid number in {names}. If it is from another country, "
+                       "add the country code (e.g. +44 20 7946 0958).")
+
+
 def region_of(e164):
     return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+
+
+def region_name(region):
+    """'US' → 'United States' (English name from phonenumbers' own data; the code when unknown)."""
+    example = phonenumbers.example_number(region)
+    return (geocoder.country_name_for_number(example, "en") if example else "") or region
+
+
+@lru_cache(maxsize=1)
+def region_choices():
+    """[(code, "Name (+NN)")] of every region phonenumbers knows, sorted by name."""
+    rows = [(code, f"{region_name(code)} (+{phonenumbers.country_code_for_region(code)})")
+            for code in phonenumbers.SUPPORTED_REGIONS]
+    return sorted(rows, key=lambda row: row[1])
+
+
+def regions_for(membership):
+    """Where a member's national-format numbers are read: the country of their own WhatsApp
+    numbers first, then the workspace's default region."""
+    regions = []
+    for number in sorted(membership.numbers, key=lambda n: n.id):
+        try:
+            regions.append(region_of(number.e164))
+        except phonenumbers.NumberParseException:
+            continue
+    regions.append(membership.workspace.default_region)
+    return [r for r in dict.fromkeys(regions) if r]

@@ -154,10 +154,13 @@ def test_everyone_manages_their_own_numbers(demo, login):
 def test_api_key_is_shown_once_and_stored_hashed(demo, login):
     admin = login("admin@acme.test")
     response = admin.post("/settings/api-keys", data={"name": "bridge"})
-    key = re.search(r"(cl_[\w-]{20,})", response.get_data(as_text=True)).group(1)
+    assert response.status_code == 303  # POST-redirect-GET: a reload never creates a second key
+    shown = admin.get(response.headers["Location"])
+    assert shown.headers["Cache-Control"] == "no-store"
+    key = re.search(r"(cl_[\w-]{20,})", shown.get_data(as_text=True)).group(1)
     row = db.session.scalar(sa.select(ApiKey))
     assert row.key_hash != key and key not in row.key_hash and row.prefix == key[:10]
-    assert ApiKey.find_active(key).id == row.id
+    assert ApiKey.find_active(key).id == row.id and row.secret_once_enc is None
     assert key not in admin.get("/settings/api-keys").get_data(as_text=True)
     empty = admin.post("/settings/api-keys", data={"name": ""})
     assert empty.status_code == 400 and count(ApiKey) == 1

@@ -1,33 +1,49 @@
 import sqlalchemy as sa
-from flask import render_template, redirect, url_for
+from flask import flash, make_response, redirect, render_template, session, url_for
 from flask_login import current_user
 
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.account import bp
-from webapp.account.forms import ApiKeyForm
+from webapp.account import bp, keys
+from webapp.account.forms import ApiKeyForm, RegionForm
 from webapp.extensions import db
-from webapp.models import ApiKey, utcnow
+from webapp.integrations.close.tokens import live_connection
+from webapp.models import ApiKey
+from webapp.phones import region_name
 from webapp.team.forms import ConfirmForm
+
+REVEAL = "api_key_reveal"  # session key: id of the key whose secret the next page view shows once
 
 
 @bp.route("/subscription")
 @workspace_role("owner")
 def subscription():
-    return render_template("account/subscription.html", workspace=current_workspace())
+    workspace = current_workspace()
+    return render_template("account/subscription.html", workspace=workspace,
+                           connected=live_connection(workspace.id) is not None)
 
 
 def _render_keys(form=None, new_key=None, status=200):
     workspace = current_workspace()
-    keys = db.session.scalars(sa.select(ApiKey).where(ApiKey.workspace_id == workspace.id)
-                              .order_by(ApiKey.created_at.desc())).all()
-    return render_template("account/api_keys.html", keys=keys, form=form or ApiKeyForm(),
-                           confirm_form=ConfirmForm(), new_key=new_key), status
+    rows = db.session.scalars(sa.select(ApiKey).where(ApiKey.workspace_id == workspace.id)
+                              .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())).all()
+    response = make_response(render_template("account/api_keys.html", keys=rows, form=form or ApiKeyForm(),
+                                              confirm_form=ConfirmForm(), new_key=new_key), status)
+    response.headers["Cache-Control"] = "no-store"  # a secret may be on this page: never cache it
+    return response
 
 
 @bp.route("/settings/api-keys")
 @workspace_role("admin")
 def api_keys():
-    return _render_keys()
+    workspace = current_workspace()
+    new_key = None
+    key_id = session.pop(REVEAL, None)
+    if key_id is not None:
+        plaintext = keys.reveal_once(workspace.id, key_id)
+        if plaintext:
+            new_key = {"row": db.session.get(ApiKey, key_id), "secret": plaintext}
+    keys.forget_unrevealed(workspace.id)
+    return _render_keys(new_key=new_key)
 
 
 @bp.route("/settings/api-keys", methods=["POST"])
@@ -36,18 +52,35 @@ def create_api_key():
     form = ApiKeyForm()
     if not form.validate_on_submit():
         return _render_keys(form=form, status=400)
-    row, plaintext = ApiKey.generate(current_workspace(), form.name.data.strip(), current_user)
-    db.session.add(row)
-    db.session.commit()
-    # Shown once in this response; only the hash is stored.
-    return _render_keys(new_key=plaintext)
+    row = keys.create_key(current_workspace(), form.name.data, current_user)
+    session[REVEAL] = row.id
+    return redirect(url_for("account.api_keys"), 303)  # a reload shows the list, never a second key
 
 
 @bp.route("/settings/api-keys/<int:key_id>/revoke", methods=["POST"])
 @workspace_role("admin")
 def revoke_api_key(key_id):
     key = get_or_404_in_workspace(ApiKey, key_id)
-    if ConfirmForm().validate_on_submit() and key.revoked_at is None:
-        key.revoked_at = utcnow()
-        db.session.commit()
-    return redirect(url_for("account.api_keys"))
+    if not ConfirmForm().validate_on_submit():
+        flash("Your form expired; reload the page and try again.", "danger")
+    elif keys.revoke(key):
+        flash(f"API key “{key.name}” ({key.prefix}…) revoked: requests that use it are now refused with 401.",
+              "success")
+    else:
+        flash(f"API key “{key.name}” was already revoked.", "info")
+    return redirect(url_for("account.api_keys"), 303)
+
+
+@bp.route("/settings/region", methods=["POST"])
+@workspace_role("admin")
+def workspace_region():
+    form = RegionForm()
+    if not form.validate_on_submit():
+        flash("Pick a country from the list.", "danger")
+        return redirect(url_for("team.index"), 303)
+    workspace = current_workspace()
+    workspace.default_region = form.default_region.data or None
+    db.session.commit()
+    flash(f"Numbers without a country code are now read as {region_name(workspace.default_region)} numbers."
+          if workspace.default_region else "The workspace country is no longer set.", "success")
+    return redirect(url_for("team.index"), 303)

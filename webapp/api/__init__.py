@@ -6,7 +6,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 def init_app(app):
-    from webapp.api import messages, webhook  # noqa: F401 (register the views on bp)
+    from webapp.api import docs, messages, webhook  # noqa: F401 (register the views on bp)
     from webapp.extensions import csrf
     csrf.exempt(bp)
     app.register_blueprint(bp)

@@ -3,9 +3,11 @@ from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.access import RANK, current_membership, current_workspace, workspace_role
+from webapp import phones
 from webapp.extensions import db
-from webapp.main import bp
-from webapp.models import Message, Notification, utcnow
+from webapp.main import bp, chart, overview, stats
+from webapp.models import Notification, utcnow
+from webapp.sync.service import totals
 
 
 @bp.route("/")
@@ -19,11 +21,11 @@ def index():
 @workspace_role("member")
 def dashboard():
     workspace = current_workspace()
-    counts = dict(db.session.execute(
-        sa.select(Message.state, sa.func.count()).where(Message.workspace_id == workspace.id)
-        .group_by(Message.state)).all())
-    return render_template("main/dashboard.html", workspace=workspace,
-                           membership=current_membership(), counts=counts)
+    membership = current_membership()
+    return render_template("main/dashboard.html", workspace=workspace, membership=membership,
+                           close=overview.close_status(workspace, membership), totals=totals(workspace.id),
+                           chart=chart.stacked_bars(stats.hourly_outcomes(workspace.id)),
+                           numbers=stats.numbers_health(workspace.id))
 
 
 @bp.route("/no-workspace")
@@ -71,7 +73,8 @@ def inject_navigation():
                    Notification.workspace_id == membership.workspace_id,
                    Notification.read_at.is_(None)))
     return {"current_membership": membership, "unread_notifications": unread,
-            "nav_items": NAV_ITEMS, "nav_url": _nav_url,
+            "nav_items": NAV_ITEMS, "nav_url": _nav_url, "subscription_pause": overview.subscription_pause,
+            "phone_regions": phones.regions_for, "region_name": phones.region_name, "region_form": _region_form,
             "role_at_least": lambda role: membership is not None and RANK[membership.role] >= RANK[role]}
 
 
@@ -92,3 +95,8 @@ def _nav_url(endpoint, **values):
         return url_for(endpoint, **values)
     except BuildError:
         return None
+
+
+def _region_form(workspace):
+    from webapp.account.forms import RegionForm
+    return RegionForm(formdata=None, default_region=workspace.default_region or "")

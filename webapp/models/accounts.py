@@ -21,6 +21,8 @@ class Workspace(db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
     subscription_status: Mapped[str] = mapped_column(sa.String(20), default="trialing")
     trial_ends_at = mapped_column(UTCDateTime, nullable=True)
+    # ISO 3166 region (e.g. "US") used to read phone numbers typed without a country code.
+    default_region: Mapped[str | None] = mapped_column(sa.String(2))
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
     memberships = relationship("Membership", back_populates="workspace", cascade="all, delete-orphan")
@@ -133,6 +135,8 @@ class ApiKey(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow)
     last_used_at = mapped_column(UTCDateTime, nullable=True)
     revoked_at = mapped_column(UTCDateTime, nullable=True)
+    # The new key, Fernet-encrypted, until the page that shows it once has been rendered.
+    secret_once_enc: Mapped[str | None] = mapped_column(sa.Text)
 
     workspace = relationship("Workspace")
 

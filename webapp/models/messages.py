@@ -58,6 +58,8 @@ class Message(db.Model):
         sa.Index("ix_messages_ws_id", "workspace_id", "id"),
         sa.Index("ix_messages_number_id", "whatsapp_number_id", "id"),
         sa.Index("ix_messages_state_next", "state", "next_attempt_at"),
+        # The dashboard's hourly chart reads the last days of outcomes per workspace.
+        sa.Index("ix_messages_ws_updated", "workspace_id", "updated_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"))

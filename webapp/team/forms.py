@@ -2,7 +2,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from webapp.phones import InvalidPhone, to_e164
+from webapp.access import current_membership
+from webapp.phones import InvalidPhone, regions_for, to_e164_in_regions
 
 
 class InviteForm(FlaskForm):
@@ -18,13 +19,14 @@ class RoleForm(FlaskForm):
 
 class NumberForm(FlaskForm):
     number = StringField("WhatsApp number", validators=[DataRequired(), Length(max=40)],
-                         description="International format, e.g. +14155550123")
+                         description="With the country code (+1 415 555 0123) or in your country's format")
     label = StringField("Label", validators=[Optional(), Length(max=60)])
     submit = SubmitField("Add number")
 
     def validate_number(self, field):
         try:
-            field.data = to_e164(field.data)
+            # The person adding it: national formats are read in their country, then the workspace's.
+            field.data = to_e164_in_regions(field.data, regions_for(current_membership()))
         except InvalidPhone as exc:
             raise ValidationError(str(exc))
 

@@ -12,3 +12,17 @@ document.addEventListener("submit", function (event) {
   var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
   if (question && !window.confirm(question)) event.preventDefault();
 });
+
+// GET forms marked data-drop-empty leave empty fields out of the URL they push (?q=acme, not ?state=&q=acme).
+document.addEventListener("htmx:configRequest", function (event) {
+  var form = event.detail.elt;
+  if (!form.hasAttribute || !form.hasAttribute("data-drop-empty")) return;
+  var params = event.detail.parameters;
+  var names = params instanceof FormData ? Array.from(new Set(params.keys())) : Object.keys(params);
+  names.forEach(function (name) {
+    var value = params instanceof FormData ? params.get(name) : params[name];
+    if (value === "" || value === null) {
+      if (params instanceof FormData) params.delete(name); else delete params[name];
+    }
+  });
+});
