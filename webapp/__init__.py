@@ -31,9 +31,9 @@ def create_app(config_name=None, overrides=None):
     security.init_app(app)
 
     from webapp.auth import bp as auth_bp
-    from webapp.main import bp as main_bp
-    from webapp.team import bp as team_bp
-    from webapp.account import bp as account_bp
+    from webapp.main.routes import bp as main_bp
+    from webapp.team.routes import bp as team_bp
+    from webapp.account.routes import bp as account_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(team_bp)

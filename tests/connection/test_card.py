@@ -102,7 +102,7 @@ def test_history_lists_events_with_actor(connected, demo):
 
 def test_catch_up_releases_held_messages(connected, demo):
     from webapp.extensions import db
-    from webapp.integrations.close import testsync
+    from webapp.sync import test_runs
     from webapp.models import JobRun, Message
     owner, _ = connected
     add_messages(demo, 4, state="held", reason="disconnected")
@@ -111,7 +111,7 @@ def test_catch_up_releases_held_messages(connected, demo):
     assert 'data-job="running"' in card
     run = db.session.scalar(sa.select(JobRun))
     assert run.kind == "catch_up" and run.rq_job_id == f"catch-up-{demo.acme.id}"
-    testsync.execute(run.id)  # in-process: what the worker would do
+    test_runs.execute(run.id)  # in-process: what the worker would do
     assert run.status == "finished" and "4 held messages were queued" in run.message
     states = db.session.scalars(sa.select(Message.state)).all()
     assert states == ["queued"] * 4

@@ -54,12 +54,14 @@ def test_test_sync_without_messages_runs_checks_only(connected, demo, worker):
 
 def test_test_sync_reports_lost_permission(connected, demo, app, close_sandbox):
     """Run in-process (no worker needed): the job stops at the read-only checks."""
-    from webapp.integrations.close import testsync
+    from webapp.sync import test_runs
     owner, connection = connected
     close_sandbox.control("PUT", "/_sandbox/roles/admin", {"organization_id": connection.close_org_id,
                                                             "lead_visibility": "own"})
-    run = testsync.JobRun(workspace_id=demo.acme.id, kind="test_sync", rq_job_id="t", status="queued")
-    testsync.db.session.add(run)
-    testsync.db.session.commit()
-    testsync.execute(run.id)
+    from webapp.extensions import db
+    from webapp.models import JobRun
+    run = JobRun(workspace_id=demo.acme.id, kind="test_sync", rq_job_id="t", status="queued")
+    db.session.add(run)
+    db.session.commit()
+    test_runs.execute(run.id)
     assert run.status == "failed" and "Lead Visibility is not set" in run.message

@@ -48,8 +48,8 @@ def test_other_workspace_is_invisible(app, api, connected, demo, login):
 
 
 def test_retry_all_button(app, api, connected, demo, login, drain_now, close_sandbox, monkeypatch):
-    monkeypatch.setenv("SYNC_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("SYNC_INLINE_RETRIES", "0")
+    app.config["SYNC_MAX_ATTEMPTS"] = 1
+    app.config["SYNC_INLINE_RETRIES"] = 0
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0})
     api.post(body("ra-1", phone="+14155550101"))
     drain_now(demo.acme.id)
