@@ -152,31 +152,15 @@ def drain_now(app):
     return _drain
 
 
-def env_flag(name):
-    return os.environ.get(name)
-
-
 class Workers:
     """Real `rq worker` processes we can SIGKILL (the shared `worker` fixture starts only one)."""
 
     def __init__(self, app, database_url, redis_url):
-        import sys
-        from tests.conftest import FERNET_KEY, ROOT
-        self.app, self.procs = app, []
-        self.cmd = [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", redis_url,
-                    "--logging_level", "WARNING", app.config["RQ_QUEUE"]]
-        self.cwd = ROOT
-        self.env_base = {"FLASK_CONFIG": "development", "SECRET_KEY": "test-secret-key",
-                         "TOKEN_ENCRYPTION_KEY": FERNET_KEY, "DATABASE_URL": database_url,
-                         "REDIS_URL": redis_url, "PYTHONPATH": ROOT}
+        self.app, self.database_url, self.redis_url, self.procs = app, database_url, redis_url, []
 
     def start(self):
-        import subprocess
-        env = dict(os.environ, **self.env_base)
-        for key, value in self.app.config.items():
-            if key.startswith("CLOSE_") and isinstance(value, str):
-                env[key] = value
-        proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=env)
+        from tests.conftest import start_worker
+        proc = start_worker(self.app, self.database_url, self.redis_url)
         self.procs.append(proc)
         return proc
 
