@@ -110,10 +110,10 @@ def _refresh_locked(row):
     except oauth.OAuthUnavailable as exc:
         lifecycle.record_refresh_failure(connection_id, str(exc))
         raise CloseTransient(str(exc)) from None
-    return _store(row, token), row["token_version"] + 1
+    return store_rotated(row, token), row["token_version"] + 1
 
 
-def _store(row, token):
+def store_rotated(row, token):
     """Compare-and-set: only the holder of the version we read may write the next one."""
     values = token_columns(token)
     values.update(token_version=_T.c.token_version + 1, unreachable_since=None, last_error=None)
