@@ -31,6 +31,21 @@ def _refused(exc, form=None, **forms):
     return _render_team(status=exc.status, **forms)
 
 
+def _apply(call, notice, level="success", form=None, **forms):
+    """Run one service call: a broken rule shows the page again, success flashes notice(result)."""
+    try:
+        result = call()
+    except service.TeamError as exc:
+        return _refused(exc, form, **forms)
+    flash(notice(result), level)
+    return redirect(url_for("team.index"))
+
+
+def _confirmed():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+
+
 @bp.route("/")
 @workspace_role("member")
 def index():
@@ -43,13 +58,10 @@ def invite():
     form = InviteForm()
     if not form.validate_on_submit():
         return _render_team(invite_form=form, status=400)
-    try:
-        email, token = service.invite(current_membership(), form.email.data, form.role.data, current_user)
-    except service.TeamError as exc:
-        return _refused(exc, form, invite_form=form)
-    link = url_for("auth.accept_invite", token=token, _external=True)
-    flash(f"Invite link for {email} (shown once, valid 7 days): {link}", "success")
-    return redirect(url_for("team.index"))
+    return _apply(lambda: service.invite(current_membership(), form.email.data, form.role.data, current_user),
+                  lambda sent: f"Invite link for {sent[0]} (shown once, valid 7 days): "
+                               f"{url_for('auth.accept_invite', token=sent[1], _external=True)}",
+                  form=form, invite_form=form)
 
 
 @bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
@@ -70,40 +82,28 @@ def change_role(membership_id):
     if not form.validate_on_submit():
         flash("Choose member or admin.", "danger")
         return _render_team(status=400)
-    try:
-        service.change_role(target, form.role.data)
-    except service.TeamError as exc:
-        return _refused(exc)
-    flash(f"{target.user.name} is now {target.role}.", "success")
-    return redirect(url_for("team.index"))
+    return _apply(lambda: service.change_role(target, form.role.data),
+                  lambda _: f"{target.user.name} is now {target.role}.")
 
 
 @bp.route("/members/<int:membership_id>/remove", methods=["POST"])
 @workspace_role("admin")
 def remove_member(membership_id):
     target = get_or_404_in_workspace(Membership, membership_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    _confirmed()
     name = target.user.name
-    try:
-        service.remove_member(current_membership(), target, current_user._get_current_object())
-    except service.TeamError as exc:
-        return _refused(exc)
-    flash(f"{name} was removed from the workspace.", "info")
-    return redirect(url_for("team.index"))
+    return _apply(lambda: service.remove_member(current_membership(), target, current_user._get_current_object()),
+                  lambda _: f"{name} was removed from the workspace.", "info")
 
 
 @bp.route("/members/<int:membership_id>/transfer", methods=["POST"])
 @workspace_role("owner")
 def transfer_ownership(membership_id):
     target = get_or_404_in_workspace(Membership, membership_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    if not service.transfer_ownership(current_membership(), target):
-        flash("You are already the owner.", "info")
-        return redirect(url_for("team.index"))
-    flash(f"{target.user.name} is now the owner; you are an admin.", "success")
-    return redirect(url_for("team.index"))
+    _confirmed()
+    return _apply(lambda: service.transfer_ownership(current_membership(), target),
+                  lambda moved: f"{target.user.name} is now the owner; you are an admin." if moved
+                  else "You are already the owner.")
 
 
 @bp.route("/numbers", methods=["POST"])
@@ -112,26 +112,13 @@ def add_number():
     form = NumberForm()
     if not form.validate_on_submit():
         return _render_team(number_form=form, status=400)
-    try:
-        service.add_number(current_membership(), form.number.data, form.label.data)
-    except service.TeamError as exc:
-        return _refused(exc, form, number_form=form)
-    flash(f"Number {form.number.data} added.", "success")
-    return redirect(url_for("team.index"))
+    return _apply(lambda: service.add_number(current_membership(), form.number.data, form.label.data),
+                  lambda _: f"Number {form.number.data} added.", form=form, number_form=form)
 
 
 @bp.route("/numbers/<int:number_id>/delete", methods=["POST"])
 @workspace_role("member")
 def delete_number(number_id):
     number = get_or_404_in_workspace(WhatsAppNumber, number_id)
-    me = current_membership()
-    if number.membership_id != me.id:
-        abort(403)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    try:
-        service.delete_number(me, number)
-    except service.TeamError as exc:
-        return _refused(exc)
-    flash(f"Number {number.e164} removed.", "info")
-    return redirect(url_for("team.index"))
+    _confirmed()
+    return _apply(lambda: service.delete_number(current_membership(), number), lambda _: f"Number {number.e164} removed.", "info")
