@@ -56,26 +56,27 @@ class StopBatch(Exception):
 
 
 def open_context(workspace):
-    """(Context, None) or (None, why-not). Holds the outbox when there is no Close to talk to."""
+    """A Context to deliver with, or None: the outbox is held when there is no Close to talk to,
+    left queued when Close is unreachable."""
     if not workspace.subscription_active:
         outbox.hold_pending(workspace.id, HOLD_SUBSCRIPTION)
-        return None, "held"
+        return None
     connection = close_access.live_connection(workspace.id)
     if connection is None:
         outbox.hold_pending(workspace.id, HOLD_DISCONNECTED)
-        return None, "held"
+        return None
     try:
         client = close_access.client_for_connection(connection)
     except close_access.NoCredentials:
         outbox.hold_pending(workspace.id, HOLD_DISCONNECTED)
-        return None, "held"
+        return None
     except CloseAuthError as exc:
         close_access.report_auth_failure(connection, exc)
-        return None, "auth"
+        return None
     except CloseError as exc:  # token endpoint unreachable: stay queued, try again later
         log.warning("Close unreachable for workspace %s: %s", workspace.id, exc)
-        return None, "transient"
-    return Context(connection, client), None
+        return None
+    return Context(connection, client)
 
 
 def process(message, ctx):

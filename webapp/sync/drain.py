@@ -43,7 +43,7 @@ def drain_workspace(workspace_id, heartbeat=None):
     workspace = db.session.get(Workspace, workspace_id)
     if workspace is None:
         return False
-    ctx, _ = deliver.open_context(workspace)
+    ctx = deliver.open_context(workspace)
     if ctx is None:
         return False
     config = current_app.config
@@ -69,7 +69,7 @@ def sync_message_now(message_id):
     message = db.session.get(Message, message_id)
     if message is None or message.state == "synced":
         return
-    ctx, _ = deliver.open_context(db.session.get(Workspace, message.workspace_id))
+    ctx = deliver.open_context(db.session.get(Workspace, message.workspace_id))
     if ctx is None or not outbox.claim_one(message_id, current_app.config["SYNC_LEASE_SECONDS"]):
         return
     db.session.refresh(message)
