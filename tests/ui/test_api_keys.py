@@ -55,7 +55,7 @@ def test_api_docs_render_operations_parameters_and_schemas(app, login):
     page = text_of(app.test_client().get("/api/docs"))
     assert "POST" in page and "/api/v1/messages/batch" in page
     assert "message_id" in page and "path" in page  # a path parameter
-    assert 'id="schema-MessageIn"' in page and "chat.phone" in page and "one of incoming, outgoing" in page
+    assert 'id="schema-IncomingMessage"' in page and "chat.phone" in page and "one of incoming, outgoing" in page
     assert 'href="#schema-MessageRecord"' in page  # responses link their schema
 
 

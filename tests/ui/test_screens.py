@@ -203,5 +203,5 @@ def test_reloading_the_new_api_key_page_creates_no_second_key(live_app, chromium
     expect(page.locator(".alert-success")).to_contain_text("API key “WhatsApp bridge”")
     expect(page.locator("#api-keys-table")).to_contain_text("revoked")
     page.click("#api-docs-link")
-    expect(page.locator("#schema-MessageIn")).to_be_visible()
+    expect(page.locator("#schema-IncomingMessage")).to_be_visible()
     admin.close()

@@ -1,15 +1,17 @@
 import sqlalchemy as sa
-from flask import flash, make_response, redirect, render_template, session, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, session, url_for
 from flask_login import current_user
 
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.account import bp, keys
+from webapp.account import keys
 from webapp.account.forms import ApiKeyForm, RegionForm
 from webapp.extensions import db
 from webapp.integrations.close.tokens import live_connection
 from webapp.models import ApiKey
 from webapp.phones import region_name
 from webapp.team.forms import ConfirmForm
+
+bp = Blueprint("account", __name__)
 
 REVEAL = "api_key_reveal"  # session key: id of the key whose secret the next page view shows once
 

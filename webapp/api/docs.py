@@ -4,7 +4,7 @@ The page is built from the same document as /api/openapi.json, so the two never 
 """
 from flask import render_template
 
-from webapp.api import bp
+from webapp.api.blueprint import bp
 from webapp.api.openapi import document
 
 METHOD_ORDER = ("get", "post", "put", "patch", "delete")

@@ -5,7 +5,7 @@ Read-only: the state comes from the Close card's own helper, so both screens alw
 from flask import url_for
 
 from webapp.integrations.close.service import card_state
-from webapp.sync.service import count_held
+from webapp.sync.actions import count_held
 
 
 def _fmt(moment):

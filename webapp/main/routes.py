@@ -1,13 +1,17 @@
 import sqlalchemy as sa
-from flask import redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from werkzeug.routing import BuildError
 
+from webapp.account.forms import RegionForm
 from webapp.access import RANK, current_membership, current_workspace, workspace_role
 from webapp import phones
 from webapp.extensions import db
-from webapp.main import bp, chart, overview, stats
+from webapp.main import chart, overview, stats
 from webapp.models import Notification, utcnow
-from webapp.sync.service import totals
+from webapp.sync.totals import totals
+
+bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
@@ -90,7 +94,6 @@ NAV_ITEMS = [
 
 
 def _nav_url(endpoint, **values):
-    from werkzeug.routing import BuildError
     try:
         return url_for(endpoint, **values)
     except BuildError:
@@ -98,5 +101,4 @@ def _nav_url(endpoint, **values):
 
 
 def _region_form(workspace):
-    from webapp.account.forms import RegionForm
     return RegionForm(formdata=None, default_region=workspace.default_region or "")
