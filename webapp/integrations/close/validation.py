@@ -25,8 +25,8 @@ def validate(connection_id):
         access = checks.verify_access(client, connection.close_org_id, user_id=connection.close_user_id)
         if access.membership is None:
             lifecycle.auto_disconnect(connection_id, "owner_gone",
-                                    f"{connection.close_user_email} is no longer an active member of "
-                                    f"{connection.close_org_name}")
+                                      f"{connection.close_user_email} is no longer an active member of "
+                                      f"{connection.close_org_name}")
             return "disconnected:owner_gone"
     except tokens.ConnectionLost as exc:
         return f"disconnected:{exc.reason}"
