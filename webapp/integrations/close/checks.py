@@ -1,7 +1,7 @@
 """What the connecting Close user must have, read from Close (never inferred from role names)."""
 from flask import current_app
 
-from webapp.integrations.close.client import CloseNotFound
+from webapp.integrations.close.client import CloseRejected
 
 REQUIRED = ("view_all_leads", "manage_organization")
 
@@ -29,18 +29,28 @@ def membership_in(memberships, org_id, user_id=None):
 
 
 def effective_permissions(client, membership):
-    """Permissions granted to the membership plus those of its role (GET /role/{id}/)."""
+    """Permissions granted to the membership plus those of its role.
+
+    The role comes from the list GET /role/: built-in roles have plain ids (`admin`, `superuser`…)
+    that only the list is seen returning (close-api.md §3.5). When the list is refused (any 4xx but
+    401) the membership's own `permissions_granted` decides; only 5xx/timeouts propagate.
+    """
     permissions = set(membership.get("permissions_granted") or [])
     role_id = membership.get("role_id")
     role_name = ""
     if role_id:
-        try:
-            role = client.role(role_id)
-        except CloseNotFound:
-            role = {}
+        role = _role_from_list(client, role_id)
         permissions |= set(role.get("permissions") or [])
         role_name = role.get("name") or role_id
     return permissions, role_name
+
+
+def _role_from_list(client, role_id):
+    try:
+        roles = client.roles()
+    except CloseRejected:  # 400/403/404…: not "unreachable"; permissions_granted decides
+        return {}
+    return next((r for r in roles if r.get("id") == role_id), {})
 
 
 def missing_permissions(permissions):

@@ -1,0 +1,35 @@
+"""Closeline against Close as it really behaves (issue 10), over real HTTP with the strict sandbox."""
+from tests.connection.conftest import events, live_connections, text_of
+
+
+def _api_calls(sandbox):
+    return [(e["method"], e["path"], e["status"]) for e in sandbox.control("GET", "/_sandbox/requests")["data"]
+            if e["path"].startswith("/api/v1/")]
+
+
+def _validate(connection_id):
+    from webapp.integrations.close.validation import validate
+    return validate(connection_id)
+
+
+# -- finding 1: roles through the list, permissions_granted as fallback -----------------------------
+
+def test_builtin_role_is_looked_up_in_the_role_list(app, demo, login, connect_as, close_sandbox):
+    owner = login("owner@acme.test")
+    page = text_of(connect_as(owner, "dana@acme.test"))  # dana is `admin`: GET /role/admin/ is 404 here
+    assert "Connected to the Close organization Acme Sales" in page
+    calls = _api_calls(close_sandbox)
+    assert ("GET", "/api/v1/role/", 200) in calls
+    assert not [c for c in calls if c[1].startswith("/api/v1/role/") and c[1] != "/api/v1/role/"]
+
+
+def test_refused_role_list_falls_back_to_permissions_granted(app, demo, login, connect_as, close_sandbox):
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_status": 403, "paths": ["/role/"]})
+    owner = login("owner@acme.test")
+    assert "Connected to the Close organization" in text_of(connect_as(owner, "dana@acme.test"))
+    (connection,) = live_connections(demo.acme.id)
+    # a 4xx on the role list is not "Close unreachable": validation still succeeds
+    assert _validate(connection.id) == "ok"
+    (row,) = live_connections()
+    assert row.unreachable_since is None and row.permission_warning is None
+    close_sandbox.control("DELETE", "/_sandbox/faults")
