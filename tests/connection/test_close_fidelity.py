@@ -33,3 +33,20 @@ def test_refused_role_list_falls_back_to_permissions_granted(app, demo, login, c
     (row,) = live_connections()
     assert row.unreachable_since is None and row.permission_warning is None
     close_sandbox.control("DELETE", "/_sandbox/faults")
+
+
+# -- finding 2: only Lead Visibility = All Leads is required -----------------------------------------
+
+def test_super_user_without_manage_organization_connects_and_stays_valid(app, demo, login, connect_as,
+                                                                        close_sandbox):
+    from webapp.integrations.close import checks
+    sales = close_sandbox.control("GET", "/_sandbox/state")["organizations"][0]["id"]
+    close_sandbox.control("PUT", "/_sandbox/roles/admin", {"organization_id": sales,
+                                                           "remove": ["manage_organization"]})
+    owner = login("owner@acme.test")
+    page = text_of(connect_as(owner, "dana@acme.test"))
+    assert "Connected to the Close organization Acme Sales" in page
+    assert "Your Close role has Lead Visibility = All Leads" in page and "manage" not in page.lower()
+    (connection,) = live_connections(demo.acme.id)
+    assert _validate(connection.id) == "ok" and live_connections()[0].permission_warning is None
+    assert checks.REQUIRED == ("view_all_leads",)

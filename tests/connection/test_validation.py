@@ -101,14 +101,14 @@ def test_org_404_disconnects(connected, app, requests_mock):
 def test_permission_lost_later_only_warns(connected, close_sandbox):
     owner, connection = connected
     close_sandbox.control("PUT", f"/_sandbox/roles/{SALES_ADMIN_ROLE}",
-                          {"organization_id": _org_id(connection), "remove": ["manage_organization"]})
+                          {"organization_id": _org_id(connection), "remove": ["view_all_leads"]})
     assert _validate(connection.id) == "warning"
     (row,) = live_connections()
-    assert "may not manage the organization" in row.permission_warning
+    assert "Lead Visibility is not set" in row.permission_warning
     page = text_of(owner.get(PAGE))
     assert 'id="close-permission-warning"' in page and 'data-check="close_permissions" data-ok="no"' in page
     close_sandbox.control("PUT", f"/_sandbox/roles/{SALES_ADMIN_ROLE}",
-                          {"organization_id": _org_id(connection), "add": ["manage_organization"]})
+                          {"organization_id": _org_id(connection), "add": ["view_all_leads"]})
     assert _validate(connection.id) == "ok" and live_connections()[0].permission_warning is None
 
 

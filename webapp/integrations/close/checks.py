@@ -3,15 +3,13 @@ from flask import current_app
 
 from webapp.integrations.close.client import CloseRejected
 
-REQUIRED = ("view_all_leads", "manage_organization")
+# Only Lead Visibility = All Leads: no call Closeline makes needs manage_organization (PRODUCT.md).
+REQUIRED = ("view_all_leads",)
 
 # Plain-words explanation of each missing permission and how to fix it in Close.
 PERMISSION_TEXT = {
     "view_all_leads": ("Lead Visibility is not set to “All Leads”",
                        "In Close, open Settings → Roles, open your role and set Lead Visibility to “All Leads”."),
-    "manage_organization": ("your role may not manage the organization",
-                            "In Close, open Settings → Roles, open your role and allow “Manage Organization” "
-                            "(or ask a Close admin to give you the Admin role)."),
 }
 
 
@@ -81,7 +79,7 @@ def checklist(membership, connection, last_refusal=None):
         account_ok = True
         perms_ok = not connection.permission_warning
         account_hint = f"Connected as {connection.close_user_email}."
-        perms_hint = connection.permission_warning or "Lead Visibility = All Leads and Manage Organization: granted."
+        perms_hint = connection.permission_warning or "Lead Visibility = All Leads: granted."
     elif last_refusal:
         if last_refusal.get("no_account"):
             account_ok = False
@@ -97,6 +95,6 @@ def checklist(membership, connection, last_refusal=None):
     items.append({"key": "close_account", "label": "You have an active Close account",
                   "ok": account_ok, "hint": account_hint})
     items.append({"key": "close_permissions",
-                  "label": "Your Close role has Lead Visibility = All Leads and may manage the organization",
+                  "label": "Your Close role has Lead Visibility = All Leads",
                   "ok": perms_ok, "hint": perms_hint, "link": roles_url()})
     return items
