@@ -50,3 +50,19 @@ def test_super_user_without_manage_organization_connects_and_stays_valid(app, de
     (connection,) = live_connections(demo.acme.id)
     assert _validate(connection.id) == "ok" and live_connections()[0].permission_warning is None
     assert checks.REQUIRED == ("view_all_leads",)
+
+
+# -- finding 6: a decline without state -------------------------------------------------------------
+
+def test_decline_without_state_is_explained_and_stores_nothing(app, demo, login, connect_as, close_sandbox):
+    from webapp.integrations.close.routes import PENDING
+    owner = login("owner@acme.test")
+    response = connect_as(owner, action="deny")
+    assert "state=" not in response.callback_path and "error=access_denied" in response.callback_path
+    page = text_of(response)
+    assert "You declined on Close's consent screen" in page and "state mismatch" not in page
+    assert live_connections() == [] and close_sandbox.control("GET", "/_sandbox/state")["grants"] == []
+    (refusal,) = events(demo.acme.id, "connect_refused")
+    assert "declined" in refusal.detail
+    with owner.client.session_transaction() as session:
+        assert PENDING not in session  # nothing kept for a later replay

@@ -65,9 +65,9 @@ def test_plain_user_role_with_all_leads_connects(app, demo, login, connect_as, c
 def test_deny_on_consent_screen(app, demo, login, connect_as):
     owner = login("owner@acme.test")
     page = text_of(connect_as(owner, action="deny"))
-    assert "You clicked Deny on Close's consent screen, so nothing was connected." in page
+    assert "You declined on Close's consent screen" in page and "state mismatch" not in page
     assert live_connections() == []
-    assert "denied" in events(demo.acme.id, "connect_refused")[0].detail
+    assert "declined" in events(demo.acme.id, "connect_refused")[0].detail
 
 
 def test_state_mismatch_is_refused(app, demo, login, connect_as, close_sandbox):
