@@ -1,4 +1,8 @@
 """Closeline against Close as it really behaves (issue 10), over real HTTP with the strict sandbox."""
+from datetime import timedelta
+
+import sqlalchemy as sa
+
 from tests.connection.conftest import events, live_connections, text_of
 
 
@@ -66,3 +70,55 @@ def test_decline_without_state_is_explained_and_stores_nothing(app, demo, login,
     assert "declined" in refusal.detail
     with owner.client.session_transaction() as session:
         assert PENDING not in session  # nothing kept for a later replay
+
+
+# -- finding 4: token refresh edge cases -----------------------------------------------------------
+
+def _grants(sandbox):
+    return sandbox.control("GET", "/_sandbox/state")["grants"]
+
+
+def test_refresh_lock_outlives_the_slowest_token_call(app):
+    from webapp.integrations.close import oauth, tokens
+    app.config["CLOSE_TIMEOUT"] = 20.0
+    assert tokens.lock_ttl() > 2 * oauth.token_call_timeout()  # connect + read timeouts of one call
+
+
+def test_invalid_grant_after_a_concurrent_rotation_is_not_a_revocation(connected, app, close_sandbox):
+    from webapp.integrations.close import crypto, tokens
+    _, connection = connected
+    stale = tokens.read_row(connection.id)  # what a slow worker read before another one rotated
+    rotated = tokens.fresh_access_token(connection.id, min_valid=timedelta(days=1))
+    token, version = tokens._refresh_locked(stale)  # Close answers invalid_grant to the rotated token
+    assert token == rotated and version == stale["token_version"] + 1
+    (row,) = live_connections()
+    assert crypto.decrypt(row.access_token_enc) == rotated
+    assert [g["live"] for g in _grants(close_sandbox)] == [True]
+
+
+def test_a_lost_store_race_never_revokes_the_grant(connected, app, close_sandbox):
+    from webapp.extensions import db
+    from webapp.integrations.close import tokens
+    from webapp.models import CloseConnection
+    _, connection = connected
+    row = tokens.read_row(connection.id)
+    db.session.execute(sa.update(CloseConnection).where(CloseConnection.id == connection.id)
+                       .values(token_version=CloseConnection.token_version + 1))  # another writer won
+    db.session.commit()
+    tokens._refresh_locked(row)
+    assert [g["revoked"] for g in _grants(close_sandbox)] == [False]
+    assert len(live_connections()) == 1
+
+
+def test_invalid_client_is_shown_to_the_operator_and_keeps_the_connection(connected, app, close_sandbox):
+    from webapp.extensions import db
+    from webapp.models import CloseConnection, utcnow
+    owner, connection = connected
+    app.config["CLOSE_CLIENT_SECRET"] = "wrong-secret"
+    db.session.execute(sa.update(CloseConnection).values(token_expires_at=utcnow()))
+    db.session.commit()
+    assert _validate(connection.id) == "unreachable"
+    (row,) = live_connections()
+    assert "CLOSE_CLIENT_SECRET" in row.last_error and "invalid_client" in row.last_error
+    assert "CLOSE_CLIENT_SECRET" in text_of(owner.get("/integrations/close/"))
+    assert "refresh_failed" in [e.kind for e in events(row.workspace_id)]
