@@ -1,6 +1,7 @@
 """Closeline against Close as it really behaves (issue 10), over real HTTP with the strict sandbox."""
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from tests.connection.conftest import events, live_connections, text_of
@@ -122,3 +123,22 @@ def test_invalid_client_is_shown_to_the_operator_and_keeps_the_connection(connec
     assert "CLOSE_CLIENT_SECRET" in row.last_error and "invalid_client" in row.last_error
     assert "CLOSE_CLIENT_SECRET" in text_of(owner.get("/integrations/close/"))
     assert "refresh_failed" in [e.kind for e in events(row.workspace_id)]
+
+
+# -- finding 5: honest disconnect reasons ------------------------------------------------------------
+
+@pytest.mark.parametrize("cause", ["org_deleted", "member_deactivated", "revoked_in_close"])
+def test_a_dead_grant_gets_one_honest_reason_whatever_the_cause(cause, connected, app, close_sandbox):
+    from webapp.extensions import db
+    from webapp.models import CloseConnection, utcnow
+    owner, connection = connected
+    org = connection.close_org_id
+    {"org_deleted": lambda: close_sandbox.control("DELETE", f"/_sandbox/organizations/{org}"),
+     "member_deactivated": lambda: close_sandbox.control(
+         "DELETE", f"/_sandbox/organizations/{org}/memberships/dana@acme.test"),
+     "revoked_in_close": lambda: close_sandbox.control("POST", "/_sandbox/grants/revoke", {})}[cause]()
+    db.session.execute(sa.update(CloseConnection).values(token_expires_at=utcnow()))
+    db.session.commit()
+    assert _validate(connection.id) == "disconnected:access_revoked"
+    page = text_of(owner.get("/integrations/close/"))
+    assert "Access was revoked in Close, or the Close user or organization no longer exists" in page

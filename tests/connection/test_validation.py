@@ -16,7 +16,7 @@ def _org_id(connection):
 
 
 def _assert_reason(outcome, expected):
-    """The sandbox names why a grant died in its invalid_grant description; we report that reason."""
+    """Close names no cause for a dead grant: every such disconnect carries the one honest reason."""
     assert outcome == f"disconnected:{expected}"
     assert live_connections() == []
 
@@ -43,13 +43,13 @@ def test_healthy_connection_is_validated_and_caches_refreshed(connected, app):
 def test_org_deleted(connected, close_sandbox):
     _, connection = connected
     close_sandbox.control("DELETE", f"/_sandbox/organizations/{_org_id(connection)}")
-    _assert_reason(_validate(connection.id), "org_deleted")
+    _assert_reason(_validate(connection.id), "access_revoked")
 
 
 def test_connection_owner_left_close_org(connected, close_sandbox):
     _, connection = connected
     close_sandbox.control("DELETE", f"/_sandbox/organizations/{_org_id(connection)}/memberships/dana@acme.test")
-    _assert_reason(_validate(connection.id), "owner_gone")
+    _assert_reason(_validate(connection.id), "access_revoked")
 
 
 def test_access_revoked_in_close(connected, app, close_sandbox, demo, monkeypatch):
@@ -95,7 +95,7 @@ def test_org_404_disconnects(connected, app, requests_mock):
     requests_mock.get(f"{app.config['CLOSE_API_URL']}/organization/{connection.close_org_id}/", status_code=404,
                       json={"error": "Empty query: Organization matching query does not exist."})
     requests_mock.post(app.config["CLOSE_TOKEN_URL"], real_http=True)
-    assert _validate(connection.id) == "disconnected:org_deleted"
+    assert _validate(connection.id) == "disconnected:access_revoked"
 
 
 def test_permission_lost_later_only_warns(connected, close_sandbox):

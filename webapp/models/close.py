@@ -8,10 +8,11 @@ from webapp.models.base import UTCDateTime, utcnow
 # Why a connection ended; shown on the card and in the history.
 DISCONNECT_REASONS = {
     "user": "Disconnected by a workspace admin",
-    "org_deleted": "The Close organization no longer exists",
-    "owner_gone": "The Close connection owner no longer exists",
+    "org_deleted": "The Close organization no longer exists",  # older rows only: Close gives no such signal
+    "owner_gone": "The Close user who connected is no longer an active member of the organization",
     "member_removed": "The workspace member who connected was removed from the workspace",
-    "access_revoked": "Access was revoked in Close",
+    # Close answers a dead grant the same way whatever the cause (close-api.md §2.7, §3.7).
+    "access_revoked": "Access was revoked in Close, or the Close user or organization no longer exists",
 }
 
 

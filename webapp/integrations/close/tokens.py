@@ -116,9 +116,9 @@ def _refresh_locked(row):
                 # Someone rotated the pair while we called Close: our token was merely superseded.
                 _ensure_live(current)
                 return crypto.decrypt(current["access_token_enc"]), current["token_version"]
-            reason = service.reason_from_invalid_grant(exc.description)
-            service.auto_disconnect(connection_id, reason, f"Token refresh refused: {exc.error}")
-            raise ConnectionLost("Close refused the token refresh", reason=reason) from None
+            # invalid_grant names no cause at Close: one honest reason for all of them.
+            service.auto_disconnect(connection_id, "access_revoked", f"Token refresh refused: {exc.error}")
+            raise ConnectionLost("Close refused the token refresh", reason="access_revoked") from None
         # invalid_client and friends: our OAuth app's configuration, not the user's grant. Keep the
         # connection and tell the operator what to fix instead of retrying silently.
         message = CONFIG_ERROR if exc.error == "invalid_client" else \
