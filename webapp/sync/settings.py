@@ -12,7 +12,7 @@ DEFAULTS = {
     "SYNC_RETRY_CAP": 3600.0,
     "SYNC_INLINE_RETRIES": 2,       # quick retries inside the job before `failed`
     "SYNC_FLAG_TTL": 90.0,          # "a drain is scheduled" flag; refreshed while a drain runs
-    "SYNC_MAX_ATTACHMENT_BYTES": 25 * 1024 * 1024,  # Close's per-message total
+    "SYNC_MAX_ATTACHMENT_BYTES": 25_000_000,  # Close's per-message total ("25 MB", decimal)
 }
 
 

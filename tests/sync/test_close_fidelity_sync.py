@@ -1,0 +1,28 @@
+"""The sync engine against Close as it really behaves (issue 10), over real HTTP with the strict sandbox."""
+import base64
+
+import pytest
+
+from tests.sync.conftest import SANDBOX_KEY, activities, body, messages
+
+
+def _sandbox_client(close_sandbox, **kwargs):
+    from webapp.integrations.close.client import CloseClient
+    return CloseClient(close_sandbox.api_url, api_key=SANDBOX_KEY, **kwargs)
+
+
+def _calls(close_sandbox, prefix):
+    return [e for e in close_sandbox.control("GET", "/_sandbox/requests")["data"] if e["path"].startswith(prefix)]
+
+
+# -- finding 7a: 25 MB is 25,000,000 bytes ---------------------------------------------------------
+
+def test_attachment_limit_is_25_000_000_bytes(app, close_sandbox):
+    from webapp.integrations.close.client import CloseRejected
+    from webapp.sync.settings import setting
+    assert setting("SYNC_MAX_ATTACHMENT_BYTES") == 25_000_000
+    client = _sandbox_client(close_sandbox)
+    with pytest.raises(CloseRejected) as refused:
+        client.upload_file("big.bin", "application/octet-stream", b"x" * 25_000_001)  # < 25 MiB
+    assert "25 MB" in refused.value.message
+    assert _calls(close_sandbox, "/api/v1/files/") == []  # refused before bothering Close
