@@ -26,3 +26,17 @@ def test_attachment_limit_is_25_000_000_bytes(app, close_sandbox):
         client.upload_file("big.bin", "application/octet-stream", b"x" * 25_000_001)  # < 25 MiB
     assert "25 MB" in refused.value.message
     assert _calls(close_sandbox, "/api/v1/files/") == []  # refused before bothering Close
+
+
+# -- finding 7b: media-only messages carry a non-empty message_markdown ---------------------------
+
+def test_media_only_message_sends_the_file_names_as_markdown(app, api, connected, close_sandbox, drain_now, demo):
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    api.post(body("media-only", phone="+14155550101", text="", attachments=[
+        {"filename": "photo.jpg", "content_type": "image/jpeg", "data": png}]))
+    drain_now(demo.acme.id)
+    (row,) = messages(external_id="media-only")
+    assert row.state == "synced", row.reason
+    (activity,) = activities(close_sandbox, "media-only")
+    assert activity["message_markdown"] == "📎 photo.jpg"
+    assert [a["filename"] for a in activity["attachments"]] == ["photo.jpg"]

@@ -223,7 +223,7 @@ def build_payload(message, ctx, route):
         "activity_at": message.sent_at.isoformat(),
         "local_phone": number.e164,
         "remote_phone": message.chat.remote_phone,
-        "message_markdown": message.text or "",
+        "message_markdown": message_markdown(message),
     }
     user_id = close_user_for(number, connection)
     if user_id:
@@ -240,6 +240,14 @@ def build_payload(message, ctx, route):
         else:
             notes.append("attachments not synced (setting off)")
     return payload, notes
+
+
+def message_markdown(message):
+    """Close requires a non-empty message_markdown: a media-only message names its files."""
+    if message.text and message.text.strip():
+        return message.text
+    names = [item.get("filename") or "file" for item in message.attachments or []]
+    return "\n".join(f"📎 {name}" for name in names) or "(empty message)"
 
 
 def close_user_for(number, connection):
