@@ -40,3 +40,22 @@ def test_media_only_message_sends_the_file_names_as_markdown(app, api, connected
     (activity,) = activities(close_sandbox, "media-only")
     assert activity["message_markdown"] == "📎 photo.jpg"
     assert [a["filename"] for a in activity["attachments"]] == ["photo.jpg"]
+
+
+# -- finding 7c: an activity refused because of user_id goes again without it --------------------
+
+def test_deactivated_close_user_is_dropped_from_the_activity_and_noted(app, api, connect, close_sandbox,
+                                                                      drain_now, demo, ids):
+    from close_sandbox import world
+    mia = world.user_id("mia")
+    connect(close_users={"owner@acme.test": mia})  # the sender's Close user…
+    close_sandbox.control("DELETE", f"/_sandbox/organizations/{ids.org}/memberships/mia@acme.test")  # …left
+    api.post(body("by-mia", phone="+14155550101", text="Hi"))
+    drain_now(demo.acme.id)
+    (row,) = messages(external_id="by-mia")
+    assert row.state == "synced" and mia in row.reason and "Close refused" in row.reason
+    (activity,) = activities(close_sandbox, "by-mia")
+    assert activity["user_id"] == ids.dana  # Close's default: the credential's user
+    posts = [e for e in close_sandbox.control("GET", "/_sandbox/requests")["data"]
+             if e["path"] == "/api/v1/activity/whatsapp_message/" and e["method"] == "POST"]
+    assert [e["status"] for e in posts] == [400, 200]

@@ -186,11 +186,28 @@ def _deliver(message, ctx, maybe_sent):
         if fields & {"response_to", "response_to_id"} and payload.get("response_to_id"):
             payload.pop("response_to_id")
             notes.append("the replied-to activity is gone in Close")
-            activity = ctx.client.create_whatsapp_activity(payload)
+            activity = _create_without_refused_user(ctx, payload, notes)
+        elif fields & {"user", "user_id"} and payload.get("user_id"):
+            activity = _create_without_refused_user(ctx, payload, notes, refused=exc)
         else:
             raise
     ctx.activity_ids[message.external_id] = activity["id"]
     return Outcome("synced", "; ".join(notes), lead_id=result.lead_id, activity_id=activity["id"])
+
+
+def _create_without_refused_user(ctx, payload, notes, refused=None):
+    """Close refuses a user_id it no longer accepts (e.g. a deactivated Close user): the message
+    still belongs in Close, so it goes once more without the attribution, and we say so."""
+    if refused is None:
+        try:
+            return ctx.client.create_whatsapp_activity(payload)
+        except CloseRejected as exc:
+            if not (set(exc.field_errors) & {"user", "user_id"} and payload.get("user_id")):
+                raise
+            refused = exc
+    user_id = payload.pop("user_id")
+    notes.append(f"synced without attributing it to Close user {user_id} (Close refused it: {refused.message})")
+    return ctx.client.create_whatsapp_activity(payload)
 
 
 def _deliver_rerouted(message, ctx):
