@@ -59,3 +59,22 @@ def test_deactivated_close_user_is_dropped_from_the_activity_and_noted(app, api,
     posts = [e for e in close_sandbox.control("GET", "/_sandbox/requests")["data"]
              if e["path"] == "/api/v1/activity/whatsapp_message/" and e["method"] == "POST"]
     assert [e["status"] for e in posts] == [400, 200]
+
+
+# -- finding 8: rate limits grouped by path and method ------------------------------------------------
+
+def test_a_full_write_bucket_does_not_stall_reads_of_the_same_path(app, close_sandbox, ids):
+    import fakeredis
+
+    from webapp.integrations.close.ratelimit import RedisRateLimiter
+    close_sandbox.control("PUT", "/_sandbox/rate-limits", {"group": "activity:POST", "limit": 1, "window": 30})
+    slept = []
+    limiter = RedisRateLimiter(fakeredis.FakeRedis(), sleep=slept.append, max_wait=0.01)
+    client = _sandbox_client(close_sandbox, org_id=ids.org, rate_limiter=limiter)
+    client.create_whatsapp_activity({
+        "external_whatsapp_message_id": "rl-1", "lead_id": ids.bluth, "contact_id": ids.gob,
+        "direction": "incoming", "activity_at": "2025-06-01T09:00:00+00:00", "local_phone": "+14155550001",
+        "remote_phone": "+14155550101", "message_markdown": "hi"})
+    assert limiter.wait_time(ids.org, "activity:POST") > 20  # Close said: bucket empty for ~30 s
+    assert limiter.before_call(ids.org, "activity:GET") == 0 and slept == []
+    assert [a["external_whatsapp_message_id"] for a in client.find_whatsapp_activities("rl-1")] == ["rl-1"]

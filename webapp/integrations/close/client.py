@@ -51,7 +51,7 @@ class CloseClient:
         """Send one call; returns the decoded JSON body (dict) or raises a CloseError subclass."""
         if not path.endswith("/"):
             path += "/"
-        group = endpoint_group(path)
+        group = endpoint_group(path, method)
         refreshed = False
         for _ in range(MAX_RATE_LIMIT_RETRIES + 1):
             if self.rate_limiter:
