@@ -142,3 +142,19 @@ def test_a_dead_grant_gets_one_honest_reason_whatever_the_cause(cause, connected
     assert _validate(connection.id) == "disconnected:access_revoked"
     page = text_of(owner.get("/integrations/close/"))
     assert "Access was revoked in Close, or the Close user or organization no longer exists" in page
+
+
+# -- finding 9: the send_to_inbox setting -----------------------------------------------------------
+
+def test_send_to_inbox_setting_is_off_by_default_and_audited(connected, app, demo):
+    owner, connection = connected
+    assert connection.send_to_inbox is False
+    page = text_of(owner.get("/integrations/close/"))
+    assert "Notify in Close's Inbox for incoming messages" in page
+    owner.post("/integrations/close/settings", data={"auto_create_lead": "y", "sync_attachments": "y",
+                                                     "catch_up_held": "y", "send_to_inbox": "y",
+                                                     "new_lead_status_id": ""})
+    (row,) = live_connections()
+    assert row.send_to_inbox is True
+    (change,) = events(demo.acme.id, "settings_changed")
+    assert "Notify in Close's Inbox for incoming messages: off → on" in change.detail

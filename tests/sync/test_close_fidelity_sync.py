@@ -78,3 +78,25 @@ def test_a_full_write_bucket_does_not_stall_reads_of_the_same_path(app, close_sa
     assert limiter.wait_time(ids.org, "activity:POST") > 20  # Close said: bucket empty for ~30 s
     assert limiter.before_call(ids.org, "activity:GET") == 0 and slept == []
     assert [a["external_whatsapp_message_id"] for a in client.find_whatsapp_activities("rl-1")] == ["rl-1"]
+
+
+# -- finding 9: Close's Inbox and links back to Closeline ----------------------------------------------
+
+@pytest.mark.parametrize("inbox", [False, True])
+def test_send_to_inbox_setting_and_integration_link(inbox, app, api, connect, close_sandbox, drain_now, demo,
+                                                     login):
+    connection = connect(send_to_inbox=True) if inbox else connect()
+    assert connection.send_to_inbox is inbox  # off unless turned on
+    api.post(body("in-1", phone="+14155550101", direction="incoming", text="Hello"))
+    api.post(body("out-1", phone="+14155550101", direction="outgoing", text="Hi back"))
+    drain_now(demo.acme.id)
+    posts = {e["index"]: e["query"] for e in close_sandbox.control("GET", "/_sandbox/requests")["data"]
+             if e["path"] == "/api/v1/activity/whatsapp_message/" and e["method"] == "POST"}
+    assert sorted(posts.values()) == (["", "send_to_inbox=true"] if inbox else ["", ""])
+    rows = {m.external_id: m for m in messages()}
+    (activity,) = activities(close_sandbox, "in-1")
+    base = app.config["PUBLIC_URL"].rstrip("/")
+    message = rows["in-1"]
+    assert activity["integration_link"] == f"{base}/sync/?chat={message.chat_id}#message-{message.id}"
+    page = login("owner@acme.test").get(activity["integration_link"][len(base):].split("#")[0])
+    assert page.status_code == 200 and f'id="message-{message.id}"' in page.get_data(as_text=True)

@@ -51,6 +51,8 @@ class CloseConnection(db.Model):
     new_lead_status_id: Mapped[str | None] = mapped_column(sa.String(64))
     sync_attachments: Mapped[bool] = mapped_column(default=True)
     catch_up_held: Mapped[bool] = mapped_column(default=True)
+    # Incoming messages also notify in Close's Inbox (POST …?send_to_inbox=true); off by default.
+    send_to_inbox: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Cached from Close at connect/validation: [{"id","label"}] and {email: close_user_id}.
     lead_statuses: Mapped[list] = mapped_column(sa.JSON, default=list)
     close_users: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -176,7 +176,7 @@ def _deliver(message, ctx, maybe_sent):
                            lead_id=result.lead_id, activity_id=existing[0]["id"])
     payload, notes = build_payload(message, ctx, result)
     try:
-        activity = ctx.client.create_whatsapp_activity(payload)
+        activity = _create_activity(ctx, payload)
     except CloseRejected as exc:
         fields = set(exc.field_errors)
         if fields & {"lead", "contact", "lead_id", "contact_id"} and not getattr(result, "retried", False):
@@ -195,19 +195,25 @@ def _deliver(message, ctx, maybe_sent):
     return Outcome("synced", "; ".join(notes), lead_id=result.lead_id, activity_id=activity["id"])
 
 
+def _create_activity(ctx, payload):
+    """Incoming messages also land in Close's Inbox when the connection's setting says so."""
+    inbox = bool(getattr(ctx.connection, "send_to_inbox", False)) and payload["direction"] == "incoming"
+    return ctx.client.create_whatsapp_activity(payload, send_to_inbox=inbox)
+
+
 def _create_without_refused_user(ctx, payload, notes, refused=None):
     """Close refuses a user_id it no longer accepts (e.g. a deactivated Close user): the message
     still belongs in Close, so it goes once more without the attribution, and we say so."""
     if refused is None:
         try:
-            return ctx.client.create_whatsapp_activity(payload)
+            return _create_activity(ctx, payload)
         except CloseRejected as exc:
             if not (set(exc.field_errors) & {"user", "user_id"} and payload.get("user_id")):
                 raise
             refused = exc
     user_id = payload.pop("user_id")
     notes.append(f"synced without attributing it to Close user {user_id} (Close refused it: {refused.message})")
-    return ctx.client.create_whatsapp_activity(payload)
+    return _create_activity(ctx, payload)
 
 
 def _deliver_rerouted(message, ctx):
@@ -216,7 +222,7 @@ def _deliver_rerouted(message, ctx):
         return Outcome("skipped", result.reason)
     result.retried = True
     payload, notes = build_payload(message, ctx, result)
-    activity = ctx.client.create_whatsapp_activity(payload)
+    activity = _create_activity(ctx, payload)
     ctx.activity_ids[message.external_id] = activity["id"]
     notes.append("re-routed: the previously linked lead no longer exists")
     return Outcome("synced", "; ".join(notes), lead_id=result.lead_id, activity_id=activity["id"])
@@ -242,6 +248,9 @@ def build_payload(message, ctx, route):
         "remote_phone": message.chat.remote_phone,
         "message_markdown": message_markdown(message),
     }
+    link = integration_link(message)
+    if link:
+        payload["integration_link"] = link
     user_id = close_user_for(number, connection)
     if user_id:
         payload["user_id"] = user_id
@@ -257,6 +266,14 @@ def build_payload(message, ctx, route):
         else:
             notes.append("attachments not synced (setting off)")
     return payload, notes
+
+
+def integration_link(message):
+    """Close links the activity back to the message's chat in Closeline's sync log (1–2083 chars)."""
+    from flask import current_app
+    base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    link = f"{base}/sync/?chat={message.chat_id}#message-{message.id}"
+    return link if base.startswith(("http://", "https://")) and len(link) <= 2083 else None
 
 
 def message_markdown(message):
