@@ -121,6 +121,10 @@ def _install_hooks(app: Flask) -> None:
         if sb.config["LOG_REQUESTS"]:
             log.info("%s %s %s org=%s%s", request.method, request.path, resp.status_code,
                      entry["organization_id"], f" fault={fault}" if fault else "")
+        if fate.get("response_delay"):  # committed and logged; the answer is slow on its way back
+            if g.pop("locked", False):
+                sb.world.lock.release()
+            time.sleep(fate["response_delay"])
         return resp
 
     @app.teardown_request
