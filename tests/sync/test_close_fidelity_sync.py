@@ -100,3 +100,59 @@ def test_send_to_inbox_setting_and_integration_link(inbox, app, api, connect, cl
     assert activity["integration_link"] == f"{base}/sync/?chat={message.chat_id}#message-{message.id}"
     page = login("owner@acme.test").get(activity["integration_link"][len(base):].split("#")[0])
     assert page.status_code == 200 and f'id="message-{message.id}"' in page.get_data(as_text=True)
+
+
+# -- finding 3: the search index lags; never a second lead for one chat ----------------------------
+
+def _leads_with_phone(close_sandbox, phone):
+    leads = _sandbox_client(close_sandbox).get("/lead/", _limit=200)["data"]
+    return [ld["id"] for ld in leads
+            if any(p["phone"] == phone for c in ld.get("contacts") or [] for p in c.get("phones") or [])]
+
+
+def test_lost_create_answer_with_a_lagging_index_makes_one_lead(app, api, connected, close_sandbox, drain_now,
+                                                               demo):
+    from tests.conftest import wait_for
+    close_sandbox.control("PUT", "/_sandbox/search-index", {"delay": 4})
+    close_sandbox.control("PUT", "/_sandbox/faults", {"response_lost_rate": 1.0, "paths": ["/lead/"],
+                                                      "methods": ["POST"]})
+    api.post(body("lag-1", phone="+14155550188", name="Lagging"))
+    drain_now(demo.acme.id)  # Close created the lead; the answer never came back
+    close_sandbox.control("DELETE", "/_sandbox/faults")
+    api.post(body("lag-2", phone="+14155550188", name="Lagging"))
+
+    def settled():
+        drain_now(demo.acme.id)
+        rows = messages()
+        return len(rows) == 2 and all(m.state == "synced" for m in rows)
+    wait_for(settled, timeout=60, interval=0.5, message="both messages synced")
+    (lead,) = _leads_with_phone(close_sandbox, "+14155550188")
+    assert {m.close_lead_id for m in messages()} == {lead}
+    creates = [e for e in close_sandbox.control("GET", "/_sandbox/requests")["data"]
+               if e["path"] == "/api/v1/lead/" and e["method"] == "POST"]
+    assert len(creates) == 1
+
+
+def test_worker_killed_right_after_creating_the_lead_makes_one_lead(app, api, connected, close_sandbox, workers,
+                                                                   demo):
+    from tests.conftest import wait_for
+    from tests.sync.test_faults import _settle
+    close_sandbox.control("PUT", "/_sandbox/search-index", {"delay": 6})
+    # Close creates the lead at once but its answer takes 20 s to come back: the worker dies waiting.
+    close_sandbox.control("PUT", "/_sandbox/faults", {"response_delay_ms": 20000, "paths": ["/lead/"],
+                                                      "methods": ["POST"]})
+    first = workers.start()
+    api.post(body("kill-1", phone="+14155550189", name="Killed"))
+
+    def lead_created():
+        return [e for e in close_sandbox.control("GET", "/_sandbox/requests")["data"]
+                if e["path"] == "/api/v1/lead/" and e["method"] == "POST" and e["status"] == 200]
+    wait_for(lead_created, timeout=30, message="Close to create the lead")
+    workers.kill(first)
+    close_sandbox.control("DELETE", "/_sandbox/faults")
+    api.post(body("kill-2", phone="+14155550189", name="Killed"))
+    workers.start()
+    rows = _settle(["kill-1", "kill-2"], timeout=90)
+    (lead,) = _leads_with_phone(close_sandbox, "+14155550189")
+    assert {m.close_lead_id for m in rows} == {lead}
+    assert len(lead_created()) == 1

@@ -12,6 +12,7 @@ DEFAULTS = {
     "SYNC_RETRY_CAP": 3600.0,
     "SYNC_INLINE_RETRIES": 2,       # quick retries inside the job before `failed`
     "SYNC_FLAG_TTL": 90.0,          # "a drain is scheduled" flag; refreshed while a drain runs
+    "SYNC_INDEX_GRACE": 300.0,      # seconds a lead another attempt may have created gets to show in search
     "SYNC_MAX_ATTACHMENT_BYTES": 25_000_000,  # Close's per-message total ("25 MB", decimal)
 }
 
