@@ -111,8 +111,9 @@ def _leads_with_phone(close_sandbox, phone):
 
 
 def test_lost_create_answer_with_a_lagging_index_makes_one_lead(app, api, connected, close_sandbox, drain_now,
-                                                               demo):
+                                                               demo, monkeypatch):
     from tests.conftest import wait_for
+    monkeypatch.setenv("SYNC_INDEX_GRACE", "30")  # longer than the index lag below
     close_sandbox.control("PUT", "/_sandbox/search-index", {"delay": 4})
     close_sandbox.control("PUT", "/_sandbox/faults", {"response_lost_rate": 1.0, "paths": ["/lead/"],
                                                       "methods": ["POST"]})
@@ -134,8 +135,9 @@ def test_lost_create_answer_with_a_lagging_index_makes_one_lead(app, api, connec
 
 
 def test_worker_killed_right_after_creating_the_lead_makes_one_lead(app, api, connected, close_sandbox, workers,
-                                                                   demo):
+                                                                   demo, monkeypatch):
     from tests.conftest import wait_for
+    monkeypatch.setenv("SYNC_INDEX_GRACE", "30")  # longer than the index lag below (workers read env)
     from tests.sync.test_faults import _settle
     close_sandbox.control("PUT", "/_sandbox/search-index", {"delay": 6})
     # Close creates the lead at once but its answer takes 20 s to come back: the worker dies waiting.
