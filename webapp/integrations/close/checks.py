@@ -3,17 +3,15 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from webapp.integrations.close.client import CloseNotFound
+from webapp.integrations.close.client import CloseRejected
 
-REQUIRED = ("view_all_leads", "manage_organization")
+# Only Lead Visibility = All Leads: no call Closeline makes needs manage_organization (PRODUCT.md).
+REQUIRED = ("view_all_leads",)
 
 # Plain-words explanation of each missing permission and how to fix it in Close.
 PERMISSION_TEXT = {
     "view_all_leads": ("Lead Visibility is not set to “All Leads”",
                        "In Close, open Settings → Roles, open your role and set Lead Visibility to “All Leads”."),
-    "manage_organization": ("your role may not manage the organization",
-                            "In Close, open Settings → Roles, open your role and allow “Manage Organization” "
-                            "(or ask a Close admin to give you the Admin role)."),
 }
 
 
@@ -31,15 +29,17 @@ def membership_in(memberships, org_id, user_id=None):
 
 
 def effective_permissions(client, membership):
-    """Permissions granted to the membership plus those of its role (GET /role/{id}/)."""
+    """Permissions granted to the membership plus those of its role.
+
+    The role comes from the list GET /role/: built-in roles have plain ids (`admin`, `superuser`…)
+    that only the list is seen returning (close-api.md §3.5). When the list is refused (any 4xx but
+    401) the membership's own `permissions_granted` decides; only 5xx/timeouts propagate.
+    """
     permissions = set(membership.get("permissions_granted") or [])
     role_id = membership.get("role_id")
     role_name = ""
     if role_id:
-        try:
-            role = client.role(role_id)
-        except CloseNotFound:
-            role = {}
+        role = _role_from_list(client, role_id)
         permissions |= set(role.get("permissions") or [])
         role_name = role.get("name") or role_id
     return permissions, role_name
@@ -80,6 +80,14 @@ def _only_org(me):
     return orgs[0]["id"] if len(orgs) == 1 else None
 
 
+def _role_from_list(client, role_id):
+    try:
+        roles = client.roles()
+    except CloseRejected:  # 400/403/404…: not "unreachable"; permissions_granted decides
+        return {}
+    return next((r for r in roles if r.get("id") == role_id), {})
+
+
 def missing_permissions(permissions):
     return [p for p in REQUIRED if p not in permissions]
 
@@ -108,7 +116,7 @@ def checklist(membership, connection, last_refusal=None):
         account_ok = True
         perms_ok = not connection.permission_warning
         account_hint = f"Connected as {connection.close_user_email}."
-        perms_hint = connection.permission_warning or "Lead Visibility = All Leads and Manage Organization: granted."
+        perms_hint = connection.permission_warning or "Lead Visibility = All Leads: granted."
     elif last_refusal:
         if last_refusal.get("no_account"):
             account_ok = False
@@ -124,6 +132,6 @@ def checklist(membership, connection, last_refusal=None):
     items.append({"key": "close_account", "label": "You have an active Close account",
                   "ok": account_ok, "hint": account_hint})
     items.append({"key": "close_permissions",
-                  "label": "Your Close role has Lead Visibility = All Leads and may manage the organization",
+                  "label": "Your Close role has Lead Visibility = All Leads",
                   "ok": perms_ok, "hint": perms_hint, "link": roles_url()})
     return items

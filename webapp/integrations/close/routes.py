@@ -115,14 +115,16 @@ def callback():
     if pending is None:
         return _refused("This answer from Close was already used or no connect was started. "
                         "Nothing was stored; click Connect to try again.", "callback without a pending authorization")
+    error = request.args.get("error")
+    if error == "access_denied" and not request.args.get("code"):
+        # Close's decline may carry no state (close-api.md §2.2); a decline grants nothing, so
+        # there is nothing to protect here: the pending authorization is simply dropped.
+        return _refused("You declined on Close's consent screen. Nothing was connected or stored; "
+                        "click Connect to try again.", "declined on Close's consent screen")
     if not hmac.compare_digest(state, pending["state"]) or pending["workspace_id"] != current_workspace().id \
             or pending["user_id"] != current_user.id:
         return _refused("The answer from Close did not match the connect you started (state mismatch). "
                         "Nothing was stored; click Connect to try again.", "state mismatch")
-    error = request.args.get("error")
-    if error == "access_denied":
-        return _refused("You clicked Deny on Close's consent screen, so nothing was connected.",
-                        "denied on Close's consent screen")
     if error or not request.args.get("code"):
         return _refused(f"Close did not authorize the connection ({error or 'no code'}). Nothing was stored.")
     try:
