@@ -68,6 +68,7 @@ class Config:
     # WhatsApp Cloud API webhook.
     WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")
     WHATSAPP_APP_SECRET = os.environ.get("WHATSAPP_APP_SECRET", "")
+    WHATSAPP_WEBHOOK_MAX_BYTES = int(os.environ.get("WHATSAPP_WEBHOOK_MAX_BYTES", str(256 * 1024)))
 
     # Optional email for notifications.
     SMTP_HOST = os.environ.get("SMTP_HOST", "")
