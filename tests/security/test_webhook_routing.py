@@ -90,11 +90,12 @@ def test_body_over_the_limit_is_refused_before_the_signature_over_real_http(app,
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        with socket.create_connection(("127.0.0.1", server.server_port), timeout=30) as sock:
-            sock.sendall(b"POST /api/webhooks/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"X-Hub-Signature-256: sha256=00\r\nContent-Length: 40000000\r\n\r\n" + b"{" * 1000)
-            answer = sock.recv(4096)
-        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        for content_type in (b"application/json", b"application/x-www-form-urlencoded"):
+            with socket.create_connection(("127.0.0.1", server.server_port), timeout=30) as sock:
+                sock.sendall(b"POST /api/webhooks/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Type: " + content_type +
+                             b"\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: 40000000\r\n\r\n" + b"a" * 1000)
+                answer = sock.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     finally:
         server.shutdown()
     small_but_unsigned = app.test_client().post("/api/webhooks/whatsapp", data=b"{}",
