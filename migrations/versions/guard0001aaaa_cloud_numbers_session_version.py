@@ -1,7 +1,7 @@
 """Cloud API numbers routed by phone_number_id; per-user session version
 
 Revision ID: guard0001aaaa
-Revises: c432b5710d58
+Revises: ux0001aaaa01
 Create Date: 2026-11-27 11:30:00
 
 """
@@ -11,7 +11,7 @@ import webapp.models.base  # noqa: F401  (custom column types)
 
 
 revision = 'guard0001aaaa'
-down_revision = 'c432b5710d58'
+down_revision = 'ux0001aaaa01'
 branch_labels = None
 depends_on = None
 

@@ -119,10 +119,14 @@ def test_invite_link_uses_public_url_not_the_host_header(app, demo, login):
 
 
 def test_new_api_key_page_is_not_cacheable(app, demo, login):
+    """The key is revealed once, on a page that browsers and proxies must not keep."""
     admin = login("admin@acme.test")
-    page = admin.post("/settings/api-keys", data={"name": "bridge"})
-    assert page.status_code == 200 and b"cl_" in page.data and page.headers["Cache-Control"] == "no-store"
-    assert "no-store" not in admin.get("/settings/api-keys").headers.get("Cache-Control", "")
+    secret = re.compile(r"cl_[\w-]{20,}")
+    created = admin.post("/settings/api-keys", data={"name": "bridge"})
+    assert created.status_code == 303 and not secret.search(created.get_data(as_text=True))
+    page = admin.get("/settings/api-keys")
+    assert secret.search(page.get_data(as_text=True)) and page.headers["Cache-Control"] == "no-store"
+    assert not secret.search(admin.get("/settings/api-keys").get_data(as_text=True))
 
 
 def test_pkce_verifier_is_kept_server_side(app, demo, login, close_sandbox):
