@@ -52,6 +52,8 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     PUBLIC_URL = os.environ.get("PUBLIC_URL", WEB_URL)
+    # Reverse proxies in front of Closeline whose X-Forwarded-For/-Proto are trusted (0 = none).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0") or 0)
 
     # Close CRM (defaults point at the local sandbox started by `make run`).
     CLOSE_API_URL = os.environ.get("CLOSE_API_URL", f"{SANDBOX_URL}/api/v1")
@@ -79,10 +81,14 @@ class Config:
     SYNC_FLAG_TTL = float(os.environ.get("SYNC_FLAG_TTL", "90"))              # "a drain is scheduled" flag
     SYNC_INDEX_GRACE = float(os.environ.get("SYNC_INDEX_GRACE", "300"))      # a lead another try may have made shows in search
     SYNC_MAX_ATTACHMENT_BYTES = int(os.environ.get("SYNC_MAX_ATTACHMENT_BYTES", "25000000"))  # Close's "25 MB", decimal
+    # Wall-clock budgets for attachment downloads: one file, and all files of one message.
+    SYNC_ATTACHMENT_FILE_DEADLINE = float(os.environ.get("SYNC_ATTACHMENT_FILE_DEADLINE", "60"))
+    SYNC_ATTACHMENT_MESSAGE_DEADLINE = float(os.environ.get("SYNC_ATTACHMENT_MESSAGE_DEADLINE", "120"))
 
     # WhatsApp Cloud API webhook.
     WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")
     WHATSAPP_APP_SECRET = os.environ.get("WHATSAPP_APP_SECRET", "")
+    WHATSAPP_WEBHOOK_MAX_BYTES = int(os.environ.get("WHATSAPP_WEBHOOK_MAX_BYTES", str(256 * 1024)))
 
     # Optional email for notifications.
     SMTP_HOST = os.environ.get("SMTP_HOST", "")

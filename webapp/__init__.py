@@ -3,11 +3,13 @@ import logging
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, INSTANCE_DIR
-from webapp import cli, security
+from webapp import cli, input_guard, security
 from webapp.account.routes import bp as account_bp
 from webapp.auth import bp as auth_bp
+from webapp.deployment import check_production, token_key_problem
 from webapp.extensions import bootstrap, csrf, db, htmx, limiter, login_manager, migrate
 from webapp.features import register_features
 from webapp.main.routes import bp as main_bp
@@ -18,10 +20,13 @@ def create_app(config_name=None, overrides=None):
     config_name = config_name or os.environ.get("FLASK_CONFIG", "development")
     app = Flask(__name__, instance_path=INSTANCE_DIR)
     app.config.from_object(CONFIGS[config_name])
+    app.config["CONFIG_NAME"] = config_name
     app.config["BOOTSTRAP_SERVE_LOCAL"] = True
     if overrides:
         app.config.update(overrides)
     _check_secrets(app, config_name)
+    if config_name == "production":
+        check_production(app.config)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     os.makedirs(app.instance_path, exist_ok=True)
 
@@ -34,6 +39,8 @@ def create_app(config_name=None, overrides=None):
     limiter.init_app(app)
 
     security.init_app(app)
+    input_guard.init_app(app)
+    _trust_proxies(app)
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -59,6 +66,17 @@ def _check_secrets(app, config_name):
             "import Fernet; print(Fernet.generate_key().decode())'` and set it in the environment, "
             "or run `make run`, which generates one into instance/ for local use."
         )
+    problem = token_key_problem(app.config["TOKEN_ENCRYPTION_KEY"])
+    if problem:
+        raise RuntimeError(problem)
+
+
+def _trust_proxies(app):
+    """Behind N reverse proxies (TRUSTED_PROXIES=N): the client address and scheme come from their
+    X-Forwarded-For / X-Forwarded-Proto headers. 0 (the default) trusts no header."""
+    count = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
 def _configure_logging(app):

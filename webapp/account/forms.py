@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from webapp.phones import region_choices
+from webapp.phones import InvalidPhone, region_choices, to_e164
 
 
 class ApiKeyForm(FlaskForm):
@@ -20,3 +20,22 @@ class RegionForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.default_region.choices = [("", "Not set")] + list(region_choices())
+
+
+class CloudNumberForm(FlaskForm):
+    phone_number_id = StringField("Phone number ID", validators=[DataRequired(), Length(max=40)],
+                                  description="From Meta's WhatsApp Manager → API Setup (digits only)")
+    number = StringField("Business phone number", validators=[DataRequired(), Length(max=40)],
+                         description="The number customers write to, e.g. +14155550123")
+    submit = SubmitField("Register number")
+
+    def validate_phone_number_id(self, field):
+        field.data = (field.data or "").strip()
+        if not field.data.isascii() or not field.data.isdigit() or len(field.data) < 5:
+            raise ValidationError("Use the numeric Phone number ID shown by Meta (digits only).")
+
+    def validate_number(self, field):
+        try:
+            field.data = to_e164(field.data)
+        except InvalidPhone as exc:
+            raise ValidationError(str(exc))

@@ -3,11 +3,11 @@ from flask import Blueprint, flash, make_response, redirect, render_template, se
 from flask_login import current_user
 
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.account import keys
-from webapp.account.forms import ApiKeyForm, RegionForm
+from webapp.account import cloud_numbers, keys
+from webapp.account.forms import ApiKeyForm, CloudNumberForm, RegionForm
 from webapp.extensions import db
 from webapp.integrations.close.tokens import live_connection
-from webapp.models import ApiKey
+from webapp.models import ApiKey, CloudApiNumber
 from webapp.phones import region_name
 from webapp.team.forms import ConfirmForm
 
@@ -86,3 +86,44 @@ def workspace_region():
     flash(f"Numbers without a country code are now read as {region_name(workspace.default_region)} numbers."
           if workspace.default_region else "The workspace country is no longer set.", "success")
     return redirect(url_for("team.index"), 303)
+
+
+# --- WhatsApp Cloud API numbers (the webhook routes by Meta's phone_number_id) ------------------
+
+def _render_cloud(form=None, status=200):
+    return render_template("account/whatsapp_cloud.html", form=form or CloudNumberForm(),
+                           rows=cloud_numbers.registered(current_workspace().id),
+                           confirm_form=ConfirmForm()), status
+
+
+@bp.route("/settings/whatsapp-cloud")
+@workspace_role("admin")
+def whatsapp_cloud():
+    return _render_cloud()
+
+
+@bp.route("/settings/whatsapp-cloud", methods=["POST"])
+@workspace_role("admin")
+def register_cloud_number():
+    form = CloudNumberForm()
+    if not form.validate_on_submit():
+        return _render_cloud(form, status=400)
+    try:
+        cloud_numbers.register(current_workspace().id, form.phone_number_id.data, form.number.data, current_user)
+    except cloud_numbers.AlreadyRegistered as exc:
+        form.phone_number_id.errors.append(str(exc))
+        return _render_cloud(form, status=409)
+    flash(f"Cloud API number {form.number.data} registered: its webhook messages now land in this workspace.",
+          "success")
+    return redirect(url_for("account.whatsapp_cloud"))
+
+
+@bp.route("/settings/whatsapp-cloud/<int:cloud_number_id>/remove", methods=["POST"])
+@workspace_role("admin")
+def remove_cloud_number(cloud_number_id):
+    row = get_or_404_in_workspace(CloudApiNumber, cloud_number_id)
+    if ConfirmForm().validate_on_submit():
+        db.session.delete(row)
+        db.session.commit()
+        flash("Cloud API number removed: its webhook messages are no longer accepted here.", "info")
+    return redirect(url_for("account.whatsapp_cloud"))

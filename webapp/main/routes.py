@@ -89,6 +89,7 @@ NAV_ITEMS = [
     ("sync.status", "Sync status", "member"),
     ("team.index", "Team", "member"),
     ("account.api_keys", "API keys", "admin"),
+    ("account.whatsapp_cloud", "WhatsApp Cloud API", "admin"),
     ("account.subscription", "Subscription", "owner"),
 ]
 

@@ -1,28 +1,26 @@
 """Building the Close WhatsApp activity of a message, attachments included (close-api.md §5.1).
 
-Attachment bytes come from ONE function, fetch_attachment(); uploaded files are remembered on
-the message (`close_url`), so a re-route re-uses them instead of downloading again.
+Attachment bytes come from ONE function, fetch_attachment(), which goes through the guarded
+fetcher (webapp/outbound.py: public addresses only, one deadline per file and per message, generic
+reasons); uploaded files are remembered on the message (`close_url`), so a re-route re-uses them
+instead of downloading again.
 """
 import base64
+import logging
+import time
 from dataclasses import dataclass, field
 
-import requests
 import sqlalchemy as sa
 from flask import current_app
 
+from webapp import outbound
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseTransient
 from webapp.models import Message
 
+log = logging.getLogger(__name__)
+
 DEFAULT_TYPE = "application/octet-stream"
-
-
-class FetchFailed(Exception):
-    """A download that may work later (network error, 5xx, 429)."""
-
-
-class FetchRefused(Exception):
-    """A download that will not work (4xx, too large)."""
 
 
 @dataclass
@@ -116,11 +114,12 @@ def upload_attachments(message, client):
     Returns (Close files, notes, attachment metadata to keep on the row)."""
     limit = current_app.config["SYNC_MAX_ATTACHMENT_BYTES"]
     files, notes, kept, total = [], [], [], 0
+    ends_at = time.monotonic() + current_app.config["SYNC_ATTACHMENT_MESSAGE_DEADLINE"]
     for item in message.attachments:
         entry = {k: v for k, v in item.items() if k != "data"}
         kept.append(entry)
         name = item.get("filename") or "file"
-        data, problem = attachment_bytes(item, limit, message.attempts)
+        data, problem = attachment_bytes(item, limit, message.attempts, ends_at)
         if problem:
             notes.append(f"synced without {name}: {problem}")
             continue
@@ -134,43 +133,33 @@ def upload_attachments(message, client):
     return files, notes, kept
 
 
-def attachment_bytes(item, limit, attempts):
+def attachment_bytes(item, limit, attempts, ends_at):
     """(bytes, None) or (None, why the file is left out). Raises CloseTransient for a blip worth
-    retrying the whole message for (the first attempts only)."""
+    retrying the whole message for (the first attempts only). `ends_at`: the message's deadline."""
     if item.get("size") is not None and item["size"] > limit:
         return None, "over Close's 25 MB limit"
     if item.get("data") is not None:
         return base64.b64decode(item["data"]), None
     if item.get("url"):
         try:
-            data, _, _ = fetch_attachment(item["url"], limit)
-            return data, None
-        except FetchRefused as exc:
-            return None, str(exc)
-        except FetchFailed as exc:
-            if attempts < 3:
-                raise CloseTransient(f"attachment download failed: {exc}") from exc
-            return None, f"download failed ({exc})"
+            return fetch_attachment(item["url"], limit, ends_at).content, None
+        except outbound.FetchTooLarge:
+            return None, "over Close's 25 MB limit"
+        except outbound.FetchError as exc:
+            log.info("attachment download refused/failed: %s", exc.detail)
+            if exc.retryable and attempts < 3:  # a blip: retry the whole message later
+                raise CloseTransient("attachment download failed") from None
+            return None, outbound.describe(exc)
     if item.get("whatsapp_media_id"):
         return None, "WhatsApp media can't be downloaded (no Graph API access configured)"
     return None, "no file content"
 
 
-def fetch_attachment(url, limit):
-    """The one download of an attachment URL → (bytes, content_type, filename or None).
-    Raises FetchRefused (will not work) or FetchFailed (may work later)."""
-    try:
-        with requests.get(url, stream=True, timeout=20) as response:
-            if response.status_code >= 500 or response.status_code == 429:
-                raise FetchFailed(f"HTTP {response.status_code}")
-            if response.status_code != 200:
-                raise FetchRefused(f"download failed (HTTP {response.status_code})")
-            chunks, size = [], 0
-            for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > limit:
-                    raise FetchRefused("over Close's 25 MB limit")
-                chunks.append(chunk)
-            return b"".join(chunks), response.headers.get("Content-Type"), None
-    except requests.RequestException as exc:
-        raise FetchFailed(str(exc)) from exc
+def fetch_attachment(url, limit, ends_at, allow_private=None):
+    """The one download of an attachment → outbound.Fetched, through the guarded fetcher: one
+    deadline per file, never past the message's. A URL from a message never gets `allow_private`
+    (only a gateway an owner/admin configured does). Raises outbound.FetchError (generic text)."""
+    left = min(current_app.config["SYNC_ATTACHMENT_FILE_DEADLINE"], ends_at - time.monotonic())
+    if left <= 0:
+        raise outbound.FetchFailed("the message's download deadline passed")
+    return outbound.fetch(url, max_bytes=limit, deadline=left, allow_private=allow_private)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError,
                       model_validator)
 
+from webapp.input_guard import char_problem
 from webapp.sync.states import STATES
 
 MAX_ID = 200
@@ -32,10 +33,12 @@ class FieldProblem(ValueError):
         self.field = field
 
 
-def _no_nul(value):
-    # PostgreSQL text can't hold NUL, and no real message field needs it.
-    if "\x00" in value:
-        raise ValueError("Must not contain NUL characters.")
+def _storable(value):
+    # PostgreSQL text can't hold NUL and UTF-8 can't carry unpaired surrogates (both databases would
+    # fail deep inside with a 500); no real message field needs either.
+    problem = char_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -74,7 +77,7 @@ def _base64(value):
     return value
 
 
-Str = Annotated[StrictStr, AfterValidator(_no_nul)]
+Str = Annotated[StrictStr, AfterValidator(_storable)]
 Id = Annotated[Str, Field(min_length=1, max_length=MAX_ID), AfterValidator(_not_blank)]
 DateTime = Annotated[datetime, BeforeValidator(parse_time), Field(json_schema_extra={"format": "date-time"})]
 
@@ -211,10 +214,16 @@ class ErrorBody(BaseModel):
     errors: dict[str, str] | None = Field(None, description="Field path (e.g. chat.phone) → what is wrong.")
 
 
+class WebhookRejection(BaseModel):
+    id: str | None = Field(description="The WhatsApp message id, when the message had one.")
+    errors: dict[str, str] = Field(description="Field path → what is wrong.")
+
+
 class WebhookResult(BaseModel):
     stored: int
     duplicates: int
     ignored: int
+    rejected: list[WebhookRejection] = Field([], description="Signed but malformed messages: acknowledged, not stored.")
 
 
 # -- errors ------------------------------------------------------------------------------------------

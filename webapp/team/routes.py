@@ -6,17 +6,19 @@ from webapp.access import current_membership, current_workspace, get_or_404_in_w
 from webapp.models import Invitation, Membership, WhatsAppNumber
 from webapp.team import service
 from webapp.team.forms import ConfirmForm, InviteForm, NumberForm, RoleForm
+from webapp.urls import mark_secret_page, public_url
 
 bp = Blueprint("team", __name__, url_prefix="/team")
 
 
-def _render_team(invite_form=None, number_form=None, status=200):
+def _render_team(invite_form=None, number_form=None, status=200, new_invite=None):
     workspace = current_workspace()
     return render_template(
         "team/index.html", workspace=workspace, members=service.members(workspace.id),
         invitations=service.open_invitations(workspace.id),
         me=current_membership(), invite_form=invite_form or InviteForm(),
         number_form=number_form or NumberForm(), confirm_form=ConfirmForm(), role_form=RoleForm(),
+        new_invite=new_invite,
     ), status
 
 
@@ -58,10 +60,13 @@ def invite():
     form = InviteForm()
     if not form.validate_on_submit():
         return _render_team(invite_form=form, status=400)
-    return _apply(lambda: service.invite(current_membership(), form.email.data, form.role.data, current_user),
-                  lambda sent: f"Invite link for {sent[0]} (shown once, valid 7 days): "
-                               f"{url_for('auth.accept_invite', token=sent[1], _external=True)}",
-                  form=form, invite_form=form)
+    try:
+        email, token = service.invite(current_membership(), form.email.data, form.role.data, current_user)
+    except service.TeamError as exc:
+        return _refused(exc, form, invite_form=form)
+    # Shown once in this response (not in the session cookie, not cached); built from PUBLIC_URL.
+    mark_secret_page()
+    return _render_team(new_invite={"email": email, "link": public_url("auth.accept_invite", token=token)})
 
 
 @bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
