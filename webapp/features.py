@@ -6,3 +6,5 @@ def register_features(app):
     close.init_app(app)
     from webapp import sync
     sync.init_app(app)  # sync status page, ingestion API + webhook, `flask demo traffic`
+    from webapp import whatsapp
+    whatsapp.init_app(app)  # WhatsApp page, gateway webhooks
