@@ -278,5 +278,5 @@ def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
 def pytest_collection_modifyitems(config, items):
     # The sandbox's own tests never touch Closeline's database: once (on SQLite) is enough.
     for item in items:
-        if "/tests/sandbox/" in str(item.fspath):
+        if "/tests/sandbox/" in str(item.fspath) or "/tests/whatsapp_sandbox/" in str(item.fspath):
             item.add_marker(pytest.mark.sqlite_only)

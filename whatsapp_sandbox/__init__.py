@@ -1,0 +1,125 @@
+"""whatsapp_sandbox — a local, in-memory simulated WhatsApp world with gateway façades:
+WAHA (`/waha`), Evolution API v2 (`/evolution`) and the WhatsApp Cloud API (`/graph`), a phone
+simulator (`/phones/`) and a control API (`/_sandbox/`) for tests and demos.
+
+It shares no code with Closeline's gateway adapters on purpose (a bug cannot hide on both sides).
+"""
+import logging
+import os
+import secrets
+import time
+
+from flask import Flask, g, request
+
+from .core import Sandbox
+
+log = logging.getLogger("whatsapp_sandbox")
+
+DEFAULTS = {
+    "PUBLIC_URL": "http://127.0.0.1:5060",
+    "CONTROL_API": True,
+    "LOG_REQUESTS": True,
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "SESSION_COOKIE_NAME": "whatsapp_sandbox_session",
+    # webhooks
+    "WEBHOOK_DELAY_SCALE": 1.0,  # multiplies every retry delay (tests use a small value)
+    "WEBHOOK_TIMEOUT": 30.0,
+    # WAHA
+    "WAHA_API_KEY": "waha-sandbox-key",  # plain, or "sha512:<hex>"
+    "WAHA_SINGLE_SESSION": False,  # WAHA Core before 2026.6.1: only the session "default"
+    "WAHA_ENGINE": "WEBJS",  # or "NOWEB"
+    "WAHA_STARTING_SECONDS": 1.0,
+    "WAHA_QR_FIRST_SECONDS": 60.0,
+    "WAHA_QR_NEXT_SECONDS": 20.0,
+    "WAHA_QR_CODES": 6,
+    "WAHA_WAIT_SECONDS": 10.0,  # how long status-waiting routes wait before 422
+    "WAHA_FILES_LIFETIME": 180.0,  # 0 = keep forever
+    # Evolution API
+    "EVOLUTION_API_KEY": "evolution-sandbox-key",
+    "EVOLUTION_QR_SECONDS": 45.0,
+    "EVOLUTION_QR_LIMIT": 30,
+    "EVOLUTION_CONNECT_SECONDS": 0.5,
+    "EVOLUTION_EXPOSE_TOKEN": True,
+    # Cloud API (Graph)
+    "GRAPH_ACCESS_TOKEN": "graph-sandbox-token",
+    "GRAPH_APP_SECRET": "graph-sandbox-app-secret",
+    "GRAPH_WEBHOOK_URL": None,
+    "GRAPH_API_VERSION": "v21.0",
+}
+LOGGED_PREFIXES = {"/waha/": "waha", "/evolution/": "evolution", "/graph/": "graph"}
+RUNTIME_KEYS = {k for k in DEFAULTS if k.startswith(("WEBHOOK_", "WAHA_", "EVOLUTION_", "GRAPH_"))}
+
+
+def _env_config() -> dict:
+    env = {}
+    for key in DEFAULTS:
+        value = os.environ.get("WHATSAPP_SANDBOX_" + key)
+        if value is None:
+            continue
+        default = DEFAULTS[key]
+        if isinstance(default, bool):
+            env[key] = value.lower() in ("1", "true", "yes", "on")
+        elif isinstance(default, float):
+            env[key] = float(value)
+        elif isinstance(default, int):
+            env[key] = int(value)
+        else:
+            env[key] = value
+    return env
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.config.update(_env_config())
+    app.config.update(config or {})
+    app.json.sort_keys = False
+    app.json.compact = True
+
+    sb = app.extensions["whatsapp_sandbox"] = Sandbox(app)
+
+    from . import control, pages  # noqa: F401
+    from .evolution import EvolutionFacade, routes as evolution_routes
+    from .graph import GraphFacade, routes as graph_routes
+    from .waha import WahaFacade, routes as waha_routes
+
+    sb.facades += [WahaFacade(sb), EvolutionFacade(sb), GraphFacade(sb)]
+    app.register_blueprint(waha_routes.bp)
+    app.register_blueprint(evolution_routes.bp)
+    app.register_blueprint(graph_routes.bp)
+    app.register_blueprint(pages.bp)
+    if app.config["CONTROL_API"]:
+        app.register_blueprint(control.bp)
+    _install_request_log(app)
+    sb.start()
+    return app
+
+
+def _facade_of(path: str) -> str | None:
+    return next((name for prefix, name in LOGGED_PREFIXES.items() if path.startswith(prefix)), None)
+
+
+def _query_without_secrets() -> str:
+    return "&".join(f"{k}={v}" for k, v in request.args.items(multi=True) if k.lower() != "x-api-key")
+
+
+def _install_request_log(app: Flask) -> None:
+    @app.before_request
+    def _start_clock():
+        g.t0 = time.perf_counter()
+
+    @app.after_request
+    def _log(resp):
+        facade = _facade_of(request.path)
+        if facade is None:
+            return resp
+        sb = app.extensions["whatsapp_sandbox"]
+        sb.log_request({
+            "time": time.time(), "facade": facade, "method": request.method, "path": request.path,
+            "query": _query_without_secrets(), "status": resp.status_code,
+            "duration_ms": round((time.perf_counter() - g.get("t0", time.perf_counter())) * 1000, 2),
+        })
+        if app.config["LOG_REQUESTS"]:
+            log.info("%s %s %s", request.method, request.path, resp.status_code)
+        return resp

@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("evolution", __name__, url_prefix="/evolution")

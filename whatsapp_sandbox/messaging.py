@@ -1,0 +1,86 @@
+"""What people do on their phones — send, reply, edit, delete for everyone — as world changes
+that every façade then reports. Callers hold world.lock."""
+import base64
+import binascii
+import time
+
+from . import ids
+from .world import Media, Message, WorldError
+
+MAX_MEDIA_BYTES = 32 * 1024 * 1024
+
+
+def media_from_json(spec) -> Media | None:
+    """{"filename", "mimetype", "data_base64", "voice"?} -> Media (clear 400s on bad input)."""
+    if spec in (None, {}):
+        return None
+    if not isinstance(spec, dict):
+        raise WorldError(400, "media must be an object {filename, mimetype, data_base64}.")
+    mimetype = spec.get("mimetype")
+    if not isinstance(mimetype, str) or "/" not in mimetype:
+        raise WorldError(400, "media.mimetype is required, e.g. image/jpeg.")
+    try:
+        data = base64.b64decode(spec.get("data_base64") or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise WorldError(400, "media.data_base64 is not valid base64.")
+    if not data:
+        raise WorldError(400, "media.data_base64 is required (the file's bytes, base64).")
+    if len(data) > MAX_MEDIA_BYTES:
+        raise WorldError(413, f"media is larger than {MAX_MEDIA_BYTES // (1024 * 1024)} MB.")
+    voice = bool(spec.get("voice")) or mimetype.startswith("audio/ogg")
+    return Media(filename=spec.get("filename") or None, mimetype=mimetype, data=data, voice=voice)
+
+
+def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | None = None,
+         media: Media | None = None, source: str = "app", via: tuple | None = None) -> Message:
+    world = sb.world
+    if sender == recipient:
+        raise WorldError(400, "from and to must be different numbers.")
+    world.ensure_phone(sender)
+    world.ensure_phone(recipient)
+    if not (text or "").strip() and media is None:
+        raise WorldError(400, "Send text, media or both.")
+    quoted = None
+    if reply_to:
+        quoted = world.find_message(reply_to)
+        if quoted is None or {quoted.sender, quoted.recipient} != {sender, recipient}:
+            raise WorldError(404, f"reply_to {reply_to!r} is not a message of this chat.")
+    device = "web" if source == "api" else ("android" if world.phones[sender].kind == "customer"
+                                             and sender[-1] in "02468" else "ios")
+    msg = world.add_message(sender, recipient, text or "", source=source,
+                            reply_to=quoted.wa_id if quoted else None, media=media, device=device)
+    msg.via = via
+    sb.message_created(msg)
+    return msg
+
+
+def edit(sb, ref: str, text: str, by: str | None = None) -> Message:
+    msg = _own_message(sb.world, ref, by, "edit")
+    if msg.media is None and not (text or "").strip():
+        raise WorldError(400, "The new text is empty.")
+    action_id = ids.wa_message_id("ios")
+    msg.edits.append((action_id, msg.text, int(time.time())))
+    msg.text = text or ""
+    sb.message_edited(msg, action_id)
+    return msg
+
+
+def revoke(sb, ref: str, by: str | None = None) -> Message:
+    msg = _own_message(sb.world, ref, by, "delete")
+    if msg.revoked:
+        raise WorldError(409, "That message is already deleted for everyone.")
+    msg.revoked = True
+    msg.revoke_id = ids.wa_message_id("ios")
+    sb.message_revoked(msg)
+    return msg
+
+
+def _own_message(world, ref, by, verb) -> Message:
+    msg = world.find_message(ref)
+    if msg is None:
+        raise WorldError(404, f"No message {ref!r}.")
+    if msg.revoked:
+        raise WorldError(409, f"Can't {verb} a message deleted for everyone.")
+    if by and by != msg.sender:
+        raise WorldError(403, f"Only the sender ({msg.sender}) can {verb} that message.")
+    return msg
