@@ -74,8 +74,8 @@ def refresh(link):
     try:
         state = client_for(link.gateway).session_state(link.session_name)
     except base.GatewayError as exc:
-        if exc.kind == "unreachable":
-            set_state(link, "unreachable", f"The gateway {link.gateway.name} does not answer.")
+        if exc.kind in ("unreachable", "server"):
+            set_state(link, "unreachable", f"The gateway {link.gateway.name} does not answer ({exc.message}).")
         elif exc.kind == "not_found":
             set_state(link, "stopped", "The session no longer exists on the gateway: link the number again.")
         elif exc.kind == "unauthorized":

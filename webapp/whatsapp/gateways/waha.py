@@ -292,11 +292,14 @@ class Client(GatewayClient):
         return found
 
     def _rebase(self, url):
-        # media.url carries WAHA_BASE_URL, often `localhost` behind Docker: fetch from our base URL.
-        parts, base = urlsplit(url), urlsplit(self.base_url)
-        if not parts.path.startswith("/api/files/"):
+        # media.url carries WAHA_BASE_URL, often `localhost` behind Docker: fetch the same file from
+        # the base URL Closeline was given (keeping a reverse-proxy path prefix, if any).
+        parts, base = urlsplit(url or ""), urlsplit(self.base_url)
+        marker = parts.path.find("/api/files/")
+        if marker < 0 or ".." in parts.path:
             raise GatewayError("rejected", "The media URL is not a file of this gateway.")
-        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+        path = base.path.rstrip("/") + parts.path[marker:]
+        return urlunsplit((base.scheme, base.netloc, path, parts.query, ""))
 
     def download_media(self, media):
         url = self._rebase(media.url)
