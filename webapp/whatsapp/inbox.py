@@ -162,7 +162,7 @@ def _finish(event, state, reason):
 def handle(link, client, parsed, envelope):
     """One parsed event → (inbox state, reason)."""
     if isinstance(parsed, base.StatusEvent):
-        linking.apply_status(link, parsed.status, parsed.me)
+        linking.apply_status(link, parsed.status, parsed.me, parsed.at)
         return "done", f"session {parsed.status}"
     if isinstance(parsed, base.IgnoredEvent):
         return "ignored", parsed.reason
