@@ -32,10 +32,21 @@ HOLD_LIFETIME = timedelta(days=2)
 
 # -- accepting a delivery ------------------------------------------------------------------------------
 
+_plain_keys = {}  # ciphertext → key: decrypting once per process keeps the webhook fast
+
+
+def _key(ciphertext):
+    if ciphertext not in _plain_keys:
+        if len(_plain_keys) > 10_000:
+            _plain_keys.clear()
+        _plain_keys[ciphertext] = crypto.decrypt(ciphertext)
+    return _plain_keys[ciphertext]
+
+
 def signed_by_gateway(gateway, raw, headers):
     checker = base.client_for_kind(gateway.kind, gateway.base_url, None).signature_ok
     keys = db.session.scalars(sa.select(NumberLink.hmac_key_enc).where(NumberLink.gateway_id == gateway.id)).all()
-    return any(checker(raw, headers, crypto.decrypt(key)) for key in keys)
+    return any(checker(raw, headers, _key(key)) for key in keys)
 
 
 def accept(gateway, raw, headers):
@@ -48,18 +59,19 @@ def accept(gateway, raw, headers):
         envelope = None
     if not isinstance(envelope, dict) or not envelope.get("event"):
         return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
+    gateway_id = gateway.id
     client = base.client_for_kind(gateway.kind, gateway.base_url, None)
-    row = GatewayEvent(workspace_id=gateway.workspace_id, gateway_id=gateway.id,
-                       dedupe_key=client.dedupe_key(envelope), event=str(envelope["event"])[:40],
-                       session_name=str(envelope.get("session") or "")[:60], payload=envelope)
+    row = dict(workspace_id=gateway.workspace_id, gateway_id=gateway_id, dedupe_key=client.dedupe_key(envelope),
+               event=str(envelope["event"])[:40], session_name=str(envelope.get("session") or "")[:60],
+               payload=envelope, state="received", reason="", attempts=0, created_at=utcnow())
     try:
-        with db.session.begin_nested():
-            db.session.add(row)
+        # One INSERT and a commit: the unique (gateway, dedupe key) turns a repeat into a no-op.
+        db.session.execute(sa.insert(GatewayEvent).values(**row))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return 200, {"status": "duplicate"}
-    kick(gateway.id)
+    kick(gateway_id)
     return 200, {"status": "stored"}
 
 
