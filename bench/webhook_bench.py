@@ -121,7 +121,7 @@ def webhook_ack(b, customers):
             if delay > 0:
                 time.sleep(delay)
             pool.submit(post, item)
-    sent_rate = total / (time.perf_counter() - start)
+        sent_rate = total / (time.perf_counter() - start)
     ok = statuses.count(200)
     print(f"1. webhook ack at {RATE} msg/s ({total} signed deliveries, {sent_rate:.0f}/s sent, {ok} answered 200): "
           f"p50 {pct(times, 50) * 1000:.1f} ms, p99 {pct(times, 99) * 1000:.1f} ms (target p99 < 50 ms)")
