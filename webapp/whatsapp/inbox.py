@@ -205,6 +205,14 @@ def handle(link, client, parsed, envelope):
     return "ignored", "unknown event"
 
 
+def forget_old(days=7):
+    """Handled deliveries are kept a week (dedupe window for late retries, and for support), then dropped."""
+    cutoff = utcnow() - timedelta(days=days)
+    db.session.execute(sa.delete(GatewayEvent).where(GatewayEvent.state.in_(("done", "ignored", "dead")),
+                                                     GatewayEvent.created_at < cutoff))
+    db.session.commit()
+
+
 def mirror_deletions(workspace_id):
     settings = db.session.get(WhatsAppSettings, workspace_id)
     return bool(settings and settings.mirror_deletions)
