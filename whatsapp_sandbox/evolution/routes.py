@@ -1,3 +1,3 @@
-from flask import Blueprint
-
-bp = Blueprint("evolution", __name__, url_prefix="/evolution")
+"""The Evolution API façade's routes, all on the blueprint of api.py."""
+from . import instances, messages  # noqa: F401 (routes)
+from .api import bp  # noqa: F401
