@@ -45,7 +45,7 @@ def build_payload(message, ctx, route, reuse_uploads=False):
         "activity_at": message.sent_at.isoformat(),
         "local_phone": number.e164,
         "remote_phone": message.chat.remote_phone,
-        "message_markdown": message.text or "",
+        "message_markdown": markdown_of(message),
     }
     user_id = close_user_for(number, connection)
     if user_id:
@@ -67,6 +67,11 @@ def build_payload(message, ctx, route, reuse_uploads=False):
     else:
         built.notes.append("attachments not synced (setting off)")
     return built
+
+
+def markdown_of(message):
+    """The activity text of a message (creation and later edits write the same field)."""
+    return message.text or ""
 
 
 def _close_file(item):
