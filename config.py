@@ -85,10 +85,19 @@ class Config:
     SYNC_ATTACHMENT_FILE_DEADLINE = float(os.environ.get("SYNC_ATTACHMENT_FILE_DEADLINE", "60"))
     SYNC_ATTACHMENT_MESSAGE_DEADLINE = float(os.environ.get("SYNC_ATTACHMENT_MESSAGE_DEADLINE", "120"))
 
-    # WhatsApp Cloud API webhook.
+    # WhatsApp webhooks (Cloud API and gateways): the body limit is checked before the signature.
     WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")
     WHATSAPP_APP_SECRET = os.environ.get("WHATSAPP_APP_SECRET", "")
     WHATSAPP_WEBHOOK_MAX_BYTES = int(os.environ.get("WHATSAPP_WEBHOOK_MAX_BYTES", str(256 * 1024)))
+
+    # WhatsApp gateways (WAHA): the address gateways post webhooks to (default PUBLIC_URL), how
+    # often number health is checked and missed messages are fetched (seconds).
+    WHATSAPP_WEBHOOK_BASE_URL = os.environ.get("WHATSAPP_WEBHOOK_BASE_URL", "")
+    WHATSAPP_HEALTH_INTERVAL = int(os.environ.get("WHATSAPP_HEALTH_INTERVAL", "60"))
+    WHATSAPP_RECOVERY_INTERVAL = int(os.environ.get("WHATSAPP_RECOVERY_INTERVAL", "900"))
+    # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
+    WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")
+    WHATSAPP_SANDBOX_WAHA_API_KEY = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")
 
     # Optional email for notifications.
     SMTP_HOST = os.environ.get("SMTP_HOST", "")

@@ -10,6 +10,8 @@ from webapp.sync.actions import on_subscription_changed
 from webapp.sync.demo_traffic import demo_group
 from webapp.sync.states import state_badge
 from webapp.sync.views import bp as sync_bp
+from webapp.whatsapp.routes import bp as whatsapp_bp
+from webapp.whatsapp.webhook import bp as whatsapp_hooks_bp
 
 
 def register_features(app):
@@ -17,6 +19,9 @@ def register_features(app):
     app.register_blueprint(sync_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(whatsapp_bp)          # the WhatsApp page (gateways, linking, health)
+    csrf.exempt(whatsapp_hooks_bp)               # gateway webhooks are authenticated by HMAC
+    app.register_blueprint(whatsapp_hooks_bp)
     app.cli.add_command(demo_group)  # `flask demo traffic`
     app.add_template_filter(state_badge)
     member_removed.connect(on_member_removed)

@@ -71,7 +71,8 @@ def build_payload(message, ctx, route, reuse_uploads=False):
 
 
 def message_markdown(message):
-    """Close requires a non-empty message_markdown: a media-only message names its files."""
+    """The activity text of a message (creation and later edits write the same field). Close
+    requires it non-empty: a media-only message names its files."""
     if message.text and message.text.strip():
         return message.text
     names = [item.get("filename") or "file" for item in message.attachments or []]
