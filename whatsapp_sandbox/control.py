@@ -196,6 +196,20 @@ def graph_number_delete(phone_number_id):
     return jsonify({"ok": True})
 
 
+@bp.post("/graph/numbers/<phone_number_id>/errors")
+def graph_number_error(phone_number_id):
+    """Deliver a webhook with an `errors` entry, as Meta does for e.g. unsupported message types."""
+    sb, body = sandbox(), _body()
+    with sb.world.lock:
+        number = sb.world.graph_numbers.get(phone_number_id)
+        if number is None:
+            raise WorldError(404, "No such phone_number_id.")
+        sb.facade("graph").emit_error(number, int(body.get("code", 131051)),
+                                      body.get("title", "Message type unknown"),
+                                      body.get("details", "Message type is currently not supported."))
+    return jsonify({"ok": True})
+
+
 # --- outages, webhook faults and logs ------------------------------------------------------------------------
 @bp.route("/outage", methods=["GET", "PUT"])
 def outage():

@@ -28,7 +28,8 @@ def media_from_json(spec) -> Media | None:
     if len(data) > MAX_MEDIA_BYTES:
         raise WorldError(413, f"media is larger than {MAX_MEDIA_BYTES // (1024 * 1024)} MB.")
     voice = bool(spec.get("voice")) or mimetype.startswith("audio/ogg")
-    return Media(filename=spec.get("filename") or None, mimetype=mimetype, data=data, voice=voice)
+    return Media(filename=spec.get("filename") or None, mimetype=mimetype, data=data, voice=voice,
+                 document=bool(spec.get("document")))
 
 
 def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | None = None,

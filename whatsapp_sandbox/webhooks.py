@@ -167,8 +167,8 @@ class Dispatcher:
     # --- internals -------------------------------------------------------------
     def _release_held(self, delay: float) -> None:
         held, self._held = self._held, []
-        for job in reversed(held):
-            self._schedule(job, delay)
+        for n, job in enumerate(reversed(held)):
+            self._schedule(job, delay + 0.05 * n)  # spaced, so the reversed order survives concurrent sends
 
     def _schedule(self, job: Delivery, delay: float) -> None:
         # the "delay" fault is wall-clock seconds, never scaled

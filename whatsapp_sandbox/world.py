@@ -42,9 +42,12 @@ class Media:
     mimetype: str
     data: bytes
     voice: bool = False
+    document: bool = False  # sent "as a document" even if it is a picture
 
     @property
     def kind(self) -> str:
+        if self.document:
+            return "document"
         if self.voice or self.mimetype.startswith("audio/"):
             return "audio"
         if self.mimetype.startswith("image/"):

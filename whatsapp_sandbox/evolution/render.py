@@ -1,0 +1,149 @@
+"""Evolution API v2 (2.3.7) shapes: JIDs and keys (incl. the @lid swap), Baileys message content
+with its 2.3.6+ serialization (index-keyed bytes, Long objects), upsert data and stored rows."""
+import hashlib
+from datetime import datetime, timedelta, timezone
+
+SERVER_TZ = timezone(timedelta(hours=-3))  # the official image runs with TZ=America/Sao_Paulo
+
+
+def phone_jid(phone) -> str:
+    return f"{phone.digits}@s.whatsapp.net"
+
+
+def lid_jid(phone) -> str:
+    return f"{phone.lid}@lid"
+
+
+def live_key(peer, from_me: bool, wa_id: str) -> dict:
+    """messages.upsert key on 2.3.7: a LID-addressed chat is swapped to the phone JID when known."""
+    if peer.lid_only:
+        if peer.lid_resolvable:
+            key = {"remoteJid": phone_jid(peer), "remoteJidAlt": phone_jid(peer)}
+        else:
+            key = {"remoteJid": lid_jid(peer)}
+        key.update({"fromMe": from_me, "id": wa_id, "participant": "", "addressingMode": "lid"})
+        return key
+    return {"remoteJid": phone_jid(peer), "fromMe": from_me, "id": wa_id, "participant": "", "addressingMode": "pn"}
+
+
+def stored_key(peer, from_me: bool, wa_id: str) -> dict:
+    """Rows keep the pre-swap Baileys key: @lid in remoteJid, the phone in remoteJidAlt."""
+    if peer.lid_only:
+        key = {"remoteJid": lid_jid(peer), "fromMe": from_me, "id": wa_id, "addressingMode": "lid"}
+        if peer.lid_resolvable:
+            key["remoteJidAlt"] = phone_jid(peer)
+        return key
+    return {"remoteJid": phone_jid(peer), "fromMe": from_me, "id": wa_id, "addressingMode": "pn"}
+
+
+def chat_jid(peer) -> str:
+    """What status/delete events carry: the LID for LID-addressed chats."""
+    return lid_jid(peer) if peer.lid_only else phone_jid(peer)
+
+
+def long(value: int, unsigned: bool = True) -> dict:
+    low = value & 0xFFFFFFFF
+    if low >= 2 ** 31:
+        low -= 2 ** 32
+    return {"low": low, "high": value >> 32, "unsigned": unsigned}
+
+
+def index_bytes(data: bytes) -> dict:
+    return {str(i): b for i, b in enumerate(data)}
+
+
+def device_of(wa_id: str) -> str:
+    if wa_id.startswith("3A") and len(wa_id) == 20:
+        return "ios"
+    if wa_id.startswith("3E") and len(wa_id) == 22:
+        return "web"
+    if len(wa_id) in (21, 32):
+        return "android"
+    return "unknown"
+
+
+def content(world, msg, owner: str, text: str | None = None) -> tuple[str, dict]:
+    """(messageType, message) for a message; text overrides (edits)."""
+    text = msg.text if text is None else text
+    context = reply_context(world, msg, owner)
+    if msg.media is None:
+        return "conversation", {"conversation": text}
+    media = msg.media
+    digest = hashlib.sha256(media.data).digest()
+    common = {"url": f"https://mmg.whatsapp.net/v/t62.7118-24/{msg.wa_id}.enc", "mimetype": media.mimetype,
+              "fileSha256": index_bytes(digest), "fileLength": long(len(media.data)),
+              "mediaKey": index_bytes(digest[::-1]), "directPath": f"/v/t62.7118-24/{msg.wa_id}.enc",
+              "mediaKeyTimestamp": long(msg.timestamp, unsigned=False)}
+    if context:
+        common["contextInfo"] = context
+    kind = media.kind
+    if kind == "image":
+        return "imageMessage", {"imageMessage": {**common, "caption": text or None, "height": 640, "width": 480}}
+    if kind == "video":
+        return "videoMessage", {"videoMessage": {**common, "caption": text or None, "seconds": 5}}
+    if kind == "audio":
+        return "audioMessage", {"audioMessage": {**common, "seconds": 7, "ptt": media.voice}}
+    name = media.filename or f"{msg.wa_id}"
+    return "documentMessage", {"documentMessage": {**common, "title": name, "fileName": name,
+                                                   "caption": text or None}}
+
+
+def reply_context(world, msg, owner: str) -> dict | None:
+    quoted = world.by_wa_id.get(msg.reply_to) if msg.reply_to else None
+    if quoted is None:
+        return None
+    author = world.phones[quoted.sender]
+    participant = phone_jid(author) if author.e164 == owner or not author.lid_only else lid_jid(author)
+    return {"stanzaId": quoted.wa_id, "participant": participant,
+            "quotedMessage": {"conversation": "" if quoted.revoked else quoted.text}}
+
+
+def upsert_data(world, instance, msg, *, base64_media: bool = False) -> dict:
+    owner = instance.auth_number
+    me, peer = world.phones[owner], world.phones[msg.party(owner)]
+    from_me = msg.sender == owner
+    message_type, message = content(world, msg, owner)
+    if base64_media and msg.media is not None:
+        import base64
+        message["base64"] = base64.b64encode(msg.media.data).decode()
+    data = {"key": live_key(peer, from_me, msg.wa_id),
+            "pushName": me.name if from_me else peer.name,
+            "status": "SERVER_ACK" if from_me else "DELIVERY_ACK",
+            "message": message}
+    context = reply_context(world, msg, owner)
+    if context:
+        data["contextInfo"] = context
+    data.update({"messageType": message_type, "messageTimestamp": msg.timestamp,
+                 "instanceId": instance.id, "source": device_of(msg.wa_id)})
+    return data
+
+
+def send_data(world, instance, msg) -> dict:
+    data = upsert_data(world, instance, msg)
+    data["pushName"] = "Você"
+    data["status"] = "PENDING"
+    data["source"] = "web"
+    data["key"] = {"remoteJid": data["key"]["remoteJid"], "fromMe": True, "id": msg.wa_id}
+    return data
+
+
+def stored_row(world, instance, msg, row_id: str) -> dict:
+    owner = instance.auth_number
+    me, peer = world.phones[owner], world.phones[msg.party(owner)]
+    from_me = msg.sender == owner
+    message_type, message = content(world, msg, owner)
+    return {"id": row_id, "key": stored_key(peer, from_me, msg.wa_id),
+            "pushName": me.name if from_me else peer.name, "messageType": message_type, "message": message,
+            "messageTimestamp": msg.timestamp, "instanceId": instance.id, "source": device_of(msg.wa_id),
+            "contextInfo": reply_context(world, msg, owner),
+            "MessageUpdate": [{"status": "READ" if from_me and msg.ack >= 3 else "DELIVERY_ACK"}]}
+
+
+def date_time(ts: float) -> str:
+    """Evolution's local wall-clock time written with a 'Z' (a known bug): don't trust the zone."""
+    local = datetime.fromtimestamp(ts, SERVER_TZ).replace(tzinfo=None)
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int((ts % 1) * 1000):03d}Z"
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int((ts % 1) * 1000):03d}Z"
