@@ -46,6 +46,8 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+    # Reverse proxies in front of Closeline whose X-Forwarded-For/-Proto are trusted (0 = none).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0") or 0)
 
     # Close CRM (defaults point at the local sandbox started by `make run`).
     CLOSE_API_URL = os.environ.get("CLOSE_API_URL", "http://127.0.0.1:5050/api/v1")

@@ -12,10 +12,14 @@ def create_app(config_name=None, overrides=None):
     config_name = config_name or os.environ.get("FLASK_CONFIG", "development")
     app = Flask(__name__, instance_path=INSTANCE_DIR)
     app.config.from_object(CONFIGS[config_name])
+    app.config["CONFIG_NAME"] = config_name
     app.config["BOOTSTRAP_SERVE_LOCAL"] = True
     if overrides:
         app.config.update(overrides)
     _check_secrets(app, config_name)
+    if config_name == "production":
+        from webapp.deployment import check_production
+        check_production(app.config)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     os.makedirs(app.instance_path, exist_ok=True)
 
@@ -27,8 +31,10 @@ def create_app(config_name=None, overrides=None):
     bootstrap.init_app(app)
     limiter.init_app(app)
 
-    from webapp import security
+    from webapp import input_guard, security
     security.init_app(app)
+    input_guard.init_app(app)
+    _trust_proxies(app)
 
     from webapp.auth import bp as auth_bp
     from webapp.main import bp as main_bp
@@ -65,6 +71,19 @@ def _check_secrets(app, config_name):
             "import Fernet; print(Fernet.generate_key().decode())'` and set it in the environment, "
             "or run `make run`, which generates one into instance/ for local use."
         )
+    from webapp.deployment import token_key_problem
+    problem = token_key_problem(app.config["TOKEN_ENCRYPTION_KEY"])
+    if problem:
+        raise RuntimeError(problem)
+
+
+def _trust_proxies(app):
+    """Behind N reverse proxies (TRUSTED_PROXIES=N): the client address and scheme come from their
+    X-Forwarded-For / X-Forwarded-Proto headers. 0 (the default) trusts no header."""
+    count = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
 def _configure_logging(app):

@@ -16,8 +16,15 @@ RANK = {"member": 0, "admin": 1, "owner": 2}
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    return db.session.get(User, int(user_id))
+def load_user(session_id):
+    """`<user id>:<session version>`; a session from before a sign-out or password change is void."""
+    user_id, _, version = str(session_id).partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or (user.session_version or 0) != int(version):
+        return None
+    return user
 
 
 def current_membership():

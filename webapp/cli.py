@@ -126,6 +126,9 @@ def seed_demo_data():
 
 @click.command("seed-demo", help="Create the demo workspaces when the database is empty.")
 def seed_demo():
+    if current_app.config.get("CONFIG_NAME") == "production":
+        raise click.ClickException("seed-demo is refused in production (its accounts share a published "
+                                   "password): create real accounts with `flask workspace create`.")
     if seed_demo_data():
         click.echo(f"Demo data created (password {DEMO_PASSWORD!r}).")
     else:

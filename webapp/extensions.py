@@ -42,3 +42,16 @@ def _sqlite_enforce_foreign_keys(dbapi_connection, connection_record):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+@sa.event.listens_for(sa.engine.Engine, "savepoint")
+def _sqlite_savepoint_inside_a_transaction(conn, name):
+    """pysqlite starts transactions only before INSERT/UPDATE/DELETE, so a SAVEPOINT issued after
+    mere SELECTs opens the transaction itself and its RELEASE commits everything: a request that
+    later fails would keep the rows of its finished savepoints. Emit the BEGIN ourselves first
+    (the idea of SQLAlchemy's pysqlite savepoint recipe, applied only where a savepoint needs it;
+    see DESIGN-NOTES)."""
+    if conn.dialect.name == "sqlite":
+        dbapi_connection = conn.connection.dbapi_connection
+        if not dbapi_connection.in_transaction:
+            dbapi_connection.execute("BEGIN")

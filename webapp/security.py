@@ -1,5 +1,5 @@
 """Security headers, HTMX-aware auth failures and error pages."""
-from flask import jsonify, render_template, request
+from flask import g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from webapp.extensions import htmx, login_manager
@@ -24,6 +24,9 @@ def init_app(app):
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if g.get("no_store"):
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Pragma"] = "no-cache"
         return response
 
     @login_manager.unauthorized_handler

@@ -36,4 +36,10 @@ def extra_acme_ids(demo):
         values.update(gateway_id=gateway.id, link_id=link.id)
     except ImportError:
         pass
+    from webapp.models import CloudApiNumber
+    cloud = CloudApiNumber(workspace_id=demo.acme.id, phone_number_id="1099990001",
+                           whatsapp_number_id=demo.memberships["owner@acme.test"].numbers[0].id)
+    db.session.add(cloud)
+    db.session.commit()
+    values["cloud_number_id"] = cloud.id
     return values

@@ -81,7 +81,8 @@ def test_invite_link_creates_member(demo, login, browser):
     response = owner.post("/team/invitations", data={"email": "newbie@acme.test", "role": "member"},
                           follow_redirects=True)
     link = re.search(r"(http://[^ ]+/auth/invite/[\w-]+)", response.get_data(as_text=True)).group(1)
-    path = link.split("localhost", 1)[-1]
+    assert link.startswith("http://127.0.0.1:5000/")   # built from PUBLIC_URL, not the Host header
+    path = link.split("127.0.0.1:5000", 1)[-1]
     assert count(Invitation, Invitation.email == "newbie@acme.test") == 1
     form = browser.get(path)
     assert form.status_code == 200 and b"Join Acme Inc" in form.data

@@ -1,9 +1,30 @@
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from webapp.phones import InvalidPhone, to_e164
 
 
 class ApiKeyForm(FlaskForm):
     name = StringField("Key name", validators=[DataRequired(), Length(max=80)],
                        description="Where the key is used, e.g. 'WhatsApp bridge'")
     submit = SubmitField("Create API key")
+
+
+class CloudNumberForm(FlaskForm):
+    phone_number_id = StringField("Phone number ID", validators=[DataRequired(), Length(max=40)],
+                                  description="From Meta's WhatsApp Manager → API Setup (digits only)")
+    number = StringField("Business phone number", validators=[DataRequired(), Length(max=40)],
+                         description="The number customers write to, e.g. +14155550123")
+    submit = SubmitField("Register number")
+
+    def validate_phone_number_id(self, field):
+        field.data = (field.data or "").strip()
+        if not field.data.isascii() or not field.data.isdigit() or len(field.data) < 5:
+            raise ValidationError("Use the numeric Phone number ID shown by Meta (digits only).")
+
+    def validate_number(self, field):
+        try:
+            field.data = to_e164(field.data)
+        except InvalidPhone as exc:
+            raise ValidationError(str(exc))

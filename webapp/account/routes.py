@@ -1,12 +1,14 @@
 import sqlalchemy as sa
-from flask import render_template, redirect, url_for
+from flask import flash, render_template, redirect, url_for
 from flask_login import current_user
 
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import bp
-from webapp.account.forms import ApiKeyForm
+from webapp.account import cloud_numbers
+from webapp.account.forms import ApiKeyForm, CloudNumberForm
 from webapp.extensions import db
-from webapp.models import ApiKey, utcnow
+from webapp.models import ApiKey, CloudApiNumber, utcnow
+from webapp.urls import mark_secret_page
 from webapp.team.forms import ConfirmForm
 
 
@@ -40,6 +42,7 @@ def create_api_key():
     db.session.add(row)
     db.session.commit()
     # Shown once in this response; only the hash is stored.
+    mark_secret_page()
     return _render_keys(new_key=plaintext)
 
 
@@ -51,3 +54,44 @@ def revoke_api_key(key_id):
         key.revoked_at = utcnow()
         db.session.commit()
     return redirect(url_for("account.api_keys"))
+
+
+# --- WhatsApp Cloud API numbers (the webhook routes by Meta's phone_number_id) ------------------
+
+def _render_cloud(form=None, status=200):
+    return render_template("account/whatsapp_cloud.html", form=form or CloudNumberForm(),
+                           rows=cloud_numbers.registered(current_workspace().id),
+                           confirm_form=ConfirmForm()), status
+
+
+@bp.route("/settings/whatsapp-cloud")
+@workspace_role("admin")
+def whatsapp_cloud():
+    return _render_cloud()
+
+
+@bp.route("/settings/whatsapp-cloud", methods=["POST"])
+@workspace_role("admin")
+def register_cloud_number():
+    form = CloudNumberForm()
+    if not form.validate_on_submit():
+        return _render_cloud(form, status=400)
+    try:
+        cloud_numbers.register(current_workspace().id, form.phone_number_id.data, form.number.data, current_user)
+    except cloud_numbers.AlreadyRegistered as exc:
+        form.phone_number_id.errors.append(str(exc))
+        return _render_cloud(form, status=409)
+    flash(f"Cloud API number {form.number.data} registered: its webhook messages now land in this workspace.",
+          "success")
+    return redirect(url_for("account.whatsapp_cloud"))
+
+
+@bp.route("/settings/whatsapp-cloud/<int:cloud_number_id>/remove", methods=["POST"])
+@workspace_role("admin")
+def remove_cloud_number(cloud_number_id):
+    row = get_or_404_in_workspace(CloudApiNumber, cloud_number_id)
+    if ConfirmForm().validate_on_submit():
+        db.session.delete(row)
+        db.session.commit()
+        flash("Cloud API number removed: its webhook messages are no longer accepted here.", "info")
+    return redirect(url_for("account.whatsapp_cloud"))

@@ -5,9 +5,12 @@ echo hub.challenge; else 403). POST: `X-Hub-Signature-256: sha256=<hex HMAC-SHA2
 body with WHATSAPP_APP_SECRET>` checked with compare_digest before anything is parsed; bad or
 missing → 401, nothing stored. With no secret configured every POST is refused (fail closed).
 
-The webhook has no API key: the business number (metadata.display_phone_number) picks the
-workspace(s) that registered it. An unregistered number is answered 200 and logged: Meta retries
-non-2xx deliveries for days, and nothing would ever make them succeed.
+The webhook has no API key: Meta's `metadata.phone_number_id` picks the one workspace whose
+owner/admin registered it (webapp/account/cloud_numbers.py); display numbers that members add
+never route webhook traffic. An unregistered id is answered 200 and logged: Meta retries non-2xx
+deliveries for days, and nothing would ever make them succeed. Only a small body is read before
+the signature is checked; a signed payload is acknowledged per message (bad ones are listed in the
+answer and logged), never with a 500.
 """
 import hashlib
 import hmac
@@ -15,20 +18,20 @@ import json
 import logging
 from datetime import datetime, timezone
 
-import sqlalchemy as sa
 from flask import current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from sqlalchemy.exc import SQLAlchemyError
 
+from webapp.account import cloud_numbers
 from webapp.api import bp
 from webapp.api.errors import error
 from webapp.extensions import db
-from webapp.models import WhatsAppNumber
-from webapp.phones import InvalidPhone, to_e164
+from webapp.input_guard import char_problem, first_problem
 from webapp.sync import close_access, ingest, service
 
 log = logging.getLogger(__name__)
 
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
+WEBHOOK_MAX_BYTES = 256 * 1024   # Meta's payloads are small (media comes by id): read no more unsigned
 DEFAULT_MIME = {"image": "image/jpeg", "document": "application/octet-stream", "audio": "audio/ogg",
                 "video": "video/mp4", "sticker": "image/webp"}
 
@@ -50,23 +53,31 @@ def signature_ok(raw, header, secret):
     return hmac.compare_digest(header[len("sha256="):].strip().lower().encode(), digest.encode())
 
 
+def _read_limited(limit):
+    """The raw body, or None when it is larger than `limit` (read no further than limit + 1 bytes)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        return None
+    raw = request.stream.read(limit + 1)
+    return None if len(raw) > limit else raw
+
+
 @bp.post("/webhooks/whatsapp")
 def receive():
-    try:
-        raw = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        return error(413, "payload_too_large", "The body is too large.")
+    limit = current_app.config.get("WHATSAPP_WEBHOOK_MAX_BYTES") or WEBHOOK_MAX_BYTES
+    raw = _read_limited(limit)
+    if raw is None:
+        return error(413, "payload_too_large", f"Webhook bodies are limited to {limit // 1024} KB.")
     if not signature_ok(raw, request.headers.get("X-Hub-Signature-256"),
                         current_app.config.get("WHATSAPP_APP_SECRET") or ""):
         log.warning("WhatsApp webhook with a missing or wrong signature refused")
         return error(401, "bad_signature", "Missing or wrong X-Hub-Signature-256.")
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        payload = None
-    if not isinstance(payload, dict):
-        return error(400, "invalid_json", "The body must be a JSON object.")
     counts = {"stored": 0, "duplicates": 0, "ignored": 0}
+    payload = _parse(raw)
+    if payload is None:
+        counts["rejected"] = [{"id": None, "errors": {"body": "Not a JSON object (or nested too deeply)."}}]
+        log.warning("signed WhatsApp webhook body is not usable JSON: acknowledged, nothing stored")
+        return jsonify(counts)
     kicks, created = set(), {}
     for value in _values(payload):
         _ingest_value(value, counts, kicks, created)
@@ -78,84 +89,109 @@ def receive():
     return jsonify(counts)
 
 
+def _parse(raw):
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(payload, dict) or (first_problem(payload) or ("", ""))[1].startswith("Nested"):
+        return None
+    return payload
+
+
 def _values(payload):
-    for entry in payload.get("entry") or []:
-        if not isinstance(entry, dict):
-            continue
-        for change in entry.get("changes") or []:
+    entries = payload.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
             if isinstance(change, dict) and isinstance(change.get("value"), dict):
                 yield change["value"]
 
 
-def _numbers(display_phone):
-    try:
-        e164 = to_e164("+" + "".join(ch for ch in str(display_phone) if ch.isdigit()))
-    except InvalidPhone:
-        return []
-    # Registered in several workspaces: each one gets its copy (each registered the number).
-    return db.session.scalars(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == e164)).all()
-
-
 def _ingest_value(value, counts, kicks, created):
-    messages = [m for m in value.get("messages") or [] if isinstance(m, dict)]
+    raw_messages = value.get("messages")
+    messages = [m for m in raw_messages if isinstance(m, dict)] if isinstance(raw_messages, list) else []
     if not messages:
         return  # statuses (sent/delivered/read) and other fields: nothing to sync
     metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
-    numbers = _numbers(metadata.get("display_phone_number", ""))
-    if not numbers:
+    registration = cloud_numbers.for_webhook(metadata.get("phone_number_id"))
+    if registration is None:
         counts["ignored"] += len(messages)
-        log.warning("WhatsApp webhook for unregistered business number %r (phone_number_id %r): %d message(s) "
-                    "ignored", metadata.get("display_phone_number"), metadata.get("phone_number_id"),
-                    len(messages))
+        log.warning("WhatsApp webhook for unregistered phone_number_id %r: %d message(s) ignored",
+                    str(metadata.get("phone_number_id"))[:40], len(messages))
         return
-    names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "")
-             for c in value.get("contacts") or [] if isinstance(c, dict)}
-    for number in numbers:
-        live = close_access.live_connection(number.workspace_id) is not None
-        for item in messages:
-            body = to_ingest_body(item, number.e164, names)
-            try:
-                incoming = ingest.validate(body, number.workspace_id, media_ids=True)
-            except ingest.Invalid as exc:
-                counts["ignored"] += 1
-                log.warning("WhatsApp webhook message %r ignored: %s", item.get("id"), exc.errors)
-                continue
+    number = registration.number
+    contacts = value.get("contacts") if isinstance(value.get("contacts"), list) else []
+    names = {}
+    for contact in contacts:
+        if isinstance(contact, dict) and isinstance(contact.get("profile"), dict):
+            names[str(contact.get("wa_id"))] = _text(contact["profile"].get("name"))
+    live = close_access.live_connection(number.workspace_id) is not None
+    for item in messages:
+        _ingest_item(item, number, names, live, counts, kicks, created)
+
+
+def _ingest_item(item, number, names, live, counts, kicks, created):
+    """One message: stored, a duplicate, or rejected (listed in the answer); never raises."""
+    item_id = item.get("id") if isinstance(item.get("id"), str) else None
+    try:
+        body = to_ingest_body(item, number.e164, names)
+        incoming = ingest.validate(body, number.workspace_id, media_ids=True)
+        with db.session.begin_nested():
             message, is_new = ingest.store(incoming, "webhook", live)
-            counts["stored" if is_new else "duplicates"] += 1
-            if is_new:
-                key = (number.workspace_id, message.state)
-                created[key] = created.get(key, 0) + 1
-                if message.state == "queued":
-                    kicks.add(number.workspace_id)
+    except ingest.Invalid as exc:
+        _reject(counts, item_id, exc.errors)
+        return
+    except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
+        log.warning("WhatsApp webhook message %r could not be stored: %s", item_id, type(exc).__name__)
+        _reject(counts, item_id, {"message": "Could not be stored."})
+        return
+    counts["stored" if is_new else "duplicates"] += 1
+    if is_new:
+        key = (number.workspace_id, message.state)
+        created[key] = created.get(key, 0) + 1
+        if message.state == "queued":
+            kicks.add(number.workspace_id)
+
+
+def _reject(counts, item_id, errors):
+    counts["ignored"] += 1
+    counts.setdefault("rejected", []).append({"id": item_id if item_id and not char_problem(item_id) else None, "errors": errors})
+    log.warning("WhatsApp webhook message %r rejected: %s", (item_id or "")[:100], errors)
+
+
+def _text(value):
+    return value if isinstance(value, str) else ""
 
 
 def to_ingest_body(item, business_e164, names):
     """One Cloud API message → the body of POST /api/v1/messages."""
-    sender = str(item.get("from") or "")
-    kind = item.get("type")
+    sender = _text(item.get("from"))
+    kind = item.get("type") if isinstance(item.get("type"), str) else "unknown"
     text, attachments = "", []
     if kind == "text":
-        text = (item.get("text") or {}).get("body", "")
+        text = item.get("text")  # anything but {"body": "..."} is reported by validate
+        text = text.get("body") if isinstance(text, dict) else text
     elif kind in MEDIA_TYPES:
-        media = item.get(kind) or {}
-        text = media.get("caption", "") or ""
+        media = item.get(kind) if isinstance(item.get(kind), dict) else {}
+        text = _text(media.get("caption"))
         attachments.append({
-            "filename": media.get("filename") or f"{kind}-{media.get('id', 'file')}",
-            "content_type": media.get("mime_type") or DEFAULT_MIME[kind],
+            "filename": _text(media.get("filename")) or f"{kind}-{_text(media.get('id')) or 'file'}",
+            "content_type": _text(media.get("mime_type")) or DEFAULT_MIME[kind],
             "whatsapp_media_id": media.get("id"),
         })
     else:
-        text = f"[{kind or 'unknown'} message]"  # reactions, locations…: noted, not dropped
+        text = f"[{kind[:40] or 'unknown'} message]"  # reactions, locations…: noted, not dropped
     try:
         sent = datetime.fromtimestamp(int(item.get("timestamp")), tz=timezone.utc).isoformat()
     except (TypeError, ValueError, OverflowError, OSError):
         sent = item.get("timestamp")
-    context = item.get("context") or {}
+    context = item.get("context") if isinstance(item.get("context"), dict) else {}
     return {
         "whatsapp_number": business_e164,
         "chat": {"id": sender, "type": "direct", "phone": "+" + sender if sender else None,
-                 "name": names.get(sender, "")},
+                 "name": names.get(sender) or ""},
         "message": {"id": item.get("id"), "direction": "incoming", "sent_at": sent, "text": text,
-                    "reply_to": context.get("id") if isinstance(context, dict) else None,
+                    "reply_to": context.get("id"),
                     "attachments": attachments},
     }

@@ -8,6 +8,7 @@ from webapp.auth import bp
 from webapp.auth.forms import AcceptInviteForm, JoinForm, LoginForm
 from webapp.extensions import db, limiter
 from webapp.models import Invitation, Membership, User, utcnow
+from werkzeug.security import check_password_hash, generate_password_hash
 
 
 def _safe_next(target):
@@ -21,8 +22,30 @@ def _login_limit():
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _login_key():
+    """Failed sign-ins are counted per account and client address (behind ProxyFix: the real one)."""
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"login:{email}:{request.remote_addr}"
+
+
+def _failed_sign_in(response):
+    return response.status_code != 302   # a successful sign-in redirects; it never counts
+
+
+# Compared against when the email is unknown, so both paths cost one password hash.
+_DUMMY_HASH = generate_password_hash("closeline-timing-equaliser")
+
+
+def _authenticate(email, password):
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if user.check_password(password) else None
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_key, deduct_when=_failed_sign_in)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
@@ -30,8 +53,8 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        user = db.session.scalar(sa.select(User).where(User.email == form.email.data.strip().lower()))
-        if user is None or not user.check_password(form.password.data):
+        user = _authenticate(form.email.data.strip().lower(), form.password.data)
+        if user is None:
             form.password.errors.append("Wrong email or password.")
         else:
             session.clear()
@@ -42,6 +65,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        current_user.end_sessions()   # this session and any copy of its cookie stop working
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

@@ -83,6 +83,7 @@ NAV_ITEMS = [
     ("whatsapp.page", "WhatsApp", "member"),
     ("team.index", "Team", "member"),
     ("account.api_keys", "API keys", "admin"),
+    ("account.whatsapp_cloud", "WhatsApp Cloud API", "admin"),
     ("account.subscription", "Subscription", "owner"),
 ]
 

@@ -58,12 +58,23 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     name: Mapped[str] = mapped_column(sa.String(120))
     password_hash: Mapped[str] = mapped_column(sa.String(256))
+    # Bumped on sign-out and password change: sessions that carry an older value stop working.
+    session_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
     memberships = relationship("Membership", back_populates="user", cascade="all, delete-orphan")
 
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
+        if self.session_version is not None:
+            self.session_version += 1
+
+    def get_id(self):
+        # Flask-Login stores this in the session; the loader accepts it only while the version holds.
+        return f"{self.id}:{self.session_version or 0}"
+
+    def end_sessions(self):
+        self.session_version = (self.session_version or 0) + 1
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)

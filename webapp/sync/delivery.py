@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import requests
 import sqlalchemy as sa
 
+from webapp import outbound
 from webapp.extensions import db
 from webapp.integrations.close.client import (
     CloseAuthError, CloseError, CloseRejected, CloseTransient)
@@ -211,7 +211,7 @@ def _forget_link(link, ctx, chat_id):
     db.session.commit()
 
 
-def build_payload(message, ctx, route):
+def build_payload(message, ctx, route, with_attachments=True):
     """Every field of Close's CreateWhatsAppMessage that we know (close-api.md §5.1)."""
     connection = ctx.connection
     number = message.number
@@ -232,7 +232,7 @@ def build_payload(message, ctx, route):
     if reply:
         payload["response_to_id"] = reply
     notes = []
-    if message.attachments:
+    if message.attachments and with_attachments:
         if connection.sync_attachments:
             files, notes = upload_attachments(message, ctx.client)
             if files:
@@ -261,13 +261,18 @@ def reply_activity_id(message, ctx):
         Message.state == "synced", Message.close_org_id == ctx.connection.close_org_id))
 
 
+FILE_DEADLINE = 60.0       # seconds for one attachment download (wall clock)
+MESSAGE_DEADLINE = 120.0   # seconds for all downloads of one message
+
+
 def upload_attachments(message, client):
     """Upload within Close's 25 MB per-message total; files that can't go are noted, not fatal."""
     limit = setting("SYNC_MAX_ATTACHMENT_BYTES")
     files, notes, total = [], [], 0
+    ends_at = time.monotonic() + MESSAGE_DEADLINE
     for item in message.attachments:
         name = item.get("filename") or "file"
-        data, problem = _attachment_bytes(item, limit, message.attempts)
+        data, problem = _attachment_bytes(item, limit, message.attempts, ends_at)
         if problem:
             notes.append(f"synced without {name}: {problem}")
             continue
@@ -281,29 +286,25 @@ def upload_attachments(message, client):
     return files, notes
 
 
-def _attachment_bytes(item, limit, attempts):
+def _attachment_bytes(item, limit, attempts, ends_at):
     if item.get("size") is not None and item["size"] > limit:
         return None, "over Close's 25 MB limit"
     if item.get("data") is not None:
         return base64.b64decode(item["data"]), None
     if item.get("url"):
+        # A URL from a message: never the gateway exception, one deadline for the whole message.
+        left = min(FILE_DEADLINE, ends_at - time.monotonic())
+        if left <= 0:
+            return None, outbound.FetchFailed.user_message
         try:
-            with requests.get(item["url"], stream=True, timeout=20) as response:
-                if response.status_code >= 500 or response.status_code == 429:
-                    raise requests.RequestException(f"HTTP {response.status_code}")
-                if response.status_code != 200:
-                    return None, f"download failed (HTTP {response.status_code})"
-                chunks, size = [], 0
-                for chunk in response.iter_content(65536):
-                    size += len(chunk)
-                    if size > limit:
-                        return None, "over Close's 25 MB limit"
-                    chunks.append(chunk)
-                return b"".join(chunks), None
-        except requests.RequestException as exc:
-            if attempts < 3:  # a blip: retry the whole message later
-                raise CloseTransient(f"attachment download failed: {exc}") from exc
-            return None, f"download failed ({exc})"
+            return outbound.fetch(item["url"], max_bytes=limit, deadline=left).content, None
+        except outbound.FetchTooLarge:
+            return None, "over Close's 25 MB limit"
+        except outbound.FetchError as exc:
+            log.info("attachment of message download refused/failed: %s", exc.detail)
+            if exc.retryable and attempts < 3:  # a blip: retry the whole message later
+                raise CloseTransient("attachment download failed") from None
+            return None, outbound.describe(exc)
     if item.get("whatsapp_media_id"):
         return None, "WhatsApp media can't be downloaded (no Graph API access configured)"
     return None, "no file content"

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
+from webapp.input_guard import first_problem
 from webapp.models import Chat, Message, WhatsAppNumber, utcnow
 from webapp.phones import InvalidPhone, region_of, to_e164
 
@@ -150,6 +151,9 @@ def validate(body, workspace_id, media_ids=False):
     media_ids: accept WhatsApp media-id attachments (webhook only)."""
     if not isinstance(body, dict):
         raise Invalid({"body": "Must be a JSON object."})
+    unusable = first_problem(body)  # NUL, unpaired surrogates, deep nesting: this item only
+    if unusable:
+        raise Invalid({unusable[0]: unusable[1]})
     errors = {}
     number = None
     raw_number = _str(errors, body, "whatsapp_number", "whatsapp_number", max_len=40)

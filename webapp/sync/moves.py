@@ -40,8 +40,8 @@ def move_chat_activities(chat_id):
         if existing:
             new_id = existing[0]["id"]
         else:
-            payload, _ = delivery.build_payload(message, ctx, route)
-            payload.pop("attachments", None)  # files were uploaded for the old copy only
+            # files were uploaded for the old copy only: re-routing never downloads again
+            payload, _ = delivery.build_payload(message, ctx, route, with_attachments=False)
             new_id = client.create_whatsapp_activity(payload)["id"]
         ctx.activity_ids[message.external_id] = new_id
         if message.close_activity_id and message.close_activity_id != new_id:

@@ -8,9 +8,10 @@ from webapp.models import Chat, Invitation, Membership, WhatsAppNumber
 from webapp.signals import member_removed
 from webapp.team import bp
 from webapp.team.forms import ConfirmForm, InviteForm, NumberForm, RoleForm
+from webapp.urls import mark_secret_page, public_url
 
 
-def _render_team(invite_form=None, number_form=None, status=200):
+def _render_team(invite_form=None, number_form=None, status=200, new_invite=None):
     workspace = current_workspace()
     members = db.session.scalars(
         sa.select(Membership).where(Membership.workspace_id == workspace.id).order_by(Membership.id)).all()
@@ -22,6 +23,7 @@ def _render_team(invite_form=None, number_form=None, status=200):
         "team/index.html", workspace=workspace, members=members, invitations=invitations,
         me=current_membership(), invite_form=invite_form or InviteForm(),
         number_form=number_form or NumberForm(), confirm_form=ConfirmForm(), role_form=RoleForm(),
+        new_invite=new_invite,
     ), status
 
 
@@ -48,9 +50,9 @@ def invite():
     invitation, token = Invitation.create(me.workspace, email, form.role.data, current_user)
     db.session.add(invitation)
     db.session.commit()
-    link = url_for("auth.accept_invite", token=token, _external=True)
-    flash(f"Invite link for {email} (shown once, valid 7 days): {link}", "success")
-    return redirect(url_for("team.index"))
+    # Shown once in this response (not in the session cookie, not cached); built from PUBLIC_URL.
+    mark_secret_page()
+    return _render_team(new_invite={"email": email, "link": public_url("auth.accept_invite", token=token)})
 
 
 @bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])

@@ -7,6 +7,7 @@ import hmac
 from flask import flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from webapp import server_secrets
 from webapp.access import current_membership, current_workspace, workspace_role
 from webapp.extensions import db, htmx
 from webapp.integrations.close import bp, checks, oauth, service, testsync
@@ -89,7 +90,8 @@ def connect():
         db.session.commit()
         return _respond(blocker, "warning")
     url, state, verifier = oauth.authorization_request()
-    session[PENDING] = {"state": state, "verifier": verifier, "workspace_id": workspace.id,
+    # The PKCE verifier stays on the server; the (client-readable) session holds only a handle.
+    session[PENDING] = {"state": state, "verifier_ref": server_secrets.keep(verifier), "workspace_id": workspace.id,
                         "user_id": current_user.id}
     if htmx:  # a full-page navigation to Close's consent screen
         response = make_response("", 204)
@@ -126,7 +128,7 @@ def callback():
     if error or not request.args.get("code"):
         return _refused(f"Close did not authorize the connection ({error or 'no code'}). Nothing was stored.")
     try:
-        token = oauth.exchange_code(request.args["code"], pending["verifier"])
+        token = oauth.exchange_code(request.args["code"], server_secrets.take(pending.get("verifier_ref")) or "")
     except oauth.OAuthRejected as exc:
         return _refused(f"Close refused to complete the connection ({exc.error}). Nothing was stored; "
                         "click Connect to try again.", f"token endpoint: {exc.error}")

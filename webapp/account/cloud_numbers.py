@@ -1,0 +1,47 @@
+"""Rules for WhatsApp Cloud API numbers: an owner/admin registers Meta's phone_number_id for a
+workspace; one id belongs to one workspace in the whole deployment."""
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import CloudApiNumber, WhatsAppNumber
+
+
+class AlreadyRegistered(Exception):
+    pass
+
+
+TAKEN = ("This phone number ID is already registered in a Closeline workspace. Each Cloud API number "
+         "can feed one workspace only; ask its owner to remove it there first.")
+
+
+def registered(workspace_id):
+    return db.session.scalars(sa.select(CloudApiNumber).where(CloudApiNumber.workspace_id == workspace_id)
+                              .order_by(CloudApiNumber.id)).all()
+
+
+def register(workspace_id, phone_number_id, e164, user):
+    """Registers the id (and the business number in the workspace when it is new). Commits."""
+    if db.session.scalar(sa.select(CloudApiNumber.id).where(CloudApiNumber.phone_number_id == phone_number_id)):
+        raise AlreadyRegistered(TAKEN)
+    number = db.session.scalar(sa.select(WhatsAppNumber).where(
+        WhatsAppNumber.workspace_id == workspace_id, WhatsAppNumber.e164 == e164))
+    if number is None:
+        number = WhatsAppNumber(workspace_id=workspace_id, e164=e164, label="Cloud API")
+        db.session.add(number)
+    row = CloudApiNumber(workspace_id=workspace_id, phone_number_id=phone_number_id, number=number,
+                         registered_by_id=user.id)
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except IntegrityError:   # registered by someone else in the same instant
+        db.session.rollback()
+        raise AlreadyRegistered(TAKEN) from None
+    return row
+
+
+def for_webhook(phone_number_id):
+    """The registration Meta's metadata.phone_number_id names, or None."""
+    if not isinstance(phone_number_id, str) or not phone_number_id or len(phone_number_id) > 40:
+        return None
+    return db.session.scalar(sa.select(CloudApiNumber).where(CloudApiNumber.phone_number_id == phone_number_id))
