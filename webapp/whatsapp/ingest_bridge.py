@@ -10,13 +10,13 @@ from webapp.extensions import db
 from webapp.sync import close_access, ingest, service
 
 log = logging.getLogger(__name__)
-SOURCE = "waha"
 
 
-def submit(workspace_id, number_id, items):
+def submit(workspace_id, number_id, items, source="waha"):
     """Store items for one workspace. Returns {"stored", "duplicates", "invalid", "errors"}.
 
-    Commits. `number_id` is the WhatsAppNumber the items belong to (their `whatsapp_number`)."""
+    Commits. `number_id` is the WhatsAppNumber the items belong to (their `whatsapp_number`);
+    `source` is the gateway kind, recorded on each message."""
     live = close_access.live_connection(workspace_id) is not None
     counts = {"stored": 0, "duplicates": 0, "invalid": 0, "errors": []}
     created = {}
@@ -29,7 +29,7 @@ def submit(workspace_id, number_id, items):
             log.warning("gateway message %r for number %s refused: %s",
                         (item.get("message") or {}).get("id"), number_id, exc.errors)
             continue
-        message, is_new = ingest.store(incoming, SOURCE, live)
+        message, is_new = ingest.store(incoming, source, live)
         if is_new:
             counts["stored"] += 1
             created[message.state] = created.get(message.state, 0) + 1

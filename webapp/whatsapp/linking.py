@@ -32,7 +32,7 @@ class LinkRefused(Exception):
 
 def webhook_url(gateway):
     root = current_app.config.get("WHATSAPP_WEBHOOK_BASE_URL") or current_app.config["PUBLIC_URL"]
-    return f"{root.rstrip('/')}/api/webhooks/waha/{gateway.id}"
+    return f"{root.rstrip('/')}/api/webhooks/{gateway.kind}/{gateway.id}"
 
 
 def _session_name(gateway, membership):

@@ -1,4 +1,5 @@
-"""POST /api/webhooks/waha/<gateway id>: store the delivery, answer 200 at once (see inbox.accept)."""
+"""POST /api/webhooks/<kind>/<gateway id> (waha, evolution): store the delivery, answer 200 at once
+(see inbox.accept). Each kind authenticates its deliveries its own way (`Client.signature_ok`)."""
 from flask import abort, current_app, jsonify, request
 
 from webapp.extensions import db
@@ -6,10 +7,10 @@ from webapp.models import Gateway
 from webapp.whatsapp import hooks, inbox
 
 
-@hooks.post("/waha/<int:gateway_id>")
-def waha(gateway_id):
+@hooks.post("/<any(waha, evolution):kind>/<int:gateway_id>")
+def receive(kind, gateway_id):
     gateway = db.session.get(Gateway, gateway_id)
-    if gateway is None or gateway.kind != "waha":
+    if gateway is None or gateway.kind != kind:
         abort(404)
     limit = current_app.config.get("WHATSAPP_WEBHOOK_MAX_BYTES", 256 * 1024)
     # Refuse big bodies before reading or verifying them (events are small; media comes by URL).

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 
-KINDS = {"waha": "webapp.whatsapp.gateways.waha"}
+KINDS = {"waha": "webapp.whatsapp.gateways.waha", "evolution": "webapp.whatsapp.gateways.evolution"}
 
 # Gateway-side session statuses every kind maps onto.
 STARTING, QR, WORKING, FAILED, STOPPED = "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED", "STOPPED"
@@ -43,6 +43,7 @@ class Media:
     mimetype: str
     filename: str | None = None
     error: str | None = None
+    ref: dict | None = None     # what the gateway needs to fetch the file when there is no URL
 
 
 @dataclass
@@ -68,7 +69,8 @@ class MessageEvent:
 
 @dataclass
 class EditEvent:
-    chat_jid: str
+    # chat_jid None: the gateway names only the message id; the inbox finds the stored message.
+    chat_jid: str | None
     from_me: bool
     short_id: str
     text: str
@@ -76,7 +78,7 @@ class EditEvent:
 
 @dataclass
 class RevokeEvent:
-    chat_jid: str
+    chat_jid: str | None
     from_me: bool
     short_id: str
 
@@ -94,6 +96,7 @@ class IgnoredEvent:
 
 class GatewayClient(ABC):
     kind = ""
+    label = ""              # shown to people: "WAHA", "Evolution API"
     # Events the webhook subscribes to.
     events: tuple = ()
 
@@ -142,6 +145,11 @@ class GatewayClient(ABC):
 
     @abstractmethod
     def dedupe_key(self, envelope) -> str | None: ...
+
+    @staticmethod
+    def session_of(envelope) -> str | None:
+        """The gateway session (WAHA session, Evolution instance) a webhook envelope is about."""
+        return envelope.get("session")
 
     @staticmethod
     @abstractmethod

@@ -120,6 +120,7 @@ def normalize(msg, me=None):
 
 class Client(GatewayClient):
     kind = "waha"
+    label = "WAHA"
     events = EVENTS
 
     # -- plumbing -----------------------------------------------------------------------------
