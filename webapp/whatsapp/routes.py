@@ -65,7 +65,7 @@ def add_gateway():
     try:
         gateway = gateways_service.add_gateway(current_workspace().id, name=form.name.data,
                                                base_url=form.base_url.data, api_key=form.api_key.data,
-                                               created_by=current_user)
+                                               kind=form.kind.data, created_by=current_user)
     except gateways_service.InvalidGateway as exc:
         for field, message in exc.errors.items():
             getattr(form, field).errors.append(message)
