@@ -5,7 +5,7 @@ NUL bytes or unpaired surrogates (PostgreSQL refuses NUL in text, UTF-8 can't ca
 either would surface as a 500 deep inside). JSON bodies of the API must parse within a nesting depth
 (deep nesting would raise RecursionError). The ingestion API checks the strings inside each message
 itself (`first_problem`, called by ingest.validate), so a batch keeps its per-item answers. The
-WhatsApp webhook is left alone here: its signature must be checked before anything is parsed.
+webhooks are left alone here: their signature must be checked before anything is parsed.
 """
 import json
 import re
@@ -18,7 +18,7 @@ from webapp.extensions import htmx
 MAX_DEPTH = 32
 SEARCH_MAX = 100   # characters of the sync log search
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
-WEBHOOK_PATH = "/api/webhooks/whatsapp"
+WEBHOOK_PREFIX = "/api/webhooks/"   # every webhook verifies its signature/secret before parsing
 INGEST_PATHS = ("/api/v1/messages", "/api/v1/messages/batch")
 
 
@@ -68,7 +68,7 @@ def _request_problem():
 
 
 def _json_depth_problem():
-    if request.path == WEBHOOK_PATH or not request.path.startswith("/api/") or request.method != "POST":
+    if request.path.startswith(WEBHOOK_PREFIX) or not request.path.startswith("/api/") or request.method != "POST":
         return None
     try:
         raw = request.get_data(cache=True)
