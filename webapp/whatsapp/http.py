@@ -68,8 +68,10 @@ def download(url, *, headers, allow_private, max_bytes=MAX_MEDIA_BYTES, deadline
         try:
             fetched = outbound.fetch(url, max_bytes=max_bytes, deadline=deadline,
                                      allow_private=allow_private, headers=headers)
-        except (outbound.FetchRefused, outbound.FetchFailed) as exc:
-            raise DownloadFailed(str(exc), getattr(exc, "status", None)) from exc
+        except outbound.FetchError as exc:
+            if exc.retryable and exc.status is None:  # no answer (connection, DNS, deadline): retry later
+                raise GatewayUnreachable(f"{urlsplit(url).netloc}: {exc.detail}") from exc
+            raise DownloadFailed(str(exc), exc.status) from exc
         return Downloaded(fetched.content, fetched.content_type, getattr(fetched, "filename", None))
     return _local_download(url, headers, allow_private, max_bytes, deadline)
 
