@@ -68,6 +68,9 @@ class Config:
     # WhatsApp Cloud API webhook.
     WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")
     WHATSAPP_APP_SECRET = os.environ.get("WHATSAPP_APP_SECRET", "")
+    # Graph API root for Cloud API media (id → URL → bytes). A private address here (a local
+    # stand-in) is let through the guarded fetcher for exactly this host and port.
+    GRAPH_API_URL = os.environ.get("GRAPH_API_URL", "https://graph.facebook.com/v21.0")
 
     # WhatsApp gateways (WAHA): the address gateways post webhooks to (default PUBLIC_URL), how
     # often number health is checked and missed messages are fetched (seconds).

@@ -22,7 +22,7 @@ from webapp.extensions import db
 from webapp.integrations.close.client import (
     CloseAuthError, CloseError, CloseRejected, CloseTransient)
 from webapp.models import ChatLink, Message, WhatsAppNumber, Workspace, utcnow
-from webapp.sync import close_access, routing
+from webapp.sync import close_access, cloud_media, routing
 from webapp.sync.ingest import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
 from webapp.sync.settings import setting
 
@@ -137,6 +137,8 @@ def _process(message, ctx):
             return _failed(message, f"Close unreachable: {exc.message}", exc.retry_after)
         except CloseRejected as exc:
             return Outcome("dead", f"Close refused the activity: {exc.message}")
+        except cloud_media.MediaSourceDown as exc:  # before any Close write: nothing half-done
+            return _failed(message, str(exc), None)
         except Exception as exc:  # a bug or an unexpected answer: keep the row, retry later
             log.exception("sync of message %s failed", message.id)
             db.session.rollback()
@@ -272,7 +274,7 @@ def upload_attachments(message, client):
     ends_at = time.monotonic() + MESSAGE_DEADLINE
     for item in message.attachments:
         name = item.get("filename") or "file"
-        data, problem = _attachment_bytes(item, limit, message.attempts, ends_at)
+        data, problem = _attachment_bytes(item, limit, message.attempts, ends_at, message.whatsapp_number_id)
         if problem:
             notes.append(f"synced without {name}: {problem}")
             continue
@@ -286,7 +288,7 @@ def upload_attachments(message, client):
     return files, notes
 
 
-def _attachment_bytes(item, limit, attempts, ends_at):
+def _attachment_bytes(item, limit, attempts, ends_at, number_id=None):
     if item.get("size") is not None and item["size"] > limit:
         return None, "over Close's 25 MB limit"
     if item.get("data") is not None:
@@ -306,7 +308,10 @@ def _attachment_bytes(item, limit, attempts, ends_at):
                 raise CloseTransient("attachment download failed") from None
             return None, outbound.describe(exc)
     if item.get("whatsapp_media_id"):
-        return None, "WhatsApp media can't be downloaded (no Graph API access configured)"
+        left = min(FILE_DEADLINE, ends_at - time.monotonic())
+        if left <= 0:
+            raise cloud_media.MediaSourceDown("WhatsApp media could not be fetched in time; the message is retried.")
+        return cloud_media.fetch(number_id, item["whatsapp_media_id"], max_bytes=limit, deadline=left)
     return None, "no file content"
 
 

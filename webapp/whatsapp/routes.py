@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.account import cloud_numbers
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.extensions import db
 from webapp.models import Gateway, Membership, NumberLink, WhatsAppSettings
@@ -45,7 +46,8 @@ def _render(gateway_form=None, link_form=None, status=200):
         has_gateways=bool(gateways_service.gateways_of(workspace.id)),
         gateway_form=gateway_form or GatewayForm(), link_form=link_form or _link_form(workspace, me),
         settings_form=SettingsForm(mirror_deletions=bool(settings and settings.mirror_deletions)),
-        confirm_form=ConfirmForm(), events=inbox.counts_by_state(workspace.id)), status
+        confirm_form=ConfirmForm(), events=inbox.counts_by_state(workspace.id),
+        cloud_numbers=cloud_numbers.registered(workspace.id) if me.is_manager else []), status
 
 
 @bp.route("/")
