@@ -20,15 +20,6 @@ def recover(link_id):
         return recovery.recover(link_id)
 
 
-def refresh_link(link_id):
-    with _context():
-        from webapp.extensions import db
-        from webapp.models import NumberLink
-        from webapp.whatsapp import linking
-        link = db.session.get(NumberLink, link_id)
-        return linking.refresh(link).state if link else None
-
-
 def check_numbers():
     """rq cron: every number's health, plus a retry of held/failed webhook events."""
     with _context():

@@ -124,6 +124,23 @@ def seed_demo_data():
     return True
 
 
+def seed_demo_gateway():
+    """With WHATSAPP_SANDBOX_URL set: a WAHA gateway in Acme pointing at the WhatsApp sandbox (once)."""
+    import os
+    sandbox = current_app.config.get("WHATSAPP_SANDBOX_URL") or os.environ.get("WHATSAPP_SANDBOX_URL")
+    workspace = db.session.scalar(sa.select(Workspace).where(Workspace.name == "Acme Inc"))
+    if not sandbox or workspace is None:
+        return None
+    from webapp.models import Gateway
+    from webapp.whatsapp import gateways_service
+    base_url = sandbox.rstrip("/") + "/waha"
+    if db.session.scalar(sa.select(Gateway).where(Gateway.workspace_id == workspace.id, Gateway.base_url == base_url)):
+        return None
+    api_key = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")
+    return gateways_service.add_gateway(workspace.id, name="WhatsApp sandbox (WAHA)", base_url=base_url,
+                                        api_key=api_key, created_by=workspace.owner)
+
+
 @click.command("seed-demo", help="Create the demo workspaces when the database is empty.")
 def seed_demo():
     if current_app.config.get("CONFIG_NAME") == "production":
@@ -133,4 +150,7 @@ def seed_demo():
         click.echo(f"Demo data created (password {DEMO_PASSWORD!r}).")
     else:
         click.echo("Database already has users; demo seed skipped.")
+    gateway = seed_demo_gateway()
+    if gateway is not None:
+        click.echo(f"WAHA gateway {gateway.name!r} added to Acme Inc ({gateway.base_url}).")
     current_app.logger.debug("seed-demo done")

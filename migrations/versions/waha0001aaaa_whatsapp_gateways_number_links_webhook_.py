@@ -2,7 +2,7 @@
 
 Revision ID: waha0001aaaa
 Revises: c432b5710d58
-Create Date: 2026-11-27 11:02:43.892402
+Create Date: 2026-11-27 11:24:23.936298
 
 """
 from alembic import op
@@ -87,6 +87,7 @@ def upgrade():
     sa.Column('session_name', sa.String(length=60), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('gateway_status', sa.String(length=40), nullable=False),
+    sa.Column('gateway_status_at', webapp.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('state_since', webapp.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('hmac_key_enc', sa.Text(), nullable=False),

@@ -15,10 +15,11 @@ pytestmark = pytest.mark.sqlite_only
 
 
 def test_devstack_serves_sign_in_page_within_a_minute(tmp_path):
-    web, sandbox = free_port(), free_port()
+    web, sandbox, whatsapp = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in {"REDIS_URL", "DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "TEST_DATABASE_URL"}}
-    env.update(CLOSELINE_INSTANCE_DIR=str(tmp_path / "instance"), WEB_PORT=str(web), SANDBOX_PORT=str(sandbox))
+    env.update(CLOSELINE_INSTANCE_DIR=str(tmp_path / "instance"), WEB_PORT=str(web), SANDBOX_PORT=str(sandbox),
+               WHATSAPP_SANDBOX_PORT=str(whatsapp))
     log = open(tmp_path / "devstack.log", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "scripts.devstack"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -30,8 +31,8 @@ def test_devstack_serves_sign_in_page_within_a_minute(tmp_path):
                 page = requests.get(f"http://127.0.0.1:{web}/auth/login", timeout=2)
                 if page.status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # still starting (or the machine is busy)
             assert proc.poll() is None, _tail(log)
             time.sleep(0.5)
         assert page is not None and page.status_code == 200, _tail(log)
@@ -45,6 +46,9 @@ def test_devstack_serves_sign_in_page_within_a_minute(tmp_path):
                                  data={"email": "owner@acme.test", "password": "closeline-demo", "csrf_token": token})
         assert "Acme Inc" in signed_in.text
         assert (tmp_path / "instance" / "fernet.key").exists()
+        # The WhatsApp sandbox runs and a WAHA gateway pointing at it was seeded.
+        assert "WhatsApp sandbox (WAHA)" in session.get(f"http://127.0.0.1:{web}/whatsapp/").text
+        assert requests.get(f"http://127.0.0.1:{whatsapp}/waha/ping", timeout=5).json() == {"message": "pong"}
         # Access logs carry paths only: OAuth codes and verify tokens travel in query strings.
         requests.get(f"http://127.0.0.1:{web}/integrations/close/callback?code=SECRETCODE&state=x", timeout=5)
     finally:

@@ -193,3 +193,17 @@ def test_edit_before_the_original_is_held_then_applied(app, link, hook, process,
     inbox.retry_waiting(link.gateway_id)
     [row] = messages()
     assert row.text == "New text"
+
+
+def test_status_webhooks_arriving_out_of_order_end_in_the_newest_state(app, link, hook, process):
+    from tests.whatsapp.sandbox_fixtures import fresh
+    from webapp.extensions import db
+    link.state, link.was_linked = "qr", False
+    db.session.commit()
+    statuses = [{"status": "STARTING", "timestamp": 1000}, {"status": "SCAN_QR_CODE", "timestamp": 2000},
+                {"status": "WORKING", "timestamp": 3000}]
+    for status in ("WORKING", "STARTING", "SCAN_QR_CODE"):  # the order WAHA's concurrent deliveries arrived in
+        upto = [s for s in statuses if s["timestamp"] <= next(x["timestamp"] for x in statuses if x["status"] == status)]
+        hook(envelope("session.status", {"name": "mia", "status": status, "statuses": upto}))
+    process()
+    assert fresh(link).state == "linked"

@@ -63,6 +63,8 @@ class NumberLink(db.Model):
     session_name: Mapped[str] = mapped_column(sa.String(60))
     state: Mapped[str] = mapped_column(sa.String(20), default="starting")
     gateway_status: Mapped[str] = mapped_column(sa.String(40), default="")
+    # When the gateway reported `gateway_status`: status webhooks arrive out of order, older ones lose.
+    gateway_status_at = mapped_column(UTCDateTime, nullable=True)
     state_since = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     hmac_key_enc: Mapped[str] = mapped_column(sa.Text)

@@ -17,6 +17,7 @@ def check_all():
             checked += 1
     for gateway_id in db.session.scalars(sa.select(Gateway.id)).all():
         inbox.retry_waiting(gateway_id)
+    inbox.forget_old()
     return checked
 
 

@@ -32,10 +32,21 @@ HOLD_LIFETIME = timedelta(days=2)
 
 # -- accepting a delivery ------------------------------------------------------------------------------
 
+_plain_keys = {}  # ciphertext → key: decrypting once per process keeps the webhook fast
+
+
+def _key(ciphertext):
+    if ciphertext not in _plain_keys:
+        if len(_plain_keys) > 10_000:
+            _plain_keys.clear()
+        _plain_keys[ciphertext] = crypto.decrypt(ciphertext)
+    return _plain_keys[ciphertext]
+
+
 def signed_by_gateway(gateway, raw, headers):
     checker = base.client_for_kind(gateway.kind, gateway.base_url, None).signature_ok
     keys = db.session.scalars(sa.select(NumberLink.hmac_key_enc).where(NumberLink.gateway_id == gateway.id)).all()
-    return any(checker(raw, headers, crypto.decrypt(key)) for key in keys)
+    return any(checker(raw, headers, _key(key)) for key in keys)
 
 
 def accept(gateway, raw, headers):
@@ -48,18 +59,19 @@ def accept(gateway, raw, headers):
         envelope = None
     if not isinstance(envelope, dict) or not envelope.get("event"):
         return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
+    gateway_id = gateway.id
     client = base.client_for_kind(gateway.kind, gateway.base_url, None)
-    row = GatewayEvent(workspace_id=gateway.workspace_id, gateway_id=gateway.id,
-                       dedupe_key=client.dedupe_key(envelope), event=str(envelope["event"])[:40],
-                       session_name=str(client.session_of(envelope) or "")[:60], payload=envelope)
+    row = dict(workspace_id=gateway.workspace_id, gateway_id=gateway_id, dedupe_key=client.dedupe_key(envelope),
+               event=str(envelope["event"])[:40], session_name=str(client.session_of(envelope) or "")[:60],
+               payload=envelope, state="received", reason="", attempts=0, created_at=utcnow())
     try:
-        with db.session.begin_nested():
-            db.session.add(row)
+        # One INSERT and a commit: the unique (gateway, dedupe key) turns a repeat into a no-op.
+        db.session.execute(sa.insert(GatewayEvent).values(**row))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return 200, {"status": "duplicate"}
-    kick(gateway.id)
+    kick(gateway_id)
     return 200, {"status": "stored"}
 
 
@@ -162,7 +174,7 @@ def _finish(event, state, reason):
 def handle(link, client, parsed, envelope):
     """One parsed event → (inbox state, reason)."""
     if isinstance(parsed, base.StatusEvent):
-        linking.apply_status(link, parsed.status, parsed.me)
+        linking.apply_status(link, parsed.status, parsed.me, parsed.at)
         return "done", f"session {parsed.status}"
     if isinstance(parsed, base.IgnoredEvent):
         return "ignored", parsed.reason
@@ -199,6 +211,14 @@ def _target_id(link, client, parsed):
         return found
     chat = messages.resolve_chat(link, client, parsed.chat_jid)
     return messages.canonical_id(parsed.from_me, chat, parsed.short_id)
+
+
+def forget_old(days=7):
+    """Handled deliveries are kept a week (dedupe window for late retries, and for support), then dropped."""
+    cutoff = utcnow() - timedelta(days=days)
+    db.session.execute(sa.delete(GatewayEvent).where(GatewayEvent.state.in_(("done", "ignored", "dead")),
+                                                     GatewayEvent.created_at < cutoff))
+    db.session.commit()
 
 
 def mirror_deletions(workspace_id):

@@ -87,9 +87,16 @@ def refresh(link):
     return link
 
 
-def apply_status(link, status, me=None):
+def apply_status(link, status, me=None, at=None):
+    """Apply a gateway status. Webhooks carry the gateway's time `at` and arrive in any order: one
+    older than the last applied webhook is stale. A poll (`at` None) is the present: always applied,
+    without comparing clocks of two machines."""
     if link.state == "refused":
         return
+    if at is not None:
+        if link.gateway_status_at is not None and at < link.gateway_status_at:
+            return
+        link.gateway_status_at = at
     new_state = STATUS_TO_STATE.get(status, link.state)
     if new_state == "linked" and link.whatsapp_number_id is None:
         try:

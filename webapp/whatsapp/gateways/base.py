@@ -87,6 +87,7 @@ class RevokeEvent:
 class StatusEvent:
     status: str
     me: dict | None = None
+    at: datetime | None = None   # when the gateway changed the status (None: unknown)
 
 
 @dataclass

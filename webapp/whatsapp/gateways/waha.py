@@ -118,6 +118,17 @@ def normalize(msg, me=None):
         else None)
 
 
+def _status_time(payload, envelope):
+    """When the status changed (ms in WAHA): the newest `statuses` entry, else the envelope's time."""
+    stamps = [s.get("timestamp") for s in payload.get("statuses") or [] if isinstance(s, dict)
+              and s.get("status") == payload.get("status")]
+    stamp = (stamps or [envelope.get("timestamp")])[-1]
+    try:
+        return datetime.fromtimestamp(float(stamp) / 1000, tz=timezone.utc) if stamp else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
 class Client(GatewayClient):
     kind = "waha"
     label = "WAHA"
@@ -361,7 +372,7 @@ class Client(GatewayClient):
         if event == "message.revoked":
             return [self._revoke(payload)]
         if event == "session.status":
-            return [StatusEvent(str(payload.get("status") or ""), me)]
+            return [StatusEvent(str(payload.get("status") or ""), me, _status_time(payload, envelope))]
         return [IgnoredEvent(f"event {event!r} is not used")]
 
     @staticmethod
