@@ -124,21 +124,57 @@ def seed_demo_data():
     return True
 
 
-def seed_demo_gateway():
-    """With WHATSAPP_SANDBOX_URL set: a WAHA gateway in Acme pointing at the WhatsApp sandbox (once)."""
+# The WhatsApp sandbox's demo gateways: (kind, name, path, API key env, default key).
+DEMO_GATEWAYS = [
+    ("waha", "WhatsApp sandbox (WAHA)", "/waha", "WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key"),
+    ("evolution", "WhatsApp sandbox (Evolution API)", "/evolution", "WHATSAPP_SANDBOX_EVOLUTION_API_KEY",
+     "evolution-sandbox-key"),
+]
+# Acme's Cloud API business number in the demo (Adam's phone in the sandbox; see devstack).
+DEMO_CLOUD_NUMBER = ("+14155550002", "100000000000002")
+
+
+def _demo_sandbox():
     import os
     sandbox = current_app.config.get("WHATSAPP_SANDBOX_URL") or os.environ.get("WHATSAPP_SANDBOX_URL")
     workspace = db.session.scalar(sa.select(Workspace).where(Workspace.name == "Acme Inc"))
-    if not sandbox or workspace is None:
-        return None
+    return (sandbox.rstrip("/"), workspace) if sandbox and workspace is not None else (None, None)
+
+
+def seed_demo_gateways():
+    """With WHATSAPP_SANDBOX_URL set: one WAHA and one Evolution API gateway in Acme pointing at the
+    WhatsApp sandbox (once each). Returns the gateways added."""
+    import os
+    sandbox, workspace = _demo_sandbox()
+    if sandbox is None:
+        return []
     from webapp.models import Gateway
     from webapp.whatsapp import gateways_service
-    base_url = sandbox.rstrip("/") + "/waha"
-    if db.session.scalar(sa.select(Gateway).where(Gateway.workspace_id == workspace.id, Gateway.base_url == base_url)):
+    added = []
+    for kind, name, path, key_env, default_key in DEMO_GATEWAYS:
+        base_url = sandbox + path
+        if db.session.scalar(sa.select(Gateway).where(Gateway.workspace_id == workspace.id,
+                                                      Gateway.base_url == base_url)):
+            continue
+        added.append(gateways_service.add_gateway(workspace.id, name=name, base_url=base_url, kind=kind,
+                                                  api_key=os.environ.get(key_env, default_key),
+                                                  created_by=workspace.owner))
+    return added
+
+
+def seed_demo_cloud_number():
+    """With WHATSAPP_SANDBOX_URL set: Acme's Cloud API number, with the sandbox's Graph token (once)."""
+    import os
+    sandbox, workspace = _demo_sandbox()
+    if sandbox is None:
         return None
-    api_key = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")
-    return gateways_service.add_gateway(workspace.id, name="WhatsApp sandbox (WAHA)", base_url=base_url,
-                                        api_key=api_key, created_by=workspace.owner)
+    from webapp.account import cloud_numbers
+    from webapp.models import CloudApiNumber
+    e164, phone_number_id = DEMO_CLOUD_NUMBER
+    if db.session.scalar(sa.select(CloudApiNumber).where(CloudApiNumber.phone_number_id == phone_number_id)):
+        return None
+    return cloud_numbers.register(workspace.id, phone_number_id, e164, workspace.owner,
+                                  access_token=os.environ.get("WHATSAPP_SANDBOX_GRAPH_ACCESS_TOKEN", "graph-sandbox-token"))
 
 
 @click.command("seed-demo", help="Create the demo workspaces when the database is empty.")
@@ -150,7 +186,9 @@ def seed_demo():
         click.echo(f"Demo data created (password {DEMO_PASSWORD!r}).")
     else:
         click.echo("Database already has users; demo seed skipped.")
-    gateway = seed_demo_gateway()
-    if gateway is not None:
-        click.echo(f"WAHA gateway {gateway.name!r} added to Acme Inc ({gateway.base_url}).")
+    for gateway in seed_demo_gateways():
+        click.echo(f"{gateway.kind_label} gateway {gateway.name!r} added to Acme Inc ({gateway.base_url}).")
+    cloud = seed_demo_cloud_number()
+    if cloud is not None:
+        click.echo(f"Cloud API number {cloud.number.e164} (phone_number_id {cloud.phone_number_id}) added to Acme Inc.")
     current_app.logger.debug("seed-demo done")

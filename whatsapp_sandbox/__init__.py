@@ -45,6 +45,7 @@ DEFAULTS = {
     "GRAPH_APP_SECRET": "graph-sandbox-app-secret",
     "GRAPH_WEBHOOK_URL": None,
     "GRAPH_API_VERSION": "v21.0",
+    "GRAPH_NUMBERS": "",  # "+<E.164>=<phone_number_id>,…": Cloud API numbers present after every reset (demo)
 }
 LOGGED_PREFIXES = {"/waha/": "waha", "/evolution/": "evolution", "/graph/": "graph"}
 RUNTIME_KEYS = {k for k in DEFAULTS if k.startswith(("WEBHOOK_", "WAHA_", "EVOLUTION_", "GRAPH_"))}

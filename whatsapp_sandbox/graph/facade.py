@@ -22,6 +22,10 @@ class GraphFacade:
 
     def reset(self):
         self.numbers.clear()
+        for pair in filter(None, (p.strip() for p in (self.sb.config.get("GRAPH_NUMBERS") or "").split(","))):
+            number, _, phone_number_id = pair.partition("=")
+            if number.strip() in self.sb.world.phones:
+                self.register(number.strip(), phone_number_id=phone_number_id.strip() or None)
 
     def tick(self):
         pass
