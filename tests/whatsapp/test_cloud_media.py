@@ -94,3 +94,23 @@ def test_statuses_are_acknowledged_and_errors_are_shown_on_the_whatsapp_page(app
     assert messages() == []
     member_page = login("member@acme.test").get("/whatsapp/").get_data(as_text=True)
     assert "Message type unknown" not in member_page  # Cloud API numbers are an owner/admin matter
+
+
+def test_an_admin_sets_the_access_token_encrypted_and_a_member_cannot(app, demo, login):
+    from webapp.account import cloud_numbers
+    from tests.whatsapp.sandbox_fixtures import fresh
+    row = cloud_numbers.register(demo.acme.id, PNID, MIA, demo.users["owner@acme.test"])
+    url = f"/settings/whatsapp-cloud/{row.id}/token"
+    page = login("owner@acme.test").get("/settings/whatsapp-cloud").get_data(as_text=True)
+    assert "no token: files are not fetched" in page
+    member = login("member@acme.test").post(url, data={"access_token": "EAAG-member-token"})
+    assert member.status_code in (403, 404) and fresh(row).access_token_enc is None
+    admin = login("admin@acme.test")
+    assert admin.post(url, data={"access_token": "  "}).status_code == 400
+    done = admin.post(url, data={"access_token": "EAAG-secret-token"}, follow_redirects=True)
+    assert done.status_code == 200 and "Access token saved for +14155550003" in done.get_data(as_text=True)
+    stored = fresh(row).access_token_enc
+    assert stored and "EAAG-secret-token" not in stored
+    from webapp.sync.cloud_media import token_for
+    assert token_for(row.whatsapp_number_id) == "EAAG-secret-token"
+    assert "EAAG-secret-token" not in admin.get("/settings/whatsapp-cloud").get_data(as_text=True)
