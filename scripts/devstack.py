@@ -76,7 +76,7 @@ def wire_ports(env):
     env.setdefault("GRAPH_API_URL", f"{wa_url}/graph/v21.0")
     env.setdefault("WHATSAPP_APP_SECRET", env.setdefault("WHATSAPP_SANDBOX_GRAPH_APP_SECRET", "graph-sandbox-app-secret"))
     env.setdefault("WHATSAPP_SANDBOX_GRAPH_WEBHOOK_URL", f"http://127.0.0.1:{web}/api/webhooks/whatsapp")
-    env.setdefault("WHATSAPP_SANDBOX_GRAPH_NUMBERS", "+14155550002=100000000000002")
+    env.setdefault("WHATSAPP_SANDBOX_GRAPH_SEED_NUMBERS", "+14155550002=100000000000002")
     return web
 
 

@@ -95,6 +95,24 @@ def close_sandbox(sandbox):
     return sandbox
 
 
+@pytest.fixture(scope="session")
+def whatsapp_sandbox_server():
+    """The WhatsApp sandbox (WAHA / Evolution / Cloud API façades) over real HTTP in a thread, with
+    short start-up and retry delays (reset before each test that uses `whatsapp_sandbox`)."""
+    from whatsapp_sandbox.testing import WhatsAppSandboxServer
+    server = WhatsAppSandboxServer({"WAHA_STARTING_SECONDS": 0.05, "WAHA_WAIT_SECONDS": 2.0,
+                                    "WEBHOOK_DELAY_SCALE": 0.05, "EVOLUTION_CONNECT_SECONDS": 0.05})
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def whatsapp_sandbox(whatsapp_sandbox_server):
+    whatsapp_sandbox_server.reset()
+    return whatsapp_sandbox_server
+
+
 def _app_config(database_url, redis_url, sandbox_url=None):
     config = {
         "SQLALCHEMY_DATABASE_URI": database_url,

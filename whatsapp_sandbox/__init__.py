@@ -45,7 +45,7 @@ DEFAULTS = {
     "GRAPH_APP_SECRET": "graph-sandbox-app-secret",
     "GRAPH_WEBHOOK_URL": None,
     "GRAPH_API_VERSION": "v21.0",
-    "GRAPH_NUMBERS": "",  # "+<E.164>=<phone_number_id>,…": Cloud API numbers present after every reset (demo)
+    "GRAPH_SEED_NUMBERS": "+442079460004=100000000000004",  # "e164=phone_number_id,…" registered on reset
 }
 LOGGED_PREFIXES = {"/waha/": "waha", "/evolution/": "evolution", "/graph/": "graph"}
 RUNTIME_KEYS = {k for k in DEFAULTS if k.startswith(("WEBHOOK_", "WAHA_", "EVOLUTION_", "GRAPH_"))}
@@ -105,6 +105,13 @@ def _query_without_secrets() -> str:
     return "&".join(f"{k}={v}" for k, v in request.args.items(multi=True) if k.lower() != "x-api-key")
 
 
+def _small_json():
+    """The request's JSON body when it is small (media uploads are left out of the log)."""
+    if not request.is_json or (request.content_length or 0) > 16_384:
+        return None
+    return request.get_json(silent=True)
+
+
 def _install_request_log(app: Flask) -> None:
     @app.before_request
     def _start_clock():
@@ -118,7 +125,7 @@ def _install_request_log(app: Flask) -> None:
         sb = app.extensions["whatsapp_sandbox"]
         sb.log_request({
             "time": time.time(), "facade": facade, "method": request.method, "path": request.path,
-            "query": _query_without_secrets(), "status": resp.status_code,
+            "query": _query_without_secrets(), "status": resp.status_code, "json": _small_json(),
             "duration_ms": round((time.perf_counter() - g.get("t0", time.perf_counter())) * 1000, 2),
         })
         if app.config["LOG_REQUESTS"]:

@@ -37,37 +37,67 @@ def state():
 
 @bp.route("/config", methods=["GET", "PUT"])
 def config():
-    from . import RUNTIME_KEYS
+    from . import DEFAULTS, RUNTIME_KEYS
     sb = sandbox()
     if request.method == "PUT":
         body = _body()
         unknown = set(body) - RUNTIME_KEYS
         if unknown:
             raise WorldError(400, f"Not changeable at run time: {sorted(unknown)}.")
-        for key, value in body.items():
-            expected = type(sb.config[key]) if sb.config[key] is not None else (str, type(None))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, expected):
-                raise WorldError(400, f"{key} must be of type {getattr(expected, '__name__', 'string')}.")
-            sb.config[key] = value
+        updates = {key: _typed(key, value, DEFAULTS[key]) for key, value in body.items()}
+        sb.config.update(updates)
         sb.dispatcher.delay_scale = sb.config["WEBHOOK_DELAY_SCALE"]
         sb.dispatcher.timeout = sb.config["WEBHOOK_TIMEOUT"]
     return jsonify({k: sb.config[k] for k in sorted(RUNTIME_KEYS)})
+
+
+def _typed(key, value, default):
+    """Values keep the type of the key's default (None defaults take a string or null)."""
+    if default is None:
+        if value is not None and not isinstance(value, str):
+            raise WorldError(400, f"{key} must be a string or null.")
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise WorldError(400, f"{key} must be true or false.")
+        return value
+    if isinstance(default, (int, float)) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return type(default)(value)
+    if isinstance(default, str) and isinstance(value, str):
+        return value
+    raise WorldError(400, f"{key} must be of type {type(default).__name__}.")
 
 
 # --- messages ------------------------------------------------------------------------------------
 @bp.post("/messages")
 def send():
     sb, body = sandbox(), _body()
-    sender, recipient = body.get("from"), body.get("to")
+    with sb.world.lock:
+        msg = _send_one(sb, body)
+        return jsonify(message_view(sb, msg)), 201
+
+
+def _send_one(sb, body: dict):
     text = body.get("text") or ""
     if not isinstance(text, str):
         raise WorldError(400, "text must be a string.")
-    media = messaging.media_from_json(body.get("media"))
+    return messaging.send(sb, body.get("from"), body.get("to"), text, reply_to=body.get("reply_to"),
+                          media=messaging.media_from_json(body.get("media")),
+                          location=messaging.location_from_json(body.get("location")),
+                          contact=messaging.contact_from_json(body.get("contact")),
+                          chat=body.get("chat") or "direct", group_name=body.get("group_name"))
+
+
+@bp.post("/messages/batch")
+def send_batch():
+    """{"messages": [{from, to, text, reply_to?, media?}, …]} — many at once (benchmarks, gap tests)."""
+    sb, body = sandbox(), _body()
+    items = body.get("messages")
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise WorldError(400, "messages must be a non-empty list of message objects.")
     with sb.world.lock:
-        msg = messaging.send(sb, sender, recipient, text, reply_to=body.get("reply_to"), media=media)
-        return jsonify(message_view(sb, msg)), 201
+        sent = [_send_one(sb, item) for item in items]
+        return jsonify({"data": [message_view(sb, m) for m in sent]}), 201
 
 
 @bp.get("/messages")
@@ -105,7 +135,7 @@ def message_view(sb, msg) -> dict:
     ids = {"wa_id": msg.wa_id, "wamid": msg.wamid}
     for number in (msg.sender, msg.recipient):
         phone = world.phones[number]
-        if phone.kind != "member":
+        if phone.kind != "member" or msg.chat_kind != "direct":
             continue
         peer = world.phones[msg.party(number)]
         chat = f"{peer.lid}@lid" if peer.lid_only else f"{peer.digits}@c.us"
@@ -116,13 +146,18 @@ def message_view(sb, msg) -> dict:
         "media": None if msg.media is None else {"filename": msg.media.filename, "mimetype": msg.media.mimetype,
                                                  "size": len(msg.media.data), "media_id": msg.media_id},
         "edited": bool(msg.edits), "revoked": msg.revoked, "ack": msg.ack,
+        "location": msg.location, "contact": msg.contact, "chat": msg.chat_kind, "group_id": msg.group_id,
     }
 
 
 # --- linking and breaking sessions -------------------------------------------------------------------
 def _member(number) -> str:
+    """A member's phone; an unknown number becomes a new member (tests link fresh numbers)."""
     world = sandbox().world
-    phone = world.ensure_phone(number)
+    known = world.phone(number) if isinstance(number, str) else None
+    phone = known or world.ensure_phone(number)
+    if known is None:
+        phone.kind, phone.name = "member", f"Member {phone.e164[-4:]}"
     if phone.kind != "member":
         raise WorldError(400, f"{number} is a customer's phone; link a member's phone.")
     return phone.e164

@@ -2,6 +2,7 @@
 that every façade then reports. Callers hold world.lock."""
 import base64
 import binascii
+import hashlib
 import time
 
 from . import ids
@@ -32,14 +33,41 @@ def media_from_json(spec) -> Media | None:
                  document=bool(spec.get("document")))
 
 
+def location_from_json(spec) -> dict | None:
+    if spec is None:
+        return None
+    try:
+        lat, lng = float(spec["latitude"]), float(spec["longitude"])
+    except (TypeError, KeyError, ValueError):
+        raise WorldError(400, "location needs numeric latitude and longitude.")
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise WorldError(400, "location latitude/longitude are out of range.")
+    return {"latitude": lat, "longitude": lng, "name": spec.get("name"), "address": spec.get("address")}
+
+
+def contact_from_json(spec) -> dict | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not isinstance(spec.get("phone"), str):
+        raise WorldError(400, "contact needs name and phone (E.164).")
+    return {"name": spec["name"], "phone": spec["phone"]}
+
+
+CHAT_KINDS = ("direct", "group", "status", "newsletter")
+
+
 def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | None = None,
-         media: Media | None = None, source: str = "app", via: tuple | None = None) -> Message:
+         media: Media | None = None, source: str = "app", via: tuple | None = None,
+         location: dict | None = None, contact: dict | None = None, chat: str = "direct",
+         group_name: str | None = None) -> Message:
     world = sb.world
     if sender == recipient:
         raise WorldError(400, "from and to must be different numbers.")
     world.ensure_phone(sender)
     world.ensure_phone(recipient)
-    if not (text or "").strip() and media is None:
+    if chat not in CHAT_KINDS:
+        raise WorldError(400, f"chat must be one of {CHAT_KINDS}.")
+    if not (text or "").strip() and media is None and location is None and contact is None:
         raise WorldError(400, "Send text, media or both.")
     quoted = None
     if reply_to:
@@ -50,9 +78,15 @@ def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | Non
                                              and sender[-1] in "02468" else "ios")
     msg = world.add_message(sender, recipient, text or "", source=source,
                             reply_to=quoted.wa_id if quoted else None, media=media, device=device)
-    msg.via = via
+    msg.via, msg.location, msg.contact, msg.chat_kind = via, location, contact, chat
+    if chat in ("group", "newsletter"):
+        msg.group_id = _stable_digits(group_name or f"{sender}-{recipient}", 18)
     sb.message_created(msg)
     return msg
+
+
+def _stable_digits(name: str, length: int) -> str:
+    return "120363" + str(int(hashlib.sha256(name.encode()).hexdigest(), 16))[: length - 6]
 
 
 def edit(sb, ref: str, text: str, by: str | None = None) -> Message:

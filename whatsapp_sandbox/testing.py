@@ -60,7 +60,7 @@ class WhatsAppSandboxServer:
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> "WhatsAppSandboxServer":
-        if self._server is not None:
+        if self.app is not None:
             return self
         self._server = make_server(self.host, self.port, None, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://{self.host}:{self._server.server_port}"
@@ -71,15 +71,35 @@ class WhatsAppSandboxServer:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def go_offline(self) -> None:
+        """Stop listening (connections are refused) but keep the world, sessions and pending deliveries."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def go_online(self) -> None:
+        """Listen again on the same port, with the same state."""
         if self._server is None:
+            self._serve(self.app, self.port_number)
+
+    @property
+    def port_number(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def _serve(self, app, port: int) -> None:
+        self._server = make_server(self.host, port, app, threaded=True, request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="whatsapp-sandbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self.app is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self.go_offline()
         self.sandbox.stop()
         self._http.close()
-        self._server = self._thread = None
+        self.app = None
 
     def __enter__(self) -> "WhatsAppSandboxServer":
         return self.start()

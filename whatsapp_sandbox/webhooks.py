@@ -168,7 +168,7 @@ class Dispatcher:
     def _release_held(self, delay: float) -> None:
         held, self._held = self._held, []
         for n, job in enumerate(reversed(held)):
-            self._schedule(job, delay + 0.05 * n)  # spaced, so the reversed order survives concurrent sends
+            self._schedule(job, delay + 0.2 * n)  # spaced, so the reversed order survives concurrent sends
 
     def _schedule(self, job: Delivery, delay: float) -> None:
         # the "delay" fault is wall-clock seconds, never scaled

@@ -75,6 +75,18 @@ class Message:
     ack: int = 1
     wamid: str = ""
     via: tuple | None = None  # (facade, account) that sent it through its API
+    location: dict | None = None  # {latitude, longitude, name?, address?}
+    contact: dict | None = None  # a shared contact card {name, phone}
+    chat_kind: str = "direct"  # "direct" | "group" | "status" (status@broadcast) | "newsletter"
+    group_id: str | None = None  # digits of the group / newsletter id
+
+    @property
+    def vcard(self) -> str | None:
+        if not self.contact:
+            return None
+        digits = self.contact["phone"].lstrip("+")
+        return (f"BEGIN:VCARD\nVERSION:3.0\nFN:{self.contact['name']}\n"
+                f"TEL;type=CELL;waid={digits}:{self.contact['phone']}\nEND:VCARD")
 
     def party(self, number: str) -> str:
         """The other end of the chat, seen from `number`."""
@@ -219,8 +231,9 @@ class World:
         return next((m for m in self.messages if m.wamid == ref), None)
 
     def chat_messages(self, owner: str, peer: str | None = None) -> list[Message]:
+        """The direct chats' messages of a phone (groups, statuses and channels are not chats here)."""
         return [m for m in self.messages
-                if m.involves(owner) and (peer is None or m.party(owner) == peer)]
+                if m.chat_kind == "direct" and m.involves(owner) and (peer is None or m.party(owner) == peer)]
 
     # --- timers (run by the ticker thread, under the lock) -----------------
     def later(self, delay: float, fn) -> None:

@@ -55,16 +55,26 @@ def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
     expect(page.locator("#link-status")).to_have_attribute("hx-trigger", "every 2s")
     _shot(page, "qr")
 
-    # The member scans it with the phone (the sandbox's simulated phone).
+    # The member scans it with the simulated phone (the WhatsApp sandbox's phone page).
     sessions = wa.control("GET", "state")["waha"]["sessions"]
     [session] = [s for s in sessions if s["status"] == "SCAN_QR_CODE"]
-    wa.control("POST", "scan", {"number": MIA, "qr": session["qr"]})
+    phone = chromium.new_context().new_page()
+    phone.set_default_timeout(20000)
+    phone.goto(f"{wa.url}/phones/{MIA.lstrip('+')}")
+    phone.select_option("#pending", value=f"waha:{session['name']}")
+    phone.click("#scan-button")
+    expect(phone.locator("#links")).to_contain_text("WORKING")
 
     expect(page.locator("#linked")).to_contain_text(f"Linked: {MIA}")
     expect(page.locator("#link-status")).not_to_have_attribute("hx-trigger", "every 2s")  # polling stopped
     _shot(page, "linked")
 
-    sent = wa.send(JANE, MIA, "Hello from the browser test")
+    # A customer writes (typed on the phone page as the customer) and the message reaches Close.
+    phone.goto(f"{wa.url}/phones/{MIA.lstrip('+')}/chats/{JANE.lstrip('+')}")
+    phone.select_option("#as", value="them")
+    phone.fill("#text", "Hello from the browser test")
+    phone.click("#send-button")
+    [sent] = [m for m in wa.control("GET", "messages", number=MIA)["data"] if m["text"] == "Hello from the browser test"]
     external_id = sent["ids"]["waha"][MIA]
     wait_for(lambda: activities(close_sandbox, external_id=external_id), timeout=40, interval=0.3,
              message="the customer's message in Close")

@@ -116,3 +116,33 @@ def test_gateway_unreachable_is_shown_and_nothing_is_lost(app, demo, connected, 
     wa.control("PUT", "outage", {"facade": "waha", "down": False})
     health.check_all()
     wait_state(linked_mia, "linked")
+
+
+def test_a_core_gateway_serving_only_default_links_one_number(app, demo, live, wa, wa_gateway, worker, connected,
+                                                               close_sandbox):
+    from webapp.whatsapp import gateways_service, linking
+    wa.reset(WAHA_SINGLE_SESSION=True)
+    try:
+        ok, message = gateways_service.test_connection(wa_gateway)
+        assert ok and "only the session 'default'" in message
+        link = linking.start_link(wa_gateway, demo.memberships["member@acme.test"])
+        assert link.session_name == "default"
+        scan(wa, link)
+        wait_state(link, "linked")
+        with pytest.raises(linking.LinkRefused):
+            linking.start_link(fresh(wa_gateway), demo.memberships["admin@acme.test"])
+        sent = wa.send(JANE, MIA, "Hello via WAHA Core")
+        _activity(close_sandbox, _waha_id(sent))
+    finally:
+        wa.reset(WAHA_SINGLE_SESSION=False)
+
+
+def test_an_untested_core_gateway_falls_back_to_default(app, demo, live, wa, wa_gateway):
+    from webapp.whatsapp import linking
+    wa.reset(WAHA_SINGLE_SESSION=True)
+    try:
+        link = linking.start_link(wa_gateway, demo.memberships["member@acme.test"])
+        assert fresh(link).session_name == "default" and fresh(wa_gateway).single_session
+        assert fresh(link).state in ("starting", "qr")
+    finally:
+        wa.reset(WAHA_SINGLE_SESSION=False)

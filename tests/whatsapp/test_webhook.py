@@ -19,6 +19,9 @@ def test_bad_or_missing_hmac_is_401_and_nothing_is_stored(app, link, hook, gatew
 def test_unknown_gateway_is_404(app, link, gateway):
     response = post_hook(app.test_client(), gateway.id + 99, envelope("message.any", text_message()))
     assert response.status_code == 404
+    wrong_kind = app.test_client().post(f"/api/webhooks/evolution/{gateway.id}", data=b"{}",
+                                        headers={"Content-Type": "application/json"})
+    assert wrong_kind.status_code == 404
 
 
 def test_body_over_the_limit_is_refused_before_verification(app, link, hook):

@@ -86,7 +86,8 @@ def wa_server():
 def wa(wa_server):
     wa_server.reset(**{"WAHA_SINGLE_SESSION": False, "WAHA_ENGINE": "WEBJS", "WAHA_QR_FIRST_SECONDS": 60.0,
                        "WAHA_QR_NEXT_SECONDS": 20.0, "WAHA_QR_CODES": 6, "WAHA_FILES_LIFETIME": 180.0,
-                       "WAHA_API_KEY": "waha-sandbox-key", "GRAPH_WEBHOOK_URL": None})
+                       "WAHA_API_KEY": "waha-sandbox-key", "GRAPH_WEBHOOK_URL": None,
+                       "WEBHOOK_DELAY_SCALE": FAST["WEBHOOK_DELAY_SCALE"]})
     return wa_server
 
 
@@ -125,14 +126,15 @@ class Waha:
     def wait_status(self, name, status):
         return wait_for(lambda: self.status(name) == status, message=f"session {name} {status}")
 
-    def link(self, server, name, number, webhook_url=None, events=None, hmac_key="secret-key"):
+    def link(self, server, name, number, webhook_url=None, events=None, hmac_key="secret-key", retries=None):
         """Create + start a session with a webhook, wait for its QR and scan it with `number`."""
         config = {"metadata": {"workspace.id": "42"}}
         if webhook_url:
             config["webhooks"] = [{"url": webhook_url, "events": events or ["message.any", "session.status",
                                                                              "message.edited", "message.revoked",
                                                                              "message.ack"],
-                                   "hmac": {"key": hmac_key}, "retries": {"attempts": 3, "delaySeconds": 1}}]
+                                   "hmac": {"key": hmac_key},
+                                   "retries": retries or {"attempts": 3, "delaySeconds": 1}}]
         created = self.post("/api/sessions", json={"name": name, "start": True, "config": config})
         assert created.status_code == 201, created.text
         self.wait_status(name, "SCAN_QR_CODE")

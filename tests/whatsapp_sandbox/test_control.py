@@ -1,5 +1,6 @@
 """The control API: world state, message validation, the request log, the same message on every
 façade a number is linked through."""
+import pytest
 import requests
 
 from .conftest import CUSTOMER, MEMBER, OTHER_MEMBER
@@ -48,3 +49,37 @@ def test_request_log_hides_the_api_key(wa):
     log = wa.control("GET", "requests", facade="waha")["data"]
     assert log[-1]["path"] == "/waha/api/sessions" and log[-1]["status"] == 200
     assert "waha-sandbox-key" not in log[-1]["query"] and "all=true" in log[-1]["query"]
+
+
+def test_batch_and_fresh_member_numbers(wa, waha):
+    waha.link(wa, "fresh", "+15557770001")
+    batch = wa.control("POST", "messages/batch", {"messages": [
+        {"from": CUSTOMER, "to": "+15557770001", "text": f"m{i}"} for i in range(25)]})
+    assert len(batch["data"]) == 25
+    page = waha.get(f"/api/fresh/chats/{CUSTOMER[1:]}@c.us/messages", params={"limit": 100}).json()
+    assert len(page) == 25
+    assert any(m["number"] == "+15557770001" for m in wa.state()["members"])
+
+
+def test_offline_gateway_refuses_connections_and_keeps_its_state():
+    from whatsapp_sandbox.testing import WhatsAppSandboxServer
+
+    from .conftest import FAST, Waha
+    with WhatsAppSandboxServer(dict(FAST)) as server:
+        waha = Waha(server)
+        waha.link(server, "mia", MEMBER)
+        server.go_offline()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.waha_url + "/ping", timeout=5)
+        server.go_online()
+        assert waha.status("mia") == "WORKING"
+        waha.http.close()
+
+
+def test_runtime_config_keeps_types(wa):
+    assert wa.control("PUT", "config", {"GRAPH_WEBHOOK_URL": "http://127.0.0.1:1/x"})["GRAPH_WEBHOOK_URL"]
+    assert wa.control("PUT", "config", {"GRAPH_WEBHOOK_URL": None})["GRAPH_WEBHOOK_URL"] is None
+    assert wa.control("PUT", "config", {"WAHA_QR_CODES": 4})["WAHA_QR_CODES"] == 4
+    bad = requests.put(wa.url + "/_sandbox/config", json={"WAHA_SINGLE_SESSION": "yes"}, timeout=10)
+    assert bad.status_code == 400
+    assert requests.put(wa.url + "/_sandbox/config", json={"SECRET_KEY": "x"}, timeout=10).status_code == 400

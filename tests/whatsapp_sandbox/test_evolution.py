@@ -73,14 +73,16 @@ def test_connect_qr_pairing_scan_logout_delete(wa, evo, receiver):
     wa.control("POST", "scan", {"number": MEMBER, "code": qr["pairingCode"]})
     assert evo.state("s") == "open"
     updates = [d["json"]["data"] for d in receiver.wait_events("connection.update", 2)]
-    assert updates[-1]["state"] == "open" and updates[-1]["wuid"] == MEMBER[1:] + "@s.whatsapp.net"
+    opened = next(u for u in updates if u["state"] == "open")
+    assert opened["wuid"] == MEMBER[1:] + "@s.whatsapp.net" and opened["statusReason"] == 200
     assert receiver.wait_events("qrcode.updated")[0]["json"]["data"]["qrcode"]["code"] == qr["code"]
     assert evo.call("GET", "/instance/connect/s").json() == {"instance": {"instanceName": "s", "state": "open"}}
     out = evo.call("DELETE", "/instance/logout/s")
     assert out.status_code == 200 and out.json()["response"]["message"] == "Instance logged out"
     assert evo.state("s") == "close"
-    closed = [d["json"]["data"] for d in receiver.events("connection.update")][-1]
-    assert closed == {"instance": "s", "state": "close", "statusReason": 401}
+    closed = wait_for(lambda: [d["json"]["data"] for d in receiver.events("connection.update")
+                               if d["json"]["data"]["state"] == "close"])
+    assert closed == [{"instance": "s", "state": "close", "statusReason": 401}]
     assert evo.call("DELETE", "/instance/logout/s").status_code == 400  # not connected
     assert evo.call("DELETE", "/instance/delete/s").status_code == 200
     assert evo.call("GET", "/instance/connectionState/s").status_code == 404
@@ -137,10 +139,10 @@ def test_upserts_from_me_lid_reply_edit_delete(wa, evo, receiver):
 
     wa.control("POST", f"messages/{first['id']}/edit", {"text": "hello (edited)"})
     wa.control("POST", f"messages/{first['id']}/revoke")
-    edits = [d["json"]["data"] for d in receiver.wait_events("messages.edited", 2)]
-    assert edits[0]["type"] == "MESSAGE_EDIT" and edits[0]["key"]["id"] == first["id"]
-    assert edits[0]["editedMessage"] == {"conversation": "hello (edited)"}
-    assert edits[1]["type"] == "REVOKE"
+    edits = {d["json"]["data"]["type"]: d["json"]["data"] for d in receiver.wait_events("messages.edited", 2)}
+    assert edits["MESSAGE_EDIT"]["key"]["id"] == first["id"]
+    assert edits["MESSAGE_EDIT"]["editedMessage"] == {"conversation": "hello (edited)"}
+    assert edits["REVOKE"]["key"]["id"] == first["id"]
     deleted = receiver.wait_events("messages.delete")[0]["json"]["data"]
     assert deleted["id"] == first["id"] and deleted["status"] == "DELETED"
 

@@ -87,7 +87,8 @@ def test_qr_rotates_then_session_fails(wa, waha, receiver):
     waha.wait_status("rot", "SCAN_QR_CODE")
     first = waha.get("/api/rot/auth/qr", params={"format": "raw"}).json()["value"]
     waha.wait_status("rot", "FAILED")
-    statuses = [e["json"]["payload"]["status"] for e in receiver.wait_events("session.status", 5)]
+    events = sorted(receiver.wait_events("session.status", 5), key=lambda e: e["json"]["timestamp"])
+    statuses = [e["json"]["payload"]["status"] for e in events]
     assert statuses[:5] == ["STARTING", "SCAN_QR_CODE", "SCAN_QR_CODE", "SCAN_QR_CODE", "FAILED"]
     scan = requests.post(wa.url + "/_sandbox/scan", json={"number": MEMBER, "qr": first}, timeout=10)
     assert scan.status_code == 404  # an expired QR links nothing
@@ -284,7 +285,10 @@ def test_session_fail_restore_and_phone_logout(wa, waha, receiver):
 
 
 def test_delivery_faults(wa, waha, receiver):
-    waha.link(wa, "mia", MEMBER, receiver.url, events=["message.any"])
+    # real-time retries every 0.5 s for 30 tries: the receiver can be "down" long enough on a busy machine
+    wa.control("PUT", "config", {"WEBHOOK_DELAY_SCALE": 1.0})
+    waha.link(wa, "mia", MEMBER, receiver.url, events=["message.any"],
+              retries={"attempts": 30, "delaySeconds": 0.5})
     wa.control("PUT", "webhooks/faults", {"drop": 1})
     wa.send(CUSTOMER, MEMBER, "dropped")
     wa.send(CUSTOMER, MEMBER, "kept")
@@ -312,3 +316,29 @@ def test_delivery_faults(wa, waha, receiver):
     assert receiver.events("message.any") == []
     wa.control("DELETE", "webhooks/faults")
     assert [d["json"]["payload"]["body"] for d in receiver.wait_events("message.any")] == ["while down"]
+
+
+def test_noweb_engine_payloads(wa, waha, receiver):
+    wa.control("PUT", "config", {"WAHA_ENGINE": "NOWEB"})
+    waha.link(wa, "mia", MEMBER, receiver.url, events=["message.any"])
+    wa.send(LID_CUSTOMER, MEMBER, "hidden number")
+    wa.send(MEMBER, CUSTOMER, "typed on the phone")
+    payloads = {d["json"]["payload"]["body"]: d["json"]["payload"] for d in receiver.wait_events("message.any", 2)}
+    incoming, outgoing = payloads["hidden number"], payloads["typed on the phone"]
+    assert incoming["from"].endswith("@lid") and "to" not in incoming
+    assert incoming["_data"]["key"]["remoteJidAlt"] == LID_CUSTOMER[1:] + "@s.whatsapp.net"
+    assert outgoing["from"] == CUSTOMER[1:] + "@c.us" and outgoing["fromMe"] is True  # NOWEB: the chat
+    assert len(waha.get("/api/mia/chats/all/messages", params={"limit": 50}).json()) == 2
+    sent = waha.post("/api/sendText", json={"session": "mia", "chatId": CUSTOMER[1:], "text": "hi"}).json()
+    assert sent["key"]["fromMe"] is True and sent["key"]["remoteJid"] == CUSTOMER[1:] + "@s.whatsapp.net"
+
+
+def test_hmac_matches_the_documented_test_vector(wa):
+    from whatsapp_sandbox.waha.facade import WahaFacade
+    body = b'{"event":"message","session":"default","engine":"WEBJS"}'
+    session = type("S", (), {"name": "default"})()
+    delivery = WahaFacade(wa.sandbox)._delivery(session, "message", {"id": "evt_x", "timestamp": 1}, body,
+                                                {"url": "http://h/x", "hmac": {"key": "my-secret-key"}})
+    assert delivery.headers["X-Webhook-Hmac"] == (
+        "208f8a55dde9e05519e898b10b89bf0d0b3b0fdf11fdbf09b6b90476301b98d8097c462b2b17a6ce93b6b47a136cf2e78a33a63f"
+        "6752c2c1631777076153fa89")

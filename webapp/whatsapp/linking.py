@@ -64,9 +64,22 @@ def _start_session(link):
             link.session_name, webhook_url=webhook_url(link.gateway),
             hmac_key=crypto.decrypt(link.hmac_key_enc), metadata=metadata)
     except base.GatewayError as exc:
+        if "only 'default'" in exc.message and link.session_name != "default" and _switch_to_default(link):
+            return _start_session(link)  # an untested WAHA Core: it serves `default` only
         set_state(link, "unreachable" if exc.kind == "unreachable" else "failed", exc.message)
         return
     set_state(link, STATUS_TO_STATE.get(state.status, "starting"), None, state.status)
+
+
+def _switch_to_default(link):
+    gateway = link.gateway
+    gateway.single_session = True
+    if any(other.session_name == "default" for other in gateway.links if other.id != link.id):
+        db.session.commit()
+        return False
+    link.session_name = "default"
+    db.session.commit()
+    return True
 
 
 def refresh(link):

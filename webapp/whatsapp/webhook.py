@@ -1,5 +1,5 @@
-"""POST /api/webhooks/<kind>/<gateway id> (waha, evolution): store the delivery, answer 200 at once
-(see inbox.accept). Each kind authenticates its deliveries its own way (`Client.signature_ok`)."""
+"""POST /api/webhooks/<kind>/<gateway id> (e.g. /api/webhooks/waha/3): store the delivery, answer 200
+at once (see inbox.accept). The gateway's kind decides how the signature is checked and parsed."""
 from flask import abort, current_app, jsonify, request
 
 from webapp.extensions import db
@@ -7,7 +7,7 @@ from webapp.models import Gateway
 from webapp.whatsapp import hooks, inbox
 
 
-@hooks.post("/<any(waha, evolution):kind>/<int:gateway_id>")
+@hooks.post("/<kind>/<int:gateway_id>")
 def receive(kind, gateway_id):
     gateway = db.session.get(Gateway, gateway_id)
     if gateway is None or gateway.kind != kind:

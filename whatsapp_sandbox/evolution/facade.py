@@ -193,9 +193,20 @@ class EvolutionFacade:
     def _base64_on(self, instance) -> bool:
         return bool((instance.webhook or {}).get("webhookBase64"))
 
+    @staticmethod
+    def _ignored(instance, msg) -> bool:
+        """Newsletters always; statuses unless readStatus; groups when groupsIgnore."""
+        if msg.chat_kind == "newsletter":
+            return True
+        if msg.chat_kind == "status":
+            return not instance.settings.get("readStatus")
+        return msg.chat_kind == "group" and bool(instance.settings.get("groupsIgnore"))
+
     def on_message(self, msg):
         world = self.sb.world
         for instance in self._open_instances_of(msg):
+            if self._ignored(instance, msg):
+                continue
             if msg.via == ("evolution", instance.name):
                 data = render.send_data(world, instance, msg)
                 if self._base64_on(instance) and msg.media is not None:

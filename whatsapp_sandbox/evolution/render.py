@@ -1,5 +1,6 @@
 """Evolution API v2 (2.3.7) shapes: JIDs and keys (incl. the @lid swap), Baileys message content
 with its 2.3.6+ serialization (index-keyed bytes, Long objects), upsert data and stored rows."""
+import base64
 import hashlib
 from datetime import datetime, timedelta, timezone
 
@@ -36,6 +37,18 @@ def stored_key(peer, from_me: bool, wa_id: str) -> dict:
     return {"remoteJid": phone_jid(peer), "fromMe": from_me, "id": wa_id, "addressingMode": "pn"}
 
 
+def group_key(world, msg, owner: str) -> dict:
+    """Groups and status@broadcast: the chat plus the author (participant, participantAlt)."""
+    author = world.phones[msg.sender]
+    remote = "status@broadcast" if msg.chat_kind == "status" else f"{msg.group_id}@g.us"
+    key = {"remoteJid": remote, "fromMe": msg.sender == owner, "id": msg.wa_id,
+           "participant": lid_jid(author) if author.lid_only else phone_jid(author),
+           "addressingMode": "lid" if author.lid_only else "pn"}
+    if author.lid_only and author.lid_resolvable:
+        key["participantAlt"] = phone_jid(author)
+    return key
+
+
 def chat_jid(peer) -> str:
     """What status/delete events carry: the LID for LID-addressed chats."""
     return lid_jid(peer) if peer.lid_only else phone_jid(peer)
@@ -66,6 +79,13 @@ def content(world, msg, owner: str, text: str | None = None) -> tuple[str, dict]
     """(messageType, message) for a message; text overrides (edits)."""
     text = msg.text if text is None else text
     context = reply_context(world, msg, owner)
+    if msg.location:
+        loc = msg.location
+        return "locationMessage", {"locationMessage": {"degreesLatitude": loc["latitude"],
+                                                       "degreesLongitude": loc["longitude"],
+                                                       "name": loc.get("name"), "address": loc.get("address")}}
+    if msg.contact:
+        return "contactMessage", {"contactMessage": {"displayName": msg.contact["name"], "vcard": msg.vcard}}
     if msg.media is None:
         return "conversation", {"conversation": text}
     media = msg.media
@@ -104,9 +124,8 @@ def upsert_data(world, instance, msg, *, base64_media: bool = False) -> dict:
     from_me = msg.sender == owner
     message_type, message = content(world, msg, owner)
     if base64_media and msg.media is not None:
-        import base64
         message["base64"] = base64.b64encode(msg.media.data).decode()
-    data = {"key": live_key(peer, from_me, msg.wa_id),
+    data = {"key": group_key(world, msg, owner) if msg.chat_kind != "direct" else live_key(peer, from_me, msg.wa_id),
             "pushName": me.name if from_me else peer.name,
             "status": "SERVER_ACK" if from_me else "DELIVERY_ACK",
             "message": message}

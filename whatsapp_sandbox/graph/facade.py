@@ -22,10 +22,10 @@ class GraphFacade:
 
     def reset(self):
         self.numbers.clear()
-        for pair in filter(None, (p.strip() for p in (self.sb.config.get("GRAPH_NUMBERS") or "").split(","))):
-            number, _, phone_number_id = pair.partition("=")
-            if number.strip() in self.sb.world.phones:
-                self.register(number.strip(), phone_number_id=phone_number_id.strip() or None)
+        for pair in filter(None, (self.sb.config["GRAPH_SEED_NUMBERS"] or "").split(",")):
+            number, _, pnid = pair.strip().partition("=")
+            if number in self.sb.world.phones:
+                self.register(number, phone_number_id=pnid or None)
 
     def tick(self):
         pass
@@ -54,6 +54,8 @@ class GraphFacade:
 
     # --- events ------------------------------------------------------------------------------
     def on_message(self, msg):
+        if msg.chat_kind != "direct":
+            return  # Cloud API numbers have no groups, statuses or channels
         receiving = self.by_number(msg.recipient)
         if receiving is not None:
             self.emit(receiving, {"contacts": [{"profile": {"name": self.sb.world.phones[msg.sender].name},
@@ -85,6 +87,15 @@ class GraphFacade:
         quoted = self.sb.world.by_wa_id.get(msg.reply_to) if msg.reply_to else None
         if quoted is not None:
             out["context"] = {"from": quoted.sender[1:], "id": quoted.wamid}
+        if msg.location:
+            out.update(type="location", location={k: v for k, v in msg.location.items() if v is not None})
+            return out
+        if msg.contact:
+            first = msg.contact["name"].split()[0]
+            out.update(type="contacts", contacts=[{
+                "name": {"formatted_name": msg.contact["name"], "first_name": first},
+                "phones": [{"phone": msg.contact["phone"], "wa_id": msg.contact["phone"].lstrip("+"), "type": "CELL"}]}])
+            return out
         if msg.media is None:
             out.update(type="text", text={"body": msg.text})
             return out

@@ -170,6 +170,8 @@ class WahaFacade:
 
     def on_message(self, msg):
         for session in self._working_sessions_of(msg):
+            if self._ignored(session, msg):
+                continue
             payload = render.wa_message(self.sb, session, msg, event=True)
             if msg.sender == session.auth_number:
                 self.emit(session, "message.any", payload)
@@ -178,6 +180,13 @@ class WahaFacade:
             else:
                 self.emit(session, "message", payload)
                 self.emit(session, "message.any", payload)
+
+    @staticmethod
+    def _ignored(session, msg) -> bool:
+        """config.ignore drops status / group / channel events."""
+        ignore = (session.config or {}).get("ignore") or {}
+        flag = {"status": "status", "group": "groups", "newsletter": "channels"}.get(msg.chat_kind)
+        return bool(flag and ignore.get(flag))
 
     def _schedule_acks(self, session, msg):
         for delay, ack in ((0.3, 2), (0.8, 3)):

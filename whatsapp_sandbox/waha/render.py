@@ -39,10 +39,27 @@ def extension(mimetype: str) -> str:
 def webjs_type(msg) -> str:
     if msg.revoked:
         return "revoked"
+    if msg.location:
+        return "location"
+    if msg.contact:
+        return "vcard"
     if msg.media is None:
         return "chat"
     kind = msg.media.kind
     return {"audio": "ptt" if msg.media.voice else "audio"}.get(kind, kind)
+
+
+def chat_of(world, me, msg) -> tuple[str, str | None]:
+    """(chat id, participant) of a message as `me` sees it; participant only in groups / statuses."""
+    from_me = msg.sender == me.e164
+    author = f"{me.digits}@c.us" if from_me else chat_id(world.phones[msg.sender])
+    if msg.chat_kind == "group":
+        return f"{msg.group_id}@g.us", author
+    if msg.chat_kind == "status":
+        return "status@broadcast", author
+    if msg.chat_kind == "newsletter":
+        return f"{msg.group_id}@newsletter", None
+    return chat_id(world.phones[msg.party(me.e164)]), None
 
 
 def wa_message(sb, session, msg, *, download_media=True, event=False) -> dict:
@@ -50,12 +67,12 @@ def wa_message(sb, session, msg, *, download_media=True, event=False) -> dict:
     me = world.phones[session.auth_number]
     peer = world.phones[msg.party(me.e164)]
     from_me = msg.sender == me.e164
-    chat = chat_id(peer)
-    sid = serialized_id(from_me, chat, msg.wa_id)
+    chat, participant = chat_of(world, me, msg)
+    sid = serialized_id(from_me, chat, msg.wa_id) + (f"_{participant}" if participant else "")
     me_cus = f"{me.digits}@c.us"
     body = "" if msg.revoked else msg.text
     out = {"id": sid, "timestamp": msg.timestamp}
-    if engine == "NOWEB":
+    if engine == "NOWEB" or msg.chat_kind != "direct":
         out["from"] = chat
     else:
         out["from"] = me_cus if from_me else chat
@@ -64,17 +81,23 @@ def wa_message(sb, session, msg, *, download_media=True, event=False) -> dict:
         api_sent = msg.source == "api" and msg.via == ("waha", session.name)
         out["source"] = "api" if api_sent else "app"
     if engine != "NOWEB":
-        out["to"] = chat if from_me else me_cus
+        out["to"] = chat if from_me and msg.chat_kind == "direct" else me_cus
+    if participant:
+        out["participant"] = participant
     has_media = msg.media is not None and not msg.revoked
+    location = None
+    if msg.location and not msg.revoked:
+        location = {"latitude": str(msg.location["latitude"]), "longitude": str(msg.location["longitude"]),
+                    "live": False, "name": msg.location.get("name"), "address": msg.location.get("address")}
     out.update({
         "body": body,
         "hasMedia": has_media,
         "media": media_info(sb, session, sid, msg) if has_media and download_media else None,
         "ack": msg.ack if from_me else 2,
         "ackName": ACK_NAMES.get(msg.ack if from_me else 2, "UNKNOWN"),
-        "location": None,
-        "vCards": [],
-        "replyTo": reply_to(world, me, peer, msg),
+        "location": location,
+        "vCards": [msg.vcard] if msg.contact and not msg.revoked else [],
+        "replyTo": reply_to(world, me, peer, msg) if msg.chat_kind == "direct" else None,
         "_data": raw_data(engine, msg, me, peer, from_me, chat, sid, body),
     })
     return out
@@ -91,8 +114,9 @@ def reply_to(world, me, peer, msg) -> dict | None:
 
 def raw_data(engine, msg, me, peer, from_me, chat, sid, body) -> dict:
     if engine == "NOWEB":
-        key = {"remoteJid": jid(peer), "fromMe": from_me, "id": msg.wa_id}
-        if peer.lid_only and peer.lid_resolvable:
+        remote = jid(peer) if msg.chat_kind == "direct" else chat
+        key = {"remoteJid": remote, "fromMe": from_me, "id": msg.wa_id}
+        if msg.chat_kind == "direct" and peer.lid_only and peer.lid_resolvable:
             key["remoteJidAlt"] = f"{peer.digits}@s.whatsapp.net"
         sender = me if from_me else peer
         return {"key": key, "pushName": sender.name, "messageTimestamp": msg.timestamp,

@@ -1,0 +1,10 @@
+"""The shared `whatsapp_sandbox` fixture other suites use: a reset, fast-clocked sandbox."""
+import requests
+
+
+def test_shared_fixture_serves_all_facades(whatsapp_sandbox):
+    wa = whatsapp_sandbox
+    assert requests.get(wa.waha_url + "/api/server/version", headers=wa.waha_headers, timeout=10).status_code == 200
+    assert requests.get(wa.evolution_url + "/", timeout=10).json()["version"] == "2.3.7"
+    number = wa.state()["graph"]["numbers"][0]["phone_number_id"]
+    assert requests.get(f"{wa.graph_url}/v21.0/{number}", headers=wa.graph_headers, timeout=10).status_code == 200
