@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 SANDBOX_CLIENT_SECRET = "closeline-demo-secret"
 SANDBOX_CLIENT_ID = "closeline-demo"
 CLOSE_URL_KEYS = ("CLOSE_API_URL", "CLOSE_AUTHORIZE_URL", "CLOSE_TOKEN_URL", "CLOSE_REVOKE_URL",
-                  "CLOSE_APP_URL", "CLOSE_REDIRECT_URI")
+                  "CLOSE_APP_URL")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
@@ -35,7 +35,7 @@ def problems(config):
         found.append(problem)
     for key in CLOSE_URL_KEYS:
         host = (urlsplit(config.get(key) or "").hostname or "").lower()
-        if key != "CLOSE_REDIRECT_URI" and (not host or host in LOCAL_HOSTS):
+        if not host or host in LOCAL_HOSTS:
             found.append(f"{key} still points at the local Close sandbox: set it to the real Close "
                          "endpoint (see README, Configuration).")
     if config.get("CLOSE_CLIENT_SECRET") in ("", None, SANDBOX_CLIENT_SECRET) or \

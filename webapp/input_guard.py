@@ -57,7 +57,9 @@ def first_problem(value, path="body", max_depth=MAX_DEPTH):
 
 
 def _request_problem():
-    for source, values in (("query", request.args), ("form", request.form if request.method != "GET" else {}),
+    # The webhook's body is read (size-limited) only after its signature: no form parsing here.
+    reads_form = request.method != "GET" and request.path != WEBHOOK_PATH
+    for source, values in (("query", request.args), ("form", request.form if reads_form else {}),
                            ("path", request.view_args or {})):
         items = values.items(multi=True) if hasattr(values, "getlist") else values.items()
         for key, value in items:

@@ -30,6 +30,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ReadTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +235,8 @@ def fetch(url, *, max_bytes=25_000_000, deadline=60.0, min_rate=2048, allow_priv
 
 def _remaining(ends_at):
     left = ends_at - time.monotonic()
-    if left <= 0:
-        raise FetchFailed("deadline passed", retryable=True)
+    if left <= 0:   # the whole budget was spent: trying again would hold a worker just as long
+        raise FetchFailed("deadline passed")
     return left
 
 
@@ -249,7 +250,8 @@ def _open(target, headers, ends_at):
                                timeout=(min(CONNECT_TIMEOUT, left), left), proxies={})
     except requests.RequestException as exc:
         session.close()
-        raise FetchFailed(f"{type(exc).__name__}: {exc}", retryable=True) from None
+        slow = isinstance(exc, requests.exceptions.ReadTimeout)   # no answer within the whole deadline
+        raise FetchFailed(f"{type(exc).__name__}: {exc}", retryable=not slow) from None
     response._closeline_session = session   # closed with the response by fetch()
     return response
 
@@ -272,10 +274,12 @@ def _read_body(response, max_bytes, min_rate, ends_at):
             chunks.append(chunk)
             elapsed = time.monotonic() - started
             if elapsed > RATE_GRACE_SECONDS and size / elapsed < min_rate:
-                raise FetchFailed(f"too slow: {size} bytes in {elapsed:.1f}s", retryable=True)
+                raise FetchFailed(f"too slow: {size} bytes in {elapsed:.1f}s")
     except FetchError:
         raise
-    except Exception as exc:  # socket timeouts, protocol errors, resets: all "download failed"
+    except (TimeoutError, ReadTimeoutError) as exc:  # the socket timeout is the time left: deadline passed
+        raise FetchFailed(f"deadline passed while reading: {exc}") from None
+    except Exception as exc:  # protocol errors, resets: "download failed", worth one more try later
         raise FetchFailed(f"{type(exc).__name__}: {exc}", retryable=True) from None
     _remaining(ends_at)
     return b"".join(chunks)

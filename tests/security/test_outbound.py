@@ -146,22 +146,24 @@ def test_connection_refused_is_generic(hostile):
 
 
 def test_slow_drip_stops_at_the_deadline(hostile):
-    with pytest.raises(FetchFailed):
+    with pytest.raises(FetchFailed) as info:
         fetch(hostile.url("/drip?every=0.3"), allow_private=hostile.gateway, deadline=2.0, min_rate=0)
     assert hostile.drips_finished == 0
+    assert not info.value.retryable   # retrying would hold a worker just as long again
 
 
 def test_slow_drip_stops_at_the_minimum_rate(hostile, monkeypatch):
     monkeypatch.setattr(outbound, "RATE_GRACE_SECONDS", 0.5)
     with pytest.raises(FetchFailed) as info:
         fetch(hostile.url("/drip?every=0.2"), allow_private=hostile.gateway, deadline=120, min_rate=1000)
-    assert "too slow" in info.value.detail
+    assert "too slow" in info.value.detail and not info.value.retryable
     assert hostile.drips_finished == 0
 
 
 def test_a_stalled_body_stops_at_the_deadline(hostile):
-    with pytest.raises(FetchFailed):
+    with pytest.raises(FetchFailed) as info:
         fetch(hostile.url("/stall?for=60"), allow_private=hostile.gateway, deadline=1.5)
+    assert not info.value.retryable
 
 
 def test_byte_cap_while_streaming_and_declared(hostile):

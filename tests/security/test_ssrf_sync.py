@@ -106,3 +106,24 @@ def test_the_real_worker_refuses_loopback_and_is_free_again(app, connected, api,
     wait_for(lambda: messages(external_id="worker-after")[0].state == "synced", timeout=60,
              message="the next message synced")
     assert activities(close_sandbox, "worker-loopback")[0]["attachments"] == []
+
+
+def test_a_slow_drip_attachment_stops_at_the_deadline_and_is_not_retried(app, connected, api, drain_now,
+                                                                         close_sandbox, demo, hostile, monkeypatch):
+    """A public file host that sends one byte every 0.3 s (played by the local server behind a
+    stand-in check): the message syncs without the file once the deadline is spent, in one attempt."""
+    from webapp.sync import delivery
+    monkeypatch.setattr(delivery, "FILE_DEADLINE", 2.0)
+    real_check = outbound.check
+
+    def check(url, allow_private=None):
+        if url.startswith("http://slow.example.com/"):
+            return outbound.Target(hostile.url("/drip?every=0.3"), "http", "127.0.0.1", hostile.port, "127.0.0.1")
+        return real_check(url, allow_private)
+    monkeypatch.setattr(outbound, "check", check)
+    _post_with_url(api, "ssrf-drip", "http://slow.example.com/big.bin")
+    drain_now(demo.acme.id)
+    row = messages(external_id="ssrf-drip")[0]
+    assert row.state == "synced" and row.reason == "synced without secret.txt: download failed"
+    assert row.attempts == 1 and [h["path"] for h in hostile.hits] == ["/drip"]
+    assert hostile.drips_finished == 0

@@ -71,7 +71,7 @@ def test_webhook_answers_match(app, spec, demo, connected):
                         headers={"X-Hub-Signature-256": sig}), 200)
     _check(spec, c.post("/api/webhooks/whatsapp", data=raw, content_type="application/json",
                         headers={"X-Hub-Signature-256": "sha256=00"}), 401)
-    bad = b"[1]"
+    bad = b"[1]"   # signed but not an object: acknowledged with the rejection listed (Meta retries 4xx)
     sig = "sha256=" + hmac.new(b"s", bad, hashlib.sha256).hexdigest()
     _check(spec, c.post("/api/webhooks/whatsapp", data=bad, content_type="application/json",
-                        headers={"X-Hub-Signature-256": sig}), 400)
+                        headers={"X-Hub-Signature-256": sig}), 200)

@@ -160,6 +160,7 @@ PATHS = {
         "parameters": [{"name": "message_id", "in": "path", "required": True,
                         "schema": {"type": "string", "minLength": 1, "maxLength": 200}}],
         "responses": {"200": _json(_REC, "The record."), "401": _COMMON["401"],
+                      "400": _json(_ERR, "The id contains a NUL byte or invalid Unicode."),
                       "404": _json(_ERR, "No such message in the key's workspace.")},
     }},
     "/api/webhooks/whatsapp": {
@@ -174,15 +175,19 @@ PATHS = {
             "responses": {
                 "200": {"description": "hub.challenge echoed (mode subscribe, token matches WHATSAPP_VERIFY_TOKEN).",
                         "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "400": _json(_ERR, "A parameter contains a NUL byte or invalid Unicode."),
                 "403": _json(_ERR, "Wrong mode or token (or no token configured)."),
             },
         },
         "post": {
             "operationId": "receiveWhatsAppWebhook",
             "summary": "WhatsApp Cloud API webhook (messages)",
-            "description": "Signed with X-Hub-Signature-256 (HMAC-SHA256 of the raw body with WHATSAPP_APP_SECRET). "
-                           "Messages for an unregistered business number are acknowledged with 200, logged and "
-                           "not stored, so Meta does not retry them forever.",
+            "description": "Signed with X-Hub-Signature-256 (HMAC-SHA256 of the raw body with WHATSAPP_APP_SECRET), "
+                           "checked before the body is parsed; bodies over 256 KB are refused unread. "
+                           "metadata.phone_number_id picks the one workspace that registered it; messages for "
+                           "an unregistered id are acknowledged with 200, logged and not stored, so Meta does "
+                           "not retry them forever. Signed but malformed messages are acknowledged and listed in "
+                           "`rejected`.",
             "parameters": [{"name": "X-Hub-Signature-256", "in": "header", "required": False,
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
@@ -191,8 +196,11 @@ PATHS = {
                     "application/json": {"schema": {
                         "type": "object", "required": ["stored", "duplicates", "ignored"],
                         "properties": {"stored": {"type": "integer"}, "duplicates": {"type": "integer"},
-                                       "ignored": {"type": "integer"}}}}}},
-                "400": _json(_ERR, "Signed, but not a JSON object."),
+                                       "ignored": {"type": "integer"},
+                                       "rejected": {"type": "array", "items": {
+                                           "type": "object", "required": ["id", "errors"],
+                                           "properties": {"id": {"type": "string", "nullable": True},
+                                                          "errors": {"$ref": "#/components/schemas/FieldErrors"}}}}}}}}},
                 "401": _json(_ERR, "Missing or wrong signature; nothing stored."),
                 "413": _COMMON["413"],
             },

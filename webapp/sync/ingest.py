@@ -77,6 +77,8 @@ def _obj(errors, body, key):
     if not isinstance(value, dict):
         errors[key] = "Must be an object."
         return {}
+    if not value:  # an empty object would skip every check below (and store a row without a chat)
+        errors[key] = "Must not be empty."
     return value
 
 
