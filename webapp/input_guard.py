@@ -57,8 +57,8 @@ def first_problem(value, path="body", max_depth=MAX_DEPTH):
 
 
 def _request_problem():
-    # The webhook's body is read (size-limited) only after its signature: no form parsing here.
-    reads_form = request.method != "GET" and request.path != WEBHOOK_PATH
+    # Webhook bodies are read (size-limited) only after their signature: no form parsing here.
+    reads_form = request.method != "GET" and not request.path.startswith(WEBHOOK_PREFIX)
     for source, values in (("query", request.args), ("form", request.form if reads_form else {}),
                            ("path", request.view_args or {})):
         items = values.items(multi=True) if hasattr(values, "getlist") else values.items()
