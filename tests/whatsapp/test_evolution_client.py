@@ -189,3 +189,34 @@ def test_the_webhook_refuses_a_wrong_secret_and_stores_a_right_one_once(app, dem
     assert row.session_name == "sales" and row.dedupe_key == "sales:msg:3A1FE00DBC50780B05E2"
     assert client.post(f"/api/webhooks/waha/{gateway.id}", data=body, headers={SECRET_HEADER: "the-secret"},
                        content_type="application/json").status_code == 404
+
+
+def test_admin_adds_an_evolution_gateway_tests_and_removes_it(app, demo, login, wa):
+    import sqlalchemy as sa
+    from webapp.extensions import db
+    from webapp.models import Gateway, NumberLink
+    from webapp.whatsapp import linking
+    key = wa.app.config["EVOLUTION_API_KEY"]
+    browser = login("admin@acme.test")
+    response = browser.post("/whatsapp/gateways", data={"kind": "evolution", "name": "Evo", "base_url": wa.evolution_url,
+                                                         "api_key": key})
+    assert response.status_code == 302
+    gateway = db.session.scalar(sa.select(Gateway))
+    assert gateway.kind == "evolution" and gateway.version == "2.3.7" and key not in gateway.api_key_enc
+    page = browser.get("/whatsapp/").get_data(as_text=True)
+    assert "Connected: Evolution API 2.3.7, instances: none." in page
+    assert f"/api/webhooks/evolution/{gateway.id}" in page
+    link = linking.start_link(gateway, demo.memberships["member@acme.test"])
+    assert [i["name"] for i in wa.control("GET", "state")["evolution"]["instances"]] == [link.session_name]
+    from webapp.integrations.close import crypto
+    gateway.api_key_enc = crypto.encrypt("wrong")
+    db.session.commit()
+    fragment = browser.post(f"/whatsapp/gateways/{gateway.id}/test", htmx=True).get_data(as_text=True)
+    assert "Use the global key (AUTHENTICATION_API_KEY)" in fragment
+    bad = browser.post("/whatsapp/gateways", data={"kind": "matrix", "name": "X", "base_url": wa.evolution_url})
+    assert bad.status_code == 400 and db.session.query(Gateway).count() == 1
+    gateway.api_key_enc = crypto.encrypt(key)
+    db.session.commit()
+    assert browser.post(f"/whatsapp/gateways/{gateway.id}/remove").status_code == 302
+    assert db.session.query(Gateway).count() == 0 and db.session.query(NumberLink).count() == 0
+    assert wa.control("GET", "state")["evolution"]["instances"] == []  # its instance was deleted
