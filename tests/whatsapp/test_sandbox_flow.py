@@ -113,9 +113,17 @@ def test_gateway_unreachable_is_shown_and_nothing_is_lost(app, demo, connected, 
     health.check_all()
     assert fresh(linked_mia).state == "unreachable"
     assert "gateway unreachable" in login("member@acme.test").get("/whatsapp/").get_data(as_text=True)
+    # A photo arrives by webhook while the gateway's API (and so its files) is down: kept, not lost.
+    photo = wa.send(JANE, MIA, "Photo during the outage",
+                    media={"filename": "site.png", "mimetype": "image/png", "data_base64": PNG})
+    wait_for(lambda: [e for e in events() if e.state == "failed"], timeout=40, interval=0.3,
+             message="the delivery kept for a retry")
+    assert activities(close_sandbox, external_id=_waha_id(photo)) == []
     wa.control("PUT", "outage", {"facade": "waha", "down": False})
-    health.check_all()
+    health.check_all()  # the periodic check: health again, and held/failed deliveries retried
     wait_state(linked_mia, "linked")
+    activity = _activity(close_sandbox, _waha_id(photo))
+    assert activity["attachments"][0]["filename"] == "site.png"
 
 
 def test_a_core_gateway_serving_only_default_links_one_number(app, demo, live, wa, wa_gateway, worker, connected,

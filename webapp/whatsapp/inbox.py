@@ -125,7 +125,7 @@ def process_pending(gateway_id):
         for event_id in ids:
             process_one(db.session.get(GatewayEvent, event_id), gateway, client)
             done += 1
-        _heartbeat(gateway_id)
+            _heartbeat(gateway_id)  # media downloads can be slow: keep the one-job-per-gateway flag
 
 
 def retry_waiting(gateway_id, limit=500):

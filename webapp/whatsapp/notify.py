@@ -1,6 +1,4 @@
 """Tell the member and the owner/admins when a linked number stops working (in-app + email)."""
-import sqlalchemy as sa
-
 from webapp.extensions import db
 from webapp.integrations.close.notify import managers, send_email
 from webapp.models import Notification
@@ -31,8 +29,3 @@ def trouble_text(link):
 def send(recipients, text):
     send_email(recipients, "Closeline: a WhatsApp number stopped syncing", text)
 
-
-def unread_count(user_id, workspace_id):
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(
-        Notification.user_id == user_id, Notification.workspace_id == workspace_id,
-        Notification.read_at.is_(None)))

@@ -37,8 +37,10 @@ def recover(link_id):
         return {"skipped": "not linked"}
     client = client_for(link.gateway)
     me = {"id": link.me_id, "lid": link.me_lid}
+    # Never before the number was first linked here (minus a window): older history is not ours to
+    # import, even when the number carried messages from another source.
     floor = (link.linked_at or utcnow()) - FIRST_LINK_WINDOW
-    newest = _newest(link.whatsapp_number_id) or floor
+    newest = max(_newest(link.whatsapp_number_id) or floor, floor)
     since = min(newest, utcnow()) - OVERLAP
     totals = {"stored": 0, "duplicates": 0, "held": 0, "chats": 0}
     try:
