@@ -126,4 +126,4 @@ def hostile():
 # The sync engine's fixtures (a connected Acme workspace driven through the sandbox, an API key,
 # in-process drains, fast settings for the worker subprocess).
 from tests.sync.conftest import (  # noqa: E402,F401
-    api, api_key, connect, connected, drain_now, sync_env)
+    api, api_key, connect, connected, drain_now, ids, sync_env)

@@ -127,3 +127,27 @@ def test_a_slow_drip_attachment_stops_at_the_deadline_and_is_not_retried(app, co
     assert row.state == "synced" and row.reason == "synced without secret.txt: download failed"
     assert row.attempts == 1 and [h["path"] for h in hostile.hits] == ["/drip"]
     assert hostile.drips_finished == 0
+
+
+def test_rerouting_never_downloads_again(app, connected, api, drain_now, close_sandbox, demo, ids, login,
+                                         hostile, monkeypatch):
+    """A chat moved to another lead: its activities are re-created there without fetching any URL."""
+    import sqlalchemy as sa
+    from webapp.extensions import db
+    from webapp.models import ChatLink
+    from webapp.sync import moves
+    fetched = []
+    real_fetch = outbound.fetch
+    monkeypatch.setattr(outbound, "fetch", lambda url, **kw: fetched.append(url) or real_fetch(url, **kw))
+    api.post(body("mv-1", phone="+14155550199", text="file", attachments=[
+        {"filename": "secret.txt", "content_type": "text/plain", "url": "http://files.example.com/a.txt"}]))
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: ["10.0.0.8"])
+    drain_now(demo.acme.id)
+    assert fetched == ["http://files.example.com/a.txt"]
+    chat_id = messages()[0].chat_id
+    admin = login("admin@acme.test")
+    assert admin.post(f"/sync/chats/{chat_id}/reroute", data={"lead_id": ids.hooli}).status_code == 302
+    assert db.session.scalar(sa.select(ChatLink)).lead_id == ids.hooli
+    assert moves.move_chat_activities(chat_id) == 1
+    assert fetched == ["http://files.example.com/a.txt"]   # nothing downloaded a second time
+    assert [a["external_whatsapp_message_id"] for a in activities(close_sandbox, lead_id=ids.hooli)] == ["mv-1"]
