@@ -88,7 +88,9 @@ class Config:
     # WhatsApp webhooks (Cloud API and gateways): the body limit is checked before the signature.
     WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")
     WHATSAPP_APP_SECRET = os.environ.get("WHATSAPP_APP_SECRET", "")
-    WHATSAPP_WEBHOOK_MAX_BYTES = int(os.environ.get("WHATSAPP_WEBHOOK_MAX_BYTES", str(256 * 1024)))
+    # Graph API root for Cloud API media (id → URL → bytes). A private address here (a local
+    # stand-in) is let through the guarded fetcher for exactly this host and port.
+    GRAPH_API_URL = os.environ.get("GRAPH_API_URL", "https://graph.facebook.com/v21.0")
 
     # WhatsApp gateways (WAHA): the address gateways post webhooks to (default PUBLIC_URL), how
     # often number health is checked and missed messages are fetched (seconds).
@@ -98,6 +100,8 @@ class Config:
     # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
     WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")
     WHATSAPP_SANDBOX_WAHA_API_KEY = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")
+    WHATSAPP_SANDBOX_EVOLUTION_API_KEY = os.environ.get("WHATSAPP_SANDBOX_EVOLUTION_API_KEY", "evolution-sandbox-key")
+    WHATSAPP_SANDBOX_GRAPH_ACCESS_TOKEN = os.environ.get("WHATSAPP_SANDBOX_GRAPH_ACCESS_TOKEN", "graph-sandbox-token")
 
     # Optional email for notifications.
     SMTP_HOST = os.environ.get("SMTP_HOST", "")

@@ -69,9 +69,14 @@ def wire_ports(env):
     env.setdefault("CLOSE_REDIRECT_URI", f"http://127.0.0.1:{web}/integrations/close/callback")
     env.setdefault("SANDBOX_PUBLIC_URL", close)
     env.setdefault("SANDBOX_REDIRECT_URIS", env["CLOSE_REDIRECT_URI"])
-    # The WhatsApp sandbox (WAHA façade); `flask seed-demo` adds a gateway pointing at it.
+    # The WhatsApp sandbox; `flask seed-demo` adds a WAHA and an Evolution API gateway pointing at it,
+    # and Acme's Cloud API number (Adam's phone), whose webhooks and media go through its /graph façade.
     wa_port = env.setdefault("WHATSAPP_SANDBOX_PORT", "5060")
-    env.setdefault("WHATSAPP_SANDBOX_URL", f"http://127.0.0.1:{wa_port}")
+    wa_url = env.setdefault("WHATSAPP_SANDBOX_URL", f"http://127.0.0.1:{wa_port}")
+    env.setdefault("GRAPH_API_URL", f"{wa_url}/graph/v21.0")
+    env.setdefault("WHATSAPP_APP_SECRET", env.setdefault("WHATSAPP_SANDBOX_GRAPH_APP_SECRET", "graph-sandbox-app-secret"))
+    env.setdefault("WHATSAPP_SANDBOX_GRAPH_WEBHOOK_URL", f"http://127.0.0.1:{web}/api/webhooks/whatsapp")
+    env.setdefault("WHATSAPP_SANDBOX_GRAPH_SEED_NUMBERS", "+14155550002=100000000000002")
     return web
 
 

@@ -3,8 +3,9 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 
+from webapp.account import cloud_numbers
 from webapp.extensions import db
-from webapp.models import Gateway, Membership, User, WhatsAppNumber, Workspace
+from webapp.models import CloudApiNumber, Gateway, Membership, User, WhatsAppNumber, Workspace
 from webapp.models.accounts import SUBSCRIPTION_STATES
 from webapp.signals import subscription_changed
 from webapp.whatsapp import gateways_service
@@ -125,18 +126,50 @@ def seed_demo_data():
     return True
 
 
-def seed_demo_gateway():
-    """With WHATSAPP_SANDBOX_URL set: a WAHA gateway in Acme pointing at the WhatsApp sandbox (once)."""
+# The WhatsApp sandbox's demo gateways: (kind, name, path on the sandbox, config key of its API key).
+DEMO_GATEWAYS = [
+    ("waha", "WhatsApp sandbox (WAHA)", "/waha", "WHATSAPP_SANDBOX_WAHA_API_KEY"),
+    ("evolution", "WhatsApp sandbox (Evolution API)", "/evolution", "WHATSAPP_SANDBOX_EVOLUTION_API_KEY"),
+]
+# Acme's Cloud API business number in the demo (Adam's phone in the sandbox; see devstack).
+DEMO_CLOUD_NUMBER = ("+14155550002", "100000000000002")
+
+
+def _demo_sandbox():
+    """(sandbox base URL, Acme) when WHATSAPP_SANDBOX_URL is set and Acme exists, else (None, None)."""
     sandbox = current_app.config["WHATSAPP_SANDBOX_URL"]
     workspace = db.session.scalar(sa.select(Workspace).where(Workspace.name == "Acme Inc"))
-    if not sandbox or workspace is None:
+    return (sandbox.rstrip("/"), workspace) if sandbox and workspace is not None else (None, None)
+
+
+def seed_demo_gateways():
+    """With WHATSAPP_SANDBOX_URL set: one WAHA and one Evolution API gateway in Acme pointing at the
+    WhatsApp sandbox (once each). Returns the gateways added."""
+    sandbox, workspace = _demo_sandbox()
+    if sandbox is None:
+        return []
+    added = []
+    for kind, name, path, key_setting in DEMO_GATEWAYS:
+        base_url = sandbox + path
+        if db.session.scalar(sa.select(Gateway).where(Gateway.workspace_id == workspace.id,
+                                                      Gateway.base_url == base_url)):
+            continue
+        added.append(gateways_service.add_gateway(workspace.id, name=name, base_url=base_url, kind=kind,
+                                                  api_key=current_app.config[key_setting],
+                                                  created_by=workspace.owner))
+    return added
+
+
+def seed_demo_cloud_number():
+    """With WHATSAPP_SANDBOX_URL set: Acme's Cloud API number, with the sandbox's Graph token (once)."""
+    sandbox, workspace = _demo_sandbox()
+    if sandbox is None:
         return None
-    base_url = sandbox.rstrip("/") + "/waha"
-    if db.session.scalar(sa.select(Gateway).where(Gateway.workspace_id == workspace.id, Gateway.base_url == base_url)):
+    e164, phone_number_id = DEMO_CLOUD_NUMBER
+    if db.session.scalar(sa.select(CloudApiNumber).where(CloudApiNumber.phone_number_id == phone_number_id)):
         return None
-    return gateways_service.add_gateway(workspace.id, name="WhatsApp sandbox (WAHA)", base_url=base_url,
-                                        api_key=current_app.config["WHATSAPP_SANDBOX_WAHA_API_KEY"],
-                                        created_by=workspace.owner)
+    return cloud_numbers.register(workspace.id, phone_number_id, e164, workspace.owner,
+                                  access_token=current_app.config["WHATSAPP_SANDBOX_GRAPH_ACCESS_TOKEN"])
 
 
 @click.command("seed-demo", help="Create the demo workspaces when the database is empty.")
@@ -148,7 +181,9 @@ def seed_demo():
         click.echo(f"Demo data created (password {DEMO_PASSWORD!r}).")
     else:
         click.echo("Database already has users; demo seed skipped.")
-    gateway = seed_demo_gateway()
-    if gateway is not None:
-        click.echo(f"WAHA gateway {gateway.name!r} added to Acme Inc ({gateway.base_url}).")
+    for gateway in seed_demo_gateways():
+        click.echo(f"{gateway.kind_label} gateway {gateway.name!r} added to Acme Inc ({gateway.base_url}).")
+    cloud = seed_demo_cloud_number()
+    if cloud is not None:
+        click.echo(f"Cloud API number {cloud.number.e164} (phone_number_id {cloud.phone_number_id}) added to Acme Inc.")
     current_app.logger.debug("seed-demo done")

@@ -28,6 +28,8 @@ def layer_of(module):
         return "foundation"
     if module.startswith("webapp.integrations.close") and module != "webapp.integrations.close.routes":
         return "close"
+    if module == "webapp.integrations.graph":
+        return "close"  # the other outside-system client (Graph API media), beside Close's
     if module.startswith("webapp.sync") and module not in ("webapp.sync.views", "webapp.sync.demo_traffic"):
         return "sync"
     if module == "webapp.team.service":

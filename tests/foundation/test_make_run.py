@@ -60,9 +60,13 @@ def test_devstack_serves_sign_in_page(tmp_path):
         assert "Acme Inc" in signed_in.text
         assert (tmp_path / "instance" / "fernet.key").exists()
         # The WhatsApp sandbox runs and a WAHA gateway pointing at it was seeded.
-        assert "WhatsApp sandbox (WAHA)" in session.get(f"http://127.0.0.1:{web}/whatsapp/", timeout=REQUEST).text
+        page = session.get(f"http://127.0.0.1:{web}/whatsapp/", timeout=REQUEST).text
+        assert "WhatsApp sandbox (WAHA)" in page and "WhatsApp sandbox (Evolution API)" in page
+        assert "100000000000002" in page  # the Cloud API number, with its Graph token
         assert wait_for(lambda: _pong(f"http://127.0.0.1:{whatsapp}/waha/ping"), timeout=STARTUP, interval=0.5,
                         message="the WhatsApp sandbox")
+        state = requests.get(f"http://127.0.0.1:{whatsapp}/_sandbox/state", timeout=REQUEST).json()
+        assert [n["phone_number_id"] for n in state["graph"]["numbers"]] == ["100000000000002"]
         # Access logs carry paths only: OAuth codes and verify tokens travel in query strings.
         requests.get(f"http://127.0.0.1:{web}/integrations/close/callback?code=SECRETCODE&state=x", timeout=REQUEST)
     finally:

@@ -96,3 +96,16 @@ def events(**filters):
     for key, value in filters.items():
         query = query.where(getattr(GatewayEvent, key) == value)
     return db.session.scalars(query).all()
+
+
+@pytest.fixture(autouse=True)
+def gateway_hosts_resolve(monkeypatch):
+    """Test gateway names (*.test) resolve to a private address, as a gateway beside the app would;
+    other names resolve as usual. HTTP itself is mocked per test."""
+    try:
+        from webapp import outbound
+    except ImportError:
+        return
+    real = outbound.resolve
+    monkeypatch.setattr(outbound, "resolve",
+                        lambda host, port: ["10.20.30.40"] if host.endswith(".test") else real(host, port))

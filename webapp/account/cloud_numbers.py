@@ -5,6 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.input_guard import char_problem
+from webapp.integrations.close import crypto
 from webapp.models import CloudApiNumber, WhatsAppNumber
 
 
@@ -21,7 +22,14 @@ def registered(workspace_id):
                               .order_by(CloudApiNumber.id)).all()
 
 
-def register(workspace_id, phone_number_id, e164, user):
+def set_token(row, token):
+    """Store (or with an empty token, forget) the number's Graph access token, encrypted. Commits."""
+    token = (token or "").strip()
+    row.access_token_enc = crypto.encrypt(token) if token else None
+    db.session.commit()
+
+
+def register(workspace_id, phone_number_id, e164, user, access_token=None):
     """Registers the id (and the business number in the workspace when it is new). Commits."""
     if db.session.scalar(sa.select(CloudApiNumber.id).where(CloudApiNumber.phone_number_id == phone_number_id)):
         raise AlreadyRegistered(TAKEN)
@@ -31,7 +39,9 @@ def register(workspace_id, phone_number_id, e164, user):
         number = WhatsAppNumber(workspace_id=workspace_id, e164=e164, label="Cloud API")
         db.session.add(number)
     row = CloudApiNumber(workspace_id=workspace_id, phone_number_id=phone_number_id, number=number,
-                         registered_by_id=user.id)
+                         registered_by_id=user.id,
+                         access_token_enc=crypto.encrypt(access_token.strip()) if (access_token or "").strip()
+                         else None)
     db.session.add(row)
     try:
         db.session.commit()

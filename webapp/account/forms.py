@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from webapp.phones import InvalidPhone, region_choices, to_e164
@@ -27,6 +27,9 @@ class CloudNumberForm(FlaskForm):
                                   description="From Meta's WhatsApp Manager → API Setup (digits only)")
     number = StringField("Business phone number", validators=[DataRequired(), Length(max=40)],
                          description="The number customers write to, e.g. +14155550123")
+    access_token = PasswordField("Access token", validators=[Optional(), Length(max=1000)],
+                                 description="A system user token with whatsapp_business_messaging: photos and "
+                                             "files customers send are fetched with it (stored encrypted)")
     submit = SubmitField("Register number")
 
     def validate_phone_number_id(self, field):
@@ -39,3 +42,8 @@ class CloudNumberForm(FlaskForm):
             field.data = to_e164(field.data)
         except InvalidPhone as exc:
             raise ValidationError(str(exc))
+
+
+class CloudTokenForm(FlaskForm):
+    access_token = PasswordField("Access token", validators=[DataRequired(), Length(max=1000)])
+    submit = SubmitField("Save token")

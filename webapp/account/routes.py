@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import cloud_numbers, keys
-from webapp.account.forms import ApiKeyForm, CloudNumberForm, RegionForm
+from webapp.account.forms import ApiKeyForm, CloudNumberForm, CloudTokenForm, RegionForm
 from webapp.extensions import db
 from webapp.integrations.close.tokens import live_connection
 from webapp.models import ApiKey, CloudApiNumber
@@ -109,12 +109,26 @@ def register_cloud_number():
     if not form.validate_on_submit():
         return _render_cloud(form, status=400)
     try:
-        cloud_numbers.register(current_workspace().id, form.phone_number_id.data, form.number.data, current_user)
+        cloud_numbers.register(current_workspace().id, form.phone_number_id.data, form.number.data, current_user,
+                               access_token=form.access_token.data)
     except cloud_numbers.AlreadyRegistered as exc:
         form.phone_number_id.errors.append(str(exc))
         return _render_cloud(form, status=409)
     flash(f"Cloud API number {form.number.data} registered: its webhook messages now land in this workspace.",
           "success")
+    return redirect(url_for("account.whatsapp_cloud"))
+
+
+@bp.route("/settings/whatsapp-cloud/<int:cloud_number_id>/token", methods=["POST"])
+@workspace_role("admin")
+def set_cloud_token(cloud_number_id):
+    row = get_or_404_in_workspace(CloudApiNumber, cloud_number_id)
+    form = CloudTokenForm()
+    if not form.validate_on_submit():
+        flash("Paste the access token to save it.", "danger")
+        return _render_cloud(status=400)
+    cloud_numbers.set_token(row, form.access_token.data)
+    flash(f"Access token saved for {row.number.e164}: photos and files are fetched from the Graph API.", "success")
     return redirect(url_for("account.whatsapp_cloud"))
 
 

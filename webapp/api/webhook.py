@@ -26,6 +26,7 @@ from webapp.account import cloud_numbers
 from webapp.api.blueprint import bp
 from webapp.api.errors import error
 from webapp.extensions import db
+from webapp.models import utcnow
 from webapp.input_guard import char_problem, first_problem
 from webapp.sync import ingest
 from webapp.sync.schema import IncomingMessage, field_errors
@@ -119,9 +120,10 @@ def _items(value, counts):
     malformed ones are rejected (counted and listed), never raised."""
     raw_messages = value.get("messages")
     messages = [m for m in raw_messages if isinstance(m, dict)] if isinstance(raw_messages, list) else []
+    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    _record_errors(value, messages, metadata)
     if not messages:
         return  # statuses (sent/delivered/read) and other fields: nothing to sync
-    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
     registration = cloud_numbers.for_webhook(metadata.get("phone_number_id"))
     if registration is None:
         counts["ignored"] += len(messages)
@@ -143,6 +145,38 @@ def _items(value, counts):
             _reject(counts, item_id, field_errors(exc))
             continue
         yield number.workspace_id, item_id, item
+
+
+def _error_entries(value, messages):
+    found = []
+    for holder in [value, *messages]:
+        entries = holder.get("errors")
+        found.extend(e for e in (entries if isinstance(entries, list) else []) if isinstance(e, dict))
+    return found
+
+
+def _describe_error(entry):
+    details = entry.get("error_data") if isinstance(entry.get("error_data"), dict) else {}
+    parts = [str(entry.get("code") or "").strip(), _text(entry.get("title")) or _text(entry.get("message")),
+             _text(details.get("details"))]
+    return " — ".join(p for p in parts if p)[:500] or "unspecified error"
+
+
+def _record_errors(value, messages, metadata):
+    """Meta's `errors` entries: logged, and the newest kept on the number for the WhatsApp page."""
+    entries = _error_entries(value, messages)
+    if not entries:
+        return
+    text = "; ".join(_describe_error(e) for e in entries)[:2000]
+    registration = cloud_numbers.for_webhook(metadata.get("phone_number_id"))
+    log.warning("WhatsApp Cloud API reported errors for phone_number_id %r: %s",
+                str(metadata.get("phone_number_id"))[:40], char_safe(text))
+    if registration is not None and not char_problem(text):
+        registration.last_error, registration.last_error_at = text, utcnow()
+
+
+def char_safe(text):
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _reject(counts, item_id, errors):

@@ -18,6 +18,11 @@ class CloudApiNumber(db.Model):
     whatsapp_number_id: Mapped[int] = mapped_column(sa.ForeignKey("whatsapp_numbers.id", ondelete="CASCADE"))
     registered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at = mapped_column(UTCDateTime, default=utcnow)
+    # Graph API access token (Fernet, like Close tokens): media ids in webhooks are resolved with it.
+    access_token_enc: Mapped[str | None] = mapped_column(sa.Text)
+    # The newest `errors` entry Meta's webhook reported for this number (shown on the WhatsApp page).
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    last_error_at = mapped_column(UTCDateTime, nullable=True)
 
     number = relationship("WhatsAppNumber")
     workspace = relationship("Workspace")

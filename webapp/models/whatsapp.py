@@ -5,7 +5,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
-GATEWAY_KINDS = ("waha",)
+GATEWAY_KINDS = ("waha", "evolution")
+GATEWAY_LABELS = {"waha": "WAHA", "evolution": "Evolution API"}
 # Number health shown to people; `since` says from when.
 LINK_STATES = {
     "starting": "starting",
@@ -41,6 +42,10 @@ class Gateway(db.Model):
     links = relationship("NumberLink", back_populates="gateway", cascade="all, delete-orphan",
                          passive_deletes=True)
     created_by = relationship("User")
+
+    @property
+    def kind_label(self):
+        return GATEWAY_LABELS.get(self.kind, self.kind)
 
 
 class NumberLink(db.Model):

@@ -16,7 +16,7 @@ from flask import current_app
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseAuthError, CloseError, CloseRejected, CloseTransient
 from webapp.models import ChatLink, utcnow
-from webapp.sync import close_access, outbox, routing
+from webapp.sync import close_access, cloud_media, outbox, routing
 from webapp.sync.payload import build_payload
 from webapp.sync.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
 
@@ -108,6 +108,8 @@ def _with_retries(message, ctx):
             return failed(message, f"Close unreachable: {exc.message}", exc.retry_after)
         except CloseRejected as exc:
             return Outcome("dead", f"Close refused the activity: {exc.message}")
+        except cloud_media.MediaSourceDown as exc:  # before any Close write: nothing half-done
+            return failed(message, str(exc), None)
         except Exception as exc:  # a bug or an unexpected answer: keep the row, retry later
             log.exception("sync of message %s failed", message.id)
             db.session.rollback()

@@ -17,6 +17,7 @@ from webapp import outbound
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseTransient
 from webapp.models import Message
+from webapp.sync import cloud_media
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def upload_attachments(message, client):
         entry = {k: v for k, v in item.items() if k != "data"}
         kept.append(entry)
         name = item.get("filename") or "file"
-        data, problem = attachment_bytes(item, limit, message.attempts, ends_at)
+        data, problem = attachment_bytes(item, limit, message.attempts, ends_at, message.whatsapp_number_id)
         if problem:
             notes.append(f"synced without {name}: {problem}")
             continue
@@ -134,9 +135,11 @@ def upload_attachments(message, client):
     return files, notes, kept
 
 
-def attachment_bytes(item, limit, attempts, ends_at):
+def attachment_bytes(item, limit, attempts, ends_at, number_id=None):
     """(bytes, None) or (None, why the file is left out). Raises CloseTransient for a blip worth
-    retrying the whole message for (the first attempts only). `ends_at`: the message's deadline."""
+    retrying the whole message for (the first attempts only), cloud_media.MediaSourceDown when a
+    Cloud API file can't be fetched now. `ends_at`: the message's deadline; `number_id`: the
+    WhatsAppNumber whose Cloud API access token fetches its media ids."""
     if item.get("size") is not None and item["size"] > limit:
         return None, "over Close's 25 MB limit"
     if item.get("data") is not None:
@@ -152,7 +155,10 @@ def attachment_bytes(item, limit, attempts, ends_at):
                 raise CloseTransient("attachment download failed") from None
             return None, outbound.describe(exc)
     if item.get("whatsapp_media_id"):
-        return None, "WhatsApp media can't be downloaded (no Graph API access configured)"
+        left = min(current_app.config["SYNC_ATTACHMENT_FILE_DEADLINE"], ends_at - time.monotonic())
+        if left <= 0:
+            raise cloud_media.MediaSourceDown("WhatsApp media could not be fetched in time; the message is retried.")
+        return cloud_media.fetch(number_id, item["whatsapp_media_id"], max_bytes=limit, deadline=left)
     return None, "no file content"
 
 

@@ -4,11 +4,13 @@ from wtforms.validators import DataRequired, Length, Optional
 
 
 class GatewayForm(FlaskForm):
+    kind = SelectField("Kind", choices=[("waha", "WAHA"), ("evolution", "Evolution API")], default="waha",
+                       description="Evolution API: give its global API key (AUTHENTICATION_API_KEY)")
     name = StringField("Name", validators=[DataRequired(), Length(max=80)], description="e.g. Office WAHA")
     base_url = StringField("Base URL", validators=[DataRequired(), Length(max=300)],
                            description="The gateway's address, e.g. http://waha.internal:3000")
     api_key = PasswordField("API key", validators=[Optional(), Length(max=300)],
-                            description="WAHA_API_KEY of the gateway (stored encrypted)")
+                            description="WAHA_API_KEY, or Evolution's global key (stored encrypted)")
     submit = SubmitField("Add gateway")
 
 

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.integrations.close import crypto
 from webapp.models import Gateway, NumberLink, utcnow
+from webapp.models.whatsapp import GATEWAY_KINDS
 from webapp.whatsapp.gateways.base import GatewayError
 from webapp.whatsapp.gateways.kinds import client_for_kind
 
@@ -15,6 +16,15 @@ ERRORS = {
     "unauthorized": "The gateway refused the API key (401). Copy WAHA_API_KEY from the gateway's settings.",
     "not_gateway": "This server does not answer like a WAHA gateway. Check the base URL "
                    "(e.g. http://waha.internal:3000, without /api).",
+}
+# Kind-specific wording where it differs.
+KIND_ERRORS = {
+    "evolution": {
+        "unauthorized": "The gateway refused the API key (401). Use the global key "
+                        "(AUTHENTICATION_API_KEY), not an instance token.",
+        "not_gateway": "This server does not answer like Evolution API v2. Check the base URL "
+                       "(e.g. http://evolution.internal:8080).",
+    },
 }
 
 
@@ -40,6 +50,8 @@ def clean_base_url(raw):
 
 def add_gateway(workspace_id, *, name, base_url, api_key, kind="waha", created_by=None):
     errors = {}
+    if kind not in GATEWAY_KINDS:
+        errors["kind"] = "Choose WAHA or Evolution API."
     if not (name or "").strip():
         errors["name"] = "Give the gateway a name."
     try:
@@ -62,7 +74,7 @@ def test_connection(gateway):
     try:
         info = client_for(gateway).server_info()
     except GatewayError as exc:
-        gateway.last_error = ERRORS.get(exc.kind, exc.message)
+        gateway.last_error = KIND_ERRORS.get(gateway.kind, {}).get(exc.kind) or ERRORS.get(exc.kind, exc.message)
         gateway.last_checked_at = utcnow()
         db.session.commit()
         return False, gateway.last_error
@@ -71,7 +83,8 @@ def test_connection(gateway):
     db.session.commit()
     sessions = ", ".join(n for n in info.sessions if n) or "none"
     note = " It serves only the session 'default' (one number)." if info.single_session else ""
-    return True, f"Connected: WAHA {info.version}, sessions: {sessions}.{note}"
+    what = "instances" if gateway.kind == "evolution" else "sessions"
+    return True, f"Connected: {gateway.kind_label} {info.version}, {what}: {sessions}.{note}"
 
 
 def remove_gateway(gateway):

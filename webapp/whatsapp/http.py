@@ -2,7 +2,7 @@
 
 JSON API calls use one `requests.Session` that ignores proxy variables (gateways sit beside the
 app) with short timeouts. File downloads (media) go through `download()`, the one seam for a
-guarded outbound fetcher: today a streaming download that only reaches the gateway's own address,
+guarded outbound fetcher (webapp.outbound): only the gateway's own private address is let through,
 with Close's 25 MB limit and a deadline.
 """
 import threading
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+
+from webapp import outbound
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 20.0
@@ -59,26 +61,14 @@ def host_port(base_url):
 
 
 def download(url, *, headers, allow_private, max_bytes=MAX_MEDIA_BYTES, deadline=60.0):
-    """Fetch a file from the gateway. `allow_private` = (host, port) of the gateway: the only
-    address a download may reach. This is the one seam where the guarded outbound fetcher goes."""
-    return _local_download(url, headers, allow_private, max_bytes, deadline)
-
-
-def _local_download(url, headers, allow_private, max_bytes, deadline):
-    if host_port(url) != tuple(allow_private):
-        raise DownloadFailed("media is only downloaded from the gateway's own address")
+    """Fetch a file from the gateway through the guarded outbound fetcher. `allow_private` =
+    (host, port) of the gateway: the only private address a download may reach."""
     try:
-        with _session().get(url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, deadline),
-                            allow_redirects=False) as response:
-            if response.status_code != 200:
-                raise DownloadFailed(f"HTTP {response.status_code}", response.status_code)
-            chunks, size = [], 0
-            for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DownloadFailed("over Close's 25 MB limit", 413)
-                chunks.append(chunk)
-            ctype = response.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
-            return Downloaded(b"".join(chunks), ctype)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise GatewayUnreachable(f"{urlsplit(url).netloc}: {type(exc).__name__}") from exc
+        fetched = outbound.fetch(url, max_bytes=max_bytes, deadline=deadline,
+                                 allow_private=allow_private, headers=headers)
+    except outbound.FetchError as exc:
+        if exc.retryable and exc.status is None:  # no answer (connection, DNS, deadline): retry later
+            raise GatewayUnreachable(f"{urlsplit(url).netloc}: {exc.detail}") from exc
+        raise DownloadFailed(str(exc), exc.status) from exc
+    return Downloaded(fetched.content, fetched.content_type or "application/octet-stream", fetched.filename)
+

@@ -54,7 +54,7 @@ def signed_by_gateway(gateway, raw, headers):
 def accept(gateway, raw, headers):
     """(HTTP status, body dict). Nothing is stored unless the signature is right."""
     if not signed_by_gateway(gateway, raw, headers):
-        return 401, {"error": "bad_signature", "message": "Missing or wrong X-Webhook-Hmac."}
+        return 401, {"error": "bad_signature", "message": "Missing or wrong webhook signature or secret."}
     try:
         envelope = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -64,7 +64,7 @@ def accept(gateway, raw, headers):
     gateway_id = gateway.id
     client = client_for_kind(gateway.kind, gateway.base_url, None)
     row = dict(workspace_id=gateway.workspace_id, gateway_id=gateway_id, dedupe_key=client.dedupe_key(envelope),
-               event=str(envelope["event"])[:40], session_name=str(envelope.get("session") or "")[:60],
+               event=str(envelope["event"])[:40], session_name=str(client.session_of(envelope) or "")[:60],
                payload=envelope, state="received", reason="", attempts=0, created_at=utcnow())
     try:
         # One INSERT and a commit: the unique (gateway, dedupe key) turns a repeat into a no-op.
@@ -183,25 +183,33 @@ def handle(link, client, parsed, envelope):
         item = messages.to_item(link, client, parsed.message)
         if item is None:
             return "ignored", "status broadcast or channel"
-        counts = ingest_bridge.submit(link.workspace_id, link.whatsapp_number_id, [item])
+        counts = ingest_bridge.submit(link.workspace_id, link.whatsapp_number_id, [item], link.gateway.kind)
         if counts["invalid"]:
             return "dead", f"invalid message: {counts['errors']}"
         return "done", "stored" if counts["stored"] else "duplicate"
     if isinstance(parsed, base.EditEvent):
-        chat = messages.resolve_chat(link, client, parsed.chat_jid)
-        outcome = edits.update_text(link.workspace_id, messages.canonical_id(parsed.from_me, chat, parsed.short_id),
-                                    parsed.text)
+        outcome = edits.update_text(link.workspace_id, _target_id(link, client, parsed), parsed.text)
         if outcome == "missing":
             raise messages.Hold("the edited message has not arrived yet")
         return "done", f"edit {outcome}"
     if isinstance(parsed, base.RevokeEvent):
-        chat = messages.resolve_chat(link, client, parsed.chat_jid)
-        outcome = edits.mark_revoked(link.workspace_id, messages.canonical_id(parsed.from_me, chat, parsed.short_id),
+        outcome = edits.mark_revoked(link.workspace_id, _target_id(link, client, parsed),
                                      settings.mirror_deletions(link.workspace_id))
         if outcome == "missing":
             raise messages.Hold("the deleted message has not arrived yet")
         return "done", f"revoke {outcome}"
     return "ignored", "unknown event"
+
+
+def _target_id(link, client, parsed):
+    """External id of the message an edit or revoke is about."""
+    if parsed.chat_jid is None:
+        found = messages.stored_id_by_short_id(link, parsed.short_id)
+        if found is None:
+            raise messages.Hold("the message this refers to has not arrived yet")
+        return found
+    chat = messages.resolve_chat(link, client, parsed.chat_jid)
+    return messages.canonical_id(parsed.from_me, chat, parsed.short_id)
 
 
 def forget_old(days=7):

@@ -13,14 +13,14 @@ from webapp.sync import ingest
 from webapp.sync.schema import IncomingMessage, field_errors
 
 log = logging.getLogger(__name__)
-SOURCE = "waha"
 
 
-def submit(workspace_id, number_id, items, source=SOURCE):
+def submit(workspace_id, number_id, items, source="waha"):
     """Store items for one workspace. Returns {"stored", "duplicates", "invalid", "errors"}.
 
     Commits. `number_id` is the WhatsAppNumber the items belong to (their `whatsapp_number`);
-    it only names the number in the log when an item is refused."""
+    it only names the number in the log when an item is refused. `source` is the gateway kind,
+    recorded on each message."""
     counts = {"stored": 0, "duplicates": 0, "invalid": 0, "errors": []}
     valid = []
     for item in items:

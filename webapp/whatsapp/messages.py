@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.models import LidMapping
+from webapp.models import LidMapping, Message
 from webapp.whatsapp.gateways.base import GatewayError
 from webapp.whatsapp.http import MAX_MEDIA_BYTES
 
@@ -25,6 +25,15 @@ class Hold(Exception):
 def canonical_id(from_me, chat_phone_jid, short_id):
     # One id per message whichever form (LID or phone) the gateway used for its chat.
     return f"{'true' if from_me else 'false'}_{chat_phone_jid}_{short_id}"
+
+
+def stored_id_by_short_id(link, short_id):
+    """External id of the number's stored message with this WhatsApp id (any chat form), or None."""
+    if not short_id or link.whatsapp_number_id is None:
+        return None
+    return db.session.scalar(sa.select(Message.external_id).where(
+        Message.workspace_id == link.workspace_id, Message.whatsapp_number_id == link.whatsapp_number_id,
+        Message.external_id.endswith("_" + short_id, autoescape=True)).limit(1))
 
 
 def resolve_chat(link, client, chat_jid, hint=None):
@@ -96,7 +105,7 @@ def to_item(link, client, message):
 def _attachment(client, message, media, index):
     """(attachment or None, note or None). Unreachable gateway → raises (the event is retried)."""
     kind = (media.mimetype or "file").split("/")[0]
-    if not media.url:
+    if not media.url and media.ref is None:
         return None, f"[{kind} not available: {media.error or 'not downloaded by the gateway'}]"
     try:
         data, content_type = client.download_media(media)

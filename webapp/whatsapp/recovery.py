@@ -87,7 +87,8 @@ def _recover_chat(link, client, me, chat_jid, since, totals):
         if item is not None:
             items.append(item)
     for start in range(0, len(items), SUBMIT_CHUNK):
-        counts = ingest_bridge.submit(link.workspace_id, link.whatsapp_number_id, items[start:start + SUBMIT_CHUNK])
+        counts = ingest_bridge.submit(link.workspace_id, link.whatsapp_number_id, items[start:start + SUBMIT_CHUNK],
+                                      link.gateway.kind)
         totals["stored"] += counts["stored"]
         totals["duplicates"] += counts["duplicates"]
 

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
+from webapp.account import cloud_numbers
 from webapp.extensions import db
 from webapp.models import Gateway, Membership, NumberLink
 from webapp.phones import InvalidPhone
@@ -46,7 +47,8 @@ def _render(gateway_form=None, link_form=None, status=200):
         has_gateways=bool(gateways_service.gateways_of(workspace.id)),
         gateway_form=gateway_form or GatewayForm(), link_form=link_form or _link_form(workspace, me),
         settings_form=SettingsForm(mirror_deletions=settings.mirror_deletions(workspace.id)),
-        confirm_form=ConfirmForm(), events=inbox.counts_by_state(workspace.id)), status
+        confirm_form=ConfirmForm(), events=inbox.counts_by_state(workspace.id),
+        cloud_numbers=cloud_numbers.registered(workspace.id) if me.is_manager else []), status
 
 
 @bp.route("/")
@@ -66,7 +68,7 @@ def add_gateway():
     try:
         gateway = gateways_service.add_gateway(current_workspace().id, name=form.name.data,
                                                base_url=form.base_url.data, api_key=form.api_key.data,
-                                               created_by=current_user)
+                                               kind=form.kind.data, created_by=current_user)
     except gateways_service.InvalidGateway as exc:
         for field, message in exc.errors.items():
             getattr(form, field).errors.append(message)

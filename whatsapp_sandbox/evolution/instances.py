@@ -125,6 +125,7 @@ def restart(name):
         if instance.state == "close":
             return jsonify({"error": True, "message": "[object Object]"})
         instance.state = "close"
+        instance.qr = None  # a new socket: a new QR (and pairing code, when a number was given)
         facade().connect(instance)
         if instance.auth_number:
             return jsonify({"instance": {"instanceName": name, "state": instance.state}})

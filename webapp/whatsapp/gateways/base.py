@@ -40,6 +40,7 @@ class Media:
     mimetype: str
     filename: str | None = None
     error: str | None = None
+    ref: dict | None = None     # what the gateway needs to fetch the file when there is no URL
 
 
 @dataclass
@@ -65,7 +66,8 @@ class MessageEvent:
 
 @dataclass
 class EditEvent:
-    chat_jid: str
+    # chat_jid None: the gateway names only the message id; the inbox finds the stored message.
+    chat_jid: str | None
     from_me: bool
     short_id: str
     text: str
@@ -73,7 +75,7 @@ class EditEvent:
 
 @dataclass
 class RevokeEvent:
-    chat_jid: str
+    chat_jid: str | None
     from_me: bool
     short_id: str
 
@@ -92,6 +94,7 @@ class IgnoredEvent:
 
 class GatewayClient(ABC):
     kind = ""
+    label = ""              # shown to people: "WAHA", "Evolution API"
     # Events the webhook subscribes to.
     events: tuple = ()
 
@@ -140,6 +143,11 @@ class GatewayClient(ABC):
 
     @abstractmethod
     def dedupe_key(self, envelope) -> str | None: ...
+
+    @staticmethod
+    def session_of(envelope) -> str | None:
+        """The gateway session (WAHA session, Evolution instance) a webhook envelope is about."""
+        return envelope.get("session")
 
     @staticmethod
     @abstractmethod

@@ -131,6 +131,7 @@ def _status_time(payload, envelope):
 
 class Client(GatewayClient):
     kind = "waha"
+    label = "WAHA"
     events = EVENTS
 
     # -- plumbing -----------------------------------------------------------------------------
