@@ -16,3 +16,4 @@ from webapp.models.close import (  # noqa: F401
 )
 from webapp.models.messages import Chat, ChatLink, Message  # noqa: F401
 from webapp.models.base import utcnow  # noqa: F401
+from webapp.models import text_search  # noqa: F401,E402  (the log's text index, created with `messages`)
