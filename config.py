@@ -58,10 +58,22 @@ class Config:
     CLOSE_REDIRECT_URI = os.environ.get(
         "CLOSE_REDIRECT_URI", "http://127.0.0.1:5000/integrations/close/callback"
     )
-    # CLOSE_API_KEY (development/benchmarks only) is read at use: see webapp/sync/close_access.py.
+    # An API key for connection rows without OAuth tokens (development and benchmarks only).
+    CLOSE_API_KEY = os.environ.get("CLOSE_API_KEY", "")
     CLOSE_TIMEOUT = float(os.environ.get("CLOSE_TIMEOUT", "10"))
     VALIDATION_INTERVAL = int(os.environ.get("VALIDATION_INTERVAL", "900"))
     SWEEP_INTERVAL = int(os.environ.get("SWEEP_INTERVAL", "60"))
+
+    # Sync engine tunables (read once, here; tests override them through create_app(config)).
+    SYNC_BATCH_SIZE = int(os.environ.get("SYNC_BATCH_SIZE", "50"))            # rows claimed per drain round
+    SYNC_DRAIN_BUDGET = float(os.environ.get("SYNC_DRAIN_BUDGET", "20"))      # seconds per drain job (fairness)
+    SYNC_LEASE_SECONDS = float(os.environ.get("SYNC_LEASE_SECONDS", "120"))   # a dead worker's rows come back
+    SYNC_MAX_ATTEMPTS = int(os.environ.get("SYNC_MAX_ATTEMPTS", "12"))        # then `dead` (~6 h of backoff)
+    SYNC_RETRY_BASE = float(os.environ.get("SYNC_RETRY_BASE", "10"))          # backoff: base * 3^(n-1), capped
+    SYNC_RETRY_CAP = float(os.environ.get("SYNC_RETRY_CAP", "3600"))
+    SYNC_INLINE_RETRIES = int(os.environ.get("SYNC_INLINE_RETRIES", "2"))     # quick retries inside the job
+    SYNC_FLAG_TTL = float(os.environ.get("SYNC_FLAG_TTL", "90"))              # "a drain is scheduled" flag
+    SYNC_MAX_ATTACHMENT_BYTES = int(os.environ.get("SYNC_MAX_ATTACHMENT_BYTES", str(25 * 1024 * 1024)))
 
     # WhatsApp Cloud API webhook.
     WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")

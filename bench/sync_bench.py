@@ -323,8 +323,8 @@ def memory(b, worker, customers):
         for pid in descendants(worker.pid):
             peak["horse"] = max(peak["horse"], rss_kb(pid))
 
-    from webapp.sync import service
-    service.retry_messages(b.acme.id, None, ("failed", "dead", "held"))
+    from webapp.sync import actions
+    actions.retry_messages(b.acme.id, None, ("failed", "dead", "held"))
     start = time.monotonic()
     bodies = [message(customers[i % len(customers)], "mem") for i in range(MEMORY_MESSAGES)]
     feeder = threading.Thread(target=b.post_batches, args=(bodies,))

@@ -4,9 +4,10 @@ RQ's default worker forks a child per job; building the Flask app once in the pa
 child starts with it ready instead of paying imports and setup per job."""
 from rq.worker import Worker
 
+from webapp.jobs_app import job_app
+
 
 class PreloadedWorker(Worker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from webapp.jobs_app import job_app
         job_app()  # no connection is opened here: pools start empty in each child

@@ -148,13 +148,21 @@ def _fresh_request_state():
 
 
 @pytest.fixture
-def app(database_url, redis_url, request):
+def app_overrides():
+    """Config a test directory (or test) adds on top of the testing config; override to change."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, redis_url, request, app_overrides):
     from webapp import create_app
     from webapp.extensions import db
     sandbox_url = None
     if "close_sandbox" in request.fixturenames:
         sandbox_url = request.getfixturevalue("close_sandbox").url
-    app = create_app("testing", _app_config(database_url, redis_url, sandbox_url))
+    config = _app_config(database_url, redis_url, sandbox_url)
+    config.update(app_overrides)
+    app = create_app("testing", config)
     # The test keeps one app context open (for direct DB access), and Flask reuses it for every
     # request; give each request a clean `g` and fresh rows, as separate requests would have.
     app.before_request_funcs.setdefault(None, []).insert(0, _fresh_request_state)
@@ -228,9 +236,10 @@ def login(app):
     return lambda email, password=PASSWORD: Browser(app.test_client()).login(email, password)
 
 
-@pytest.fixture
-def worker(app, database_url, redis_url, request):
-    """A real `rq worker` process (forking, with scheduler) taking jobs from the app's queue."""
+def start_worker(app, database_url, redis_url, name=None):
+    """The one worker launcher: a real `rq worker` process (forking, with scheduler) with the app's
+    Close and sync settings, returned once it is registered in Redis (ready to take jobs)."""
+    from rq import Worker
     env = dict(os.environ)
     env.update({
         "FLASK_CONFIG": "development",
@@ -241,20 +250,35 @@ def worker(app, database_url, redis_url, request):
         "PYTHONPATH": ROOT,
     })
     for key, value in app.config.items():
-        if key.startswith("CLOSE_") and isinstance(value, str):
-            env[key] = value
+        if key.startswith(("CLOSE_", "SYNC_")) and isinstance(value, (str, int, float)):
+            env[key] = str(value)
+    name = name or f"test-worker-{uuid.uuid4().hex[:8]}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--worker-class",
-         "jobs.worker.PreloadedWorker", "--url", redis_url,
+         "jobs.worker.PreloadedWorker", "--url", redis_url, "--name", name,
          "--logging_level", "WARNING", app.config["RQ_QUEUE"]],
         cwd=ROOT, env=env)
-    time.sleep(0.5)
-    yield proc
+    connection = redis.Redis.from_url(redis_url)
+    wait_for(lambda: proc.poll() is not None or any(w.name == name for w in Worker.all(connection=connection)),
+             timeout=120, message="the RQ worker to register")
+    assert proc.poll() is None, "the RQ worker exited at start"
+    return proc
+
+
+def stop_worker(proc):
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def worker(app, database_url, redis_url):
+    proc = start_worker(app, database_url, redis_url)
+    yield proc
+    stop_worker(proc)
 
 
 def shared_file(*parts):

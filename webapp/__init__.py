@@ -5,7 +5,13 @@ import os
 from flask import Flask
 
 from config import CONFIGS, INSTANCE_DIR
+from webapp import cli, security
+from webapp.account.routes import bp as account_bp
+from webapp.auth import bp as auth_bp
 from webapp.extensions import bootstrap, csrf, db, htmx, limiter, login_manager, migrate
+from webapp.features import register_features
+from webapp.main.routes import bp as main_bp
+from webapp.team.routes import bp as team_bp
 
 
 def create_app(config_name=None, overrides=None):
@@ -27,29 +33,17 @@ def create_app(config_name=None, overrides=None):
     bootstrap.init_app(app)
     limiter.init_app(app)
 
-    from webapp import security
     security.init_app(app)
 
-    from webapp.auth import bp as auth_bp
-    from webapp.main import bp as main_bp
-    from webapp.team import bp as team_bp
-    from webapp.account import bp as account_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(team_bp)
     app.register_blueprint(account_bp)
-    _register_optional_blueprints(app)
+    register_features(app)
 
-    from webapp import cli
     cli.init_app(app)
     _configure_logging(app)
     return app
-
-
-def _register_optional_blueprints(app):
-    """Feature blueprints register themselves through webapp/features.py."""
-    from webapp.features import register_features
-    register_features(app)
 
 
 def _check_secrets(app, config_name):

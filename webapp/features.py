@@ -1,8 +1,23 @@
-"""Blueprints of the product features, registered by create_app()."""
+"""The product features, wired into the app by create_app(): blueprints, CLI commands, template
+filters and the reactions to events (the composition root: the only place that knows them all)."""
+from webapp.api import messages, webhook  # noqa: F401 (the views register on the api blueprint)
+from webapp.api.blueprint import bp as api_bp
+from webapp.extensions import csrf
+from webapp.integrations.close.routes import bp as close_bp
+from webapp.integrations.close.service import on_member_removed
+from webapp.signals import member_removed, subscription_changed
+from webapp.sync.actions import on_subscription_changed
+from webapp.sync.demo_traffic import demo_group
+from webapp.sync.states import state_badge
+from webapp.sync.views import bp as sync_bp
 
 
 def register_features(app):
-    from webapp.integrations import close
-    close.init_app(app)
-    from webapp import sync
-    sync.init_app(app)  # sync status page, ingestion API + webhook, `flask demo traffic`
+    app.register_blueprint(close_bp)
+    app.register_blueprint(sync_bp)
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    app.cli.add_command(demo_group)  # `flask demo traffic`
+    app.add_template_filter(state_badge)
+    member_removed.connect(on_member_removed)
+    subscription_changed.connect(on_subscription_changed)

@@ -129,7 +129,7 @@ def token_requests(sandbox, since=0):
 
 
 @pytest.fixture
-def connected(app, demo, login, connect_as):
+def owner_connected(app, demo, login, connect_as):
     """Acme connected to "Acme Sales" by the owner as dana; returns (owner browser, connection)."""
     owner = login("owner@acme.test")
     response = connect_as(owner)

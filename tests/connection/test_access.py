@@ -26,7 +26,7 @@ def test_full_page_or_card_fragment(app, demo, login):
     assert 'data-check="close_account" data-ok="unknown"' in body and "Checked when you connect." in body
 
 
-def test_member_sees_card_read_only(connected, login):
+def test_member_sees_card_read_only(owner_connected, login):
     member = login("member@acme.test")
     page = text_of(member.get(PAGE))
     assert "Acme Sales" in page and "Only the workspace owner or an admin can connect" in page
@@ -43,14 +43,14 @@ def test_member_sees_card_read_only(connected, login):
     assert len(live_connections()) == 1
 
 
-def test_admin_may_manage(connected, login):
+def test_admin_may_manage(owner_connected, login):
     admin = login("admin@acme.test")
     page = text_of(admin.get(PAGE))
     assert 'id="close-test-sync"' in page and 'id="close-disconnect"' in page
 
 
-def test_other_workspace_cannot_see_or_touch_it(connected, demo, login):
-    owner, connection = connected
+def test_other_workspace_cannot_see_or_touch_it(owner_connected, demo, login):
+    owner, connection = owner_connected
     globex = login("owner@globex.test")
     page = text_of(globex.get(PAGE))
     assert "Acme Sales" not in page and "dana@acme.test" not in page and 'data-state="not_connected"' in page
@@ -62,8 +62,8 @@ def test_other_workspace_cannot_see_or_touch_it(connected, demo, login):
     assert still.id == connection.id and still.sync_attachments is True
 
 
-def test_post_without_csrf_is_refused(connected):
-    owner, _ = connected
+def test_post_without_csrf_is_refused(owner_connected):
+    owner, _ = owner_connected
     for action in ACTIONS:
         assert owner.post(f"{PAGE}{action}", data={"confirm": "yes"}, csrf=False).status_code == 400
         assert owner.post(f"{PAGE}{action}", data={"confirm": "yes"}, csrf=False, htmx=True).status_code == 400

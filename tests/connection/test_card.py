@@ -4,8 +4,8 @@ import sqlalchemy as sa
 from tests.connection.conftest import PAGE, add_messages, events, live_connections, text_of
 
 
-def test_settings_change_is_saved_and_audited(connected, demo):
-    owner, connection = connected
+def test_settings_change_is_saved_and_audited(owner_connected, demo):
+    owner, connection = owner_connected
     qualified = next(s["id"] for s in connection.lead_statuses if s["label"] == "Qualified")
     response = owner.post(f"{PAGE}settings", htmx=True, data={
         "auto_create_lead": "y", "new_lead_status_id": qualified, "catch_up_held": "y"})
@@ -17,8 +17,8 @@ def test_settings_change_is_saved_and_audited(connected, demo):
     assert "Sync attachments: on → off" in event.detail and event.actor_id == demo.users["owner@acme.test"].id
 
 
-def test_bad_status_is_refused_next_to_the_field(connected, demo):
-    owner, _ = connected
+def test_bad_status_is_refused_next_to_the_field(owner_connected, demo):
+    owner, _ = owner_connected
     response = owner.post(f"{PAGE}settings", htmx=True, data={"new_lead_status_id": "stat_forged"})
     page = text_of(response)
     assert response.status_code == 200
@@ -28,8 +28,8 @@ def test_bad_status_is_refused_next_to_the_field(connected, demo):
     assert events(demo.acme.id, "settings_changed") == []
 
 
-def test_disconnect_needs_confirmation_then_revokes(connected, demo, close_sandbox):
-    owner, connection = connected
+def test_disconnect_needs_confirmation_then_revokes(owner_connected, demo, close_sandbox):
+    owner, connection = owner_connected
     assert 'id="close-disconnect-confirm"' in text_of(owner.get(f"{PAGE}disconnect"))  # works without JS too
     confirm = text_of(owner.get(f"{PAGE}disconnect", headers={"HX-Request": "true"}))
     assert 'id="close-disconnect-confirm"' in confirm and "Everything already synced stays in Close" in confirm
@@ -47,8 +47,8 @@ def test_disconnect_needs_confirmation_then_revokes(connected, demo, close_sandb
     assert [g["revoked"] for g in close_sandbox.control("GET", "/_sandbox/state")["grants"]] == [True]
 
 
-def test_disconnect_works_when_close_is_unreachable(connected, demo, close_sandbox):
-    owner, connection = connected
+def test_disconnect_works_when_close_is_unreachable(owner_connected, demo, close_sandbox):
+    owner, connection = owner_connected
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_status": 503,
                                                        "paths": ["/oauth2/revoke/"]})
     done = text_of(owner.post(f"{PAGE}disconnect", htmx=True, data={"confirm": "yes"}))
@@ -57,10 +57,10 @@ def test_disconnect_works_when_close_is_unreachable(connected, demo, close_sandb
     assert "tokens deleted here" in events(demo.acme.id, "disconnected")[0].detail
 
 
-def test_reconnect_keeps_chat_links_and_offers_held_messages(connected, demo, connect_as):
+def test_reconnect_keeps_chat_links_and_offers_held_messages(owner_connected, demo, connect_as):
     from webapp.extensions import db
     from webapp.models import ChatLink
-    owner, connection = connected
+    owner, connection = owner_connected
     chat, _ = add_messages(demo, 3, state="held", reason="disconnected")
     db.session.add(ChatLink(workspace_id=demo.acme.id, chat_id=chat.id, close_org_id=connection.close_org_id,
                             lead_id="lead_x", contact_id="cont_x"))
@@ -72,10 +72,10 @@ def test_reconnect_keeps_chat_links_and_offers_held_messages(connected, demo, co
     assert live_connections()[0].close_org_id == connection.close_org_id
 
 
-def test_paused_while_subscription_inactive_then_back(connected, demo):
+def test_paused_while_subscription_inactive_then_back(owner_connected, demo):
     from webapp.extensions import db
     from webapp.signals import subscription_changed
-    owner, _ = connected
+    owner, _ = owner_connected
     demo.acme.set_subscription("past_due")
     db.session.commit()
     page = text_of(owner.get(PAGE))
@@ -90,8 +90,8 @@ def test_paused_while_subscription_inactive_then_back(connected, demo):
     assert len(live_connections()) == 1
 
 
-def test_history_lists_events_with_actor(connected, demo):
-    owner, _ = connected
+def test_history_lists_events_with_actor(owner_connected, demo):
+    owner, _ = owner_connected
     owner.post(f"{PAGE}settings", htmx=True, data={"auto_create_lead": ""})
     owner.post(f"{PAGE}disconnect", htmx=True, data={"confirm": "yes"})
     fragment = text_of(owner.get(f"{PAGE}history", headers={"HX-Request": "true"}))
@@ -100,18 +100,18 @@ def test_history_lists_events_with_actor(connected, demo):
     assert fragment.index("disconnected") < fragment.index("settings changed")  # newest first
 
 
-def test_catch_up_releases_held_messages(connected, demo):
+def test_catch_up_releases_held_messages(owner_connected, demo):
     from webapp.extensions import db
-    from webapp.integrations.close import testsync
+    from webapp.sync import test_runs
     from webapp.models import JobRun, Message
-    owner, _ = connected
+    owner, _ = owner_connected
     add_messages(demo, 4, state="held", reason="disconnected")
     assert "Sync 4 held messages" in text_of(owner.get(PAGE))
     card = text_of(owner.post(f"{PAGE}catch-up", htmx=True))
     assert 'data-job="running"' in card
     run = db.session.scalar(sa.select(JobRun))
     assert run.kind == "catch_up" and run.rq_job_id == f"catch-up-{demo.acme.id}"
-    testsync.execute(run.id)  # in-process: what the worker would do
+    test_runs.execute(run.id)  # in-process: what the worker would do
     assert run.status == "finished" and "4 held messages were queued" in run.message
     states = db.session.scalars(sa.select(Message.state)).all()
     assert states == ["queued"] * 4

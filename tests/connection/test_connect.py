@@ -11,9 +11,9 @@ def _grants(sandbox):
     return sandbox.control("GET", "/_sandbox/state")["grants"]
 
 
-def test_connect_stores_details_caches_and_encrypted_tokens(connected, demo, close_sandbox):
+def test_connect_stores_details_caches_and_encrypted_tokens(owner_connected, demo, close_sandbox):
     from webapp.integrations.close import crypto
-    owner, connection = connected
+    owner, connection = owner_connected
     assert connection.close_org_name == "Acme Sales"
     assert connection.close_user_email == "dana@acme.test"
     assert connection.close_user_name == "Dana Scully"
@@ -108,8 +108,8 @@ def test_close_api_failure_during_connect_stores_nothing(app, demo, login, conne
     assert [g["revoked"] for g in _grants(close_sandbox)] == [True]
 
 
-def test_second_connect_while_connected_is_refused(connected, demo, close_sandbox):
-    owner, connection = connected
+def test_second_connect_while_connected_is_refused(owner_connected, demo, close_sandbox):
+    owner, connection = owner_connected
     response = owner.post("/integrations/close/connect", follow_redirects=True)
     assert "already connected" in text_of(response)
     assert len(live_connections()) == 1

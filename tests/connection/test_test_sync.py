@@ -17,8 +17,8 @@ def _finished():
     return runs if runs and not runs[-1].is_running else None
 
 
-def test_test_sync_reports_each_message(connected, demo, app, worker, close_sandbox):
-    owner, _ = connected
+def test_test_sync_reports_each_message(owner_connected, demo, app, worker, close_sandbox):
+    owner, _ = owner_connected
     add_messages(demo, 3)
     add_messages(demo, 1, kind="group", remote="+14155550199")  # group chats are not part of it
     first = text_of(owner.post(f"{PAGE}test-sync", htmx=True))
@@ -40,8 +40,8 @@ def test_test_sync_reports_each_message(connected, demo, app, worker, close_sand
     assert events(demo.acme.id, "test_sync")[0].actor_id == demo.users["owner@acme.test"].id
 
 
-def test_test_sync_without_messages_runs_checks_only(connected, demo, worker):
-    owner, _ = connected
+def test_test_sync_without_messages_runs_checks_only(owner_connected, demo, worker):
+    owner, _ = owner_connected
     owner.post(f"{PAGE}test-sync", htmx=True)
     wait_for(_finished, timeout=30, message="test sync to finish")
     (run,) = _runs()
@@ -52,14 +52,16 @@ def test_test_sync_without_messages_runs_checks_only(connected, demo, worker):
     assert _runs()[-1].status == "finished"
 
 
-def test_test_sync_reports_lost_permission(connected, demo, app, close_sandbox):
+def test_test_sync_reports_lost_permission(owner_connected, demo, app, close_sandbox):
     """Run in-process (no worker needed): the job stops at the read-only checks."""
-    from webapp.integrations.close import testsync
-    owner, connection = connected
+    from webapp.sync import test_runs
+    owner, connection = owner_connected
     close_sandbox.control("PUT", "/_sandbox/roles/admin", {"organization_id": connection.close_org_id,
                                                             "lead_visibility": "own"})
-    run = testsync.JobRun(workspace_id=demo.acme.id, kind="test_sync", rq_job_id="t", status="queued")
-    testsync.db.session.add(run)
-    testsync.db.session.commit()
-    testsync.execute(run.id)
+    from webapp.extensions import db
+    from webapp.models import JobRun
+    run = JobRun(workspace_id=demo.acme.id, kind="test_sync", rq_job_id="t", status="queued")
+    db.session.add(run)
+    db.session.commit()
+    test_runs.execute(run.id)
     assert run.status == "failed" and "Lead Visibility is not set" in run.message

@@ -34,11 +34,11 @@ def test_crypto_round_trip(app):
     assert crypto.decrypt(sealed) == "secret-token"
 
 
-def test_16_concurrent_callers_make_exactly_one_token_request(connected, app, close_sandbox):
+def test_16_concurrent_callers_make_exactly_one_token_request(owner_connected, app, close_sandbox):
     from webapp.integrations.close import tokens
     from webapp.integrations.close.client import CloseClient
     from webapp.models import utcnow
-    _, connection = connected
+    _, connection = owner_connected
     connection_id = connection.id  # ORM rows belong to this thread's session: threads get the id only
     close_sandbox.control("POST", "/_sandbox/tokens/expire", {})
     _expire_locally(connection_id)
@@ -67,9 +67,9 @@ def test_16_concurrent_callers_make_exactly_one_token_request(connected, app, cl
     assert CloseClient(app.config["CLOSE_API_URL"], access_token=results[0]).me()["email"] == "dana@acme.test"
 
 
-def test_token_expired_at_close_is_refreshed_once_on_401(connected, app, close_sandbox):
+def test_token_expired_at_close_is_refreshed_once_on_401(owner_connected, app, close_sandbox):
     from webapp.integrations.close import tokens
-    _, connection = connected
+    _, connection = owner_connected
     close_sandbox.control("POST", "/_sandbox/tokens/expire", {})  # Close's clock ran ahead of ours
     since = _log_index(close_sandbox)
     assert tokens.client_for(connection).me()["email"] == "dana@acme.test"
@@ -77,9 +77,9 @@ def test_token_expired_at_close_is_refreshed_once_on_401(connected, app, close_s
     assert live_connections()[0].token_version == 1
 
 
-def test_refresh_invalid_grant_auto_disconnects(connected, app, demo, login, close_sandbox):
+def test_refresh_invalid_grant_auto_disconnects(owner_connected, app, demo, login, close_sandbox):
     from webapp.integrations.close import tokens
-    owner, connection = connected
+    owner, connection = owner_connected
     close_sandbox.control("POST", "/_sandbox/grants/revoke", {"user_email": "dana@acme.test"})
     _expire_locally(connection.id)
     with pytest.raises(tokens.ConnectionLost) as lost:
@@ -98,10 +98,10 @@ def test_refresh_invalid_grant_auto_disconnects(connected, app, demo, login, clo
     assert token_requests(close_sandbox, since) == []
 
 
-def test_refresh_failure_keeps_connection_and_notifies_once(connected, app, demo, close_sandbox):
+def test_refresh_failure_keeps_connection_and_notifies_once(owner_connected, app, demo, close_sandbox):
     from webapp.integrations.close import tokens
     from webapp.integrations.close.client import CloseTransient
-    _, connection = connected
+    _, connection = owner_connected
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_statuses": [500, 503],
                                                        "paths": ["/oauth2/token/"]})
     _expire_locally(connection.id)
@@ -139,13 +139,13 @@ def test_401_with_freshly_refreshed_token_means_access_revoked(app, demo, reques
     assert len(token_calls) == 1
 
 
-def test_lost_compare_and_set_keeps_the_row(connected, app, requests_mock):
+def test_lost_compare_and_set_keeps_the_row(owner_connected, app, requests_mock):
     """If the lock expired and another process rotated first, the row wins and our pair is revoked."""
     from webapp.integrations.close import crypto, tokens
-    _, connection = connected
+    _, connection = owner_connected
     stale = dict(tokens.read_row(connection.id))
     stale["token_version"] = 7  # not the stored version
     requests_mock.post(app.config["CLOSE_REVOKE_URL"], text="")
-    token = tokens._store(stale, {"access_token": "ours", "refresh_token": "ours-refresh", "expires_in": 60})
+    token = tokens.store_rotated(stale, {"access_token": "ours", "refresh_token": "ours-refresh", "expires_in": 60})
     assert token == crypto.decrypt(connection.access_token_enc)
     assert requests_mock.call_count == 1  # our refresh token was revoked

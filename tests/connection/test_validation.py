@@ -21,12 +21,12 @@ def _assert_reason(outcome, expected):
     assert live_connections() == []
 
 
-def test_healthy_connection_is_validated_and_caches_refreshed(connected, app):
+def test_healthy_connection_is_validated_and_caches_refreshed(owner_connected, app):
     from datetime import timedelta
 
     from webapp.extensions import db
     from webapp.models import utcnow
-    _, connection = connected
+    _, connection = owner_connected
     connection.last_validated_at = None
     connection.close_users = {}
     db.session.commit()
@@ -40,19 +40,19 @@ def test_healthy_connection_is_validated_and_caches_refreshed(connected, app):
     assert live_connections()[0].token_version == 1  # would expire before the next run: rotated now
 
 
-def test_org_deleted(connected, close_sandbox):
-    _, connection = connected
+def test_org_deleted(owner_connected, close_sandbox):
+    _, connection = owner_connected
     close_sandbox.control("DELETE", f"/_sandbox/organizations/{_org_id(connection)}")
     _assert_reason(_validate(connection.id), "org_deleted")
 
 
-def test_connection_owner_left_close_org(connected, close_sandbox):
-    _, connection = connected
+def test_connection_owner_left_close_org(owner_connected, close_sandbox):
+    _, connection = owner_connected
     close_sandbox.control("DELETE", f"/_sandbox/organizations/{_org_id(connection)}/memberships/dana@acme.test")
     _assert_reason(_validate(connection.id), "owner_gone")
 
 
-def test_access_revoked_in_close(connected, app, close_sandbox, demo, monkeypatch):
+def test_access_revoked_in_close(owner_connected, app, close_sandbox, demo, monkeypatch):
     sent = []
 
     class FakeSMTP:  # records what would be mailed
@@ -70,7 +70,7 @@ def test_access_revoked_in_close(connected, app, close_sandbox, demo, monkeypatc
 
     monkeypatch.setattr("smtplib.SMTP", FakeSMTP)
     app.config["SMTP_HOST"] = "mail.test"
-    owner, connection = connected
+    owner, connection = owner_connected
     close_sandbox.control("POST", "/_sandbox/grants/revoke", {"user_email": "dana@acme.test"})
     assert _validate(connection.id) == "disconnected:access_revoked"
     assert sent == [{"host": "mail.test", "to": "owner@acme.test, admin@acme.test",
@@ -80,9 +80,9 @@ def test_access_revoked_in_close(connected, app, close_sandbox, demo, monkeypatc
     assert "Access was revoked" in events(demo.acme.id, "auto_disconnected")[0].detail
 
 
-def test_owner_inactive_in_org_listing_disconnects(connected, app, requests_mock):
+def test_owner_inactive_in_org_listing_disconnects(owner_connected, app, requests_mock):
     """Close answering 200 for the org but listing the authorizer as inactive: owner gone."""
-    _, connection = connected
+    _, connection = owner_connected
     requests_mock.get(f"{app.config['CLOSE_API_URL']}/organization/{connection.close_org_id}/", json={
         "id": connection.close_org_id, "name": "Acme Sales", "lead_statuses": [], "memberships": [],
         "inactive_memberships": [{"user_id": connection.close_user_id}]})
@@ -90,16 +90,16 @@ def test_owner_inactive_in_org_listing_disconnects(connected, app, requests_mock
     assert _validate(connection.id) == "disconnected:owner_gone"
 
 
-def test_org_404_disconnects(connected, app, requests_mock):
-    _, connection = connected
+def test_org_404_disconnects(owner_connected, app, requests_mock):
+    _, connection = owner_connected
     requests_mock.get(f"{app.config['CLOSE_API_URL']}/organization/{connection.close_org_id}/", status_code=404,
                       json={"error": "Empty query: Organization matching query does not exist."})
     requests_mock.post(app.config["CLOSE_TOKEN_URL"], real_http=True)
     assert _validate(connection.id) == "disconnected:org_deleted"
 
 
-def test_permission_lost_later_only_warns(connected, close_sandbox):
-    owner, connection = connected
+def test_permission_lost_later_only_warns(owner_connected, close_sandbox):
+    owner, connection = owner_connected
     close_sandbox.control("PUT", f"/_sandbox/roles/{SALES_ADMIN_ROLE}",
                           {"organization_id": _org_id(connection), "remove": ["manage_organization"]})
     assert _validate(connection.id) == "warning"
@@ -112,10 +112,10 @@ def test_permission_lost_later_only_warns(connected, close_sandbox):
     assert _validate(connection.id) == "ok" and live_connections()[0].permission_warning is None
 
 
-def test_twenty_transient_failures_never_disconnect(connected, app, close_sandbox, demo):
+def test_twenty_transient_failures_never_disconnect(owner_connected, app, close_sandbox, demo):
     from webapp.extensions import db
     from webapp.models import CloseConnection, utcnow
-    owner, connection = connected
+    owner, connection = owner_connected
     app.config["CLOSE_TIMEOUT"] = 0.3
     faults = [{"error_rate": 1.0, "error_statuses": [500, 502, 503, 504]}] * 10 + \
              [{"error_rate": 0.0, "latency_ms": 600}] * 5
@@ -155,16 +155,16 @@ def test_member_who_connected_removed_from_workspace(app, demo, login, connect_a
     assert "The workspace member who connected was removed from the workspace" in page
 
 
-def test_member_removal_of_someone_else_keeps_connection(connected, demo):
-    owner, _ = connected
+def test_member_removal_of_someone_else_keeps_connection(owner_connected, demo):
+    owner, _ = owner_connected
     owner.post(f"/team/members/{demo.memberships['member@acme.test'].id}/remove")
     assert len(live_connections()) == 1
 
 
-def test_cron_fans_out_one_job_per_live_connection(connected, app):
+def test_cron_fans_out_one_job_per_live_connection(owner_connected, app):
     from jobs.connection import validate_all
     from webapp.redis_conn import get_queue
-    _, connection = connected
+    _, connection = owner_connected
     assert validate_all() == 1
     assert get_queue().job_ids == [f"validate-connection-{connection.id}"]
 

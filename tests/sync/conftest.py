@@ -1,5 +1,5 @@
-"""Fixtures of the sync engine tests: fast sync settings (also for the worker subprocess, which
-reads them from the environment), a connected Acme workspace (a CloseConnection row driven by the
+"""Fixtures of the sync engine tests: fast sync settings (through create_app's config; the worker
+launcher passes them on to the worker process), a connected Acme workspace (a CloseConnection row driven by the
 sandbox API key through webapp/sync/close_access.py), an API key, and body builders."""
 import itertools
 import os
@@ -12,22 +12,20 @@ import sqlalchemy as sa
 SANDBOX_KEY = "api_demo_dana_acme_sales"
 FAST = {
     "CLOSE_API_KEY": SANDBOX_KEY,
-    "SYNC_RETRY_BASE": "0.3",
-    "SYNC_RETRY_CAP": "2",
-    "SYNC_INLINE_RETRIES": "2",
-    "SYNC_LEASE_SECONDS": "4",
-    "SYNC_FLAG_TTL": "4",
-    "SYNC_DRAIN_BUDGET": "5",
-    "CLOSE_TIMEOUT": "3",
+    "SYNC_RETRY_BASE": 0.3,
+    "SYNC_RETRY_CAP": 2.0,
+    "SYNC_INLINE_RETRIES": 2,
+    "SYNC_LEASE_SECONDS": 4.0,
+    "SYNC_FLAG_TTL": 4.0,
+    "SYNC_DRAIN_BUDGET": 5.0,
+    "CLOSE_TIMEOUT": 3.0,
 }
 _ids = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def sync_env(monkeypatch):
-    """Autouse, so it runs before `worker` copies os.environ."""
-    for key, value in FAST.items():
-        monkeypatch.setenv(key, value)
+@pytest.fixture
+def app_overrides():
+    return dict(FAST)
 
 
 def sandbox_ids():
@@ -148,37 +146,21 @@ def activities(sandbox, external_id=None, lead_id=None):
 def drain_now(app):
     """Run the workspace's drain in-process (no worker): deterministic tests of the rules."""
     def _drain(workspace_id):
-        from webapp.sync import delivery
-        while delivery.drain_workspace(workspace_id):
+        from webapp.sync import drain
+        while drain.drain_workspace(workspace_id):
             pass
     return _drain
-
-
-def env_flag(name):
-    return os.environ.get(name)
 
 
 class Workers:
     """Real `rq worker` processes we can SIGKILL (the shared `worker` fixture starts only one)."""
 
     def __init__(self, app, database_url, redis_url):
-        import sys
-        from tests.conftest import FERNET_KEY, ROOT
-        self.app, self.procs = app, []
-        self.cmd = [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", redis_url,
-                    "--logging_level", "WARNING", app.config["RQ_QUEUE"]]
-        self.cwd = ROOT
-        self.env_base = {"FLASK_CONFIG": "development", "SECRET_KEY": "test-secret-key",
-                         "TOKEN_ENCRYPTION_KEY": FERNET_KEY, "DATABASE_URL": database_url,
-                         "REDIS_URL": redis_url, "PYTHONPATH": ROOT}
+        self.app, self.database_url, self.redis_url, self.procs = app, database_url, redis_url, []
 
     def start(self):
-        import subprocess
-        env = dict(os.environ, **self.env_base)
-        for key, value in self.app.config.items():
-            if key.startswith("CLOSE_") and isinstance(value, str):
-                env[key] = value
-        proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=env)
+        from tests.conftest import start_worker
+        proc = start_worker(self.app, self.database_url, self.redis_url)
         self.procs.append(proc)
         return proc
 

@@ -23,18 +23,23 @@ def _post_many(api, count, prefix):
 
 def _settle(ids, timeout, sweep_every=1.0, states=("synced",)):
     """Wait until every row is synced, running the sweeper as `rq cron` would."""
-    from webapp.sync import service
-    deadline, next_sweep = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
+    from webapp.sync.sweeper import sweep
+    next_sweep = [0.0]
+
+    def settled():
         rows = messages()
         if len(rows) == len(ids) and all(m.state in states for m in rows):
             return rows
-        if time.monotonic() > next_sweep:
-            service.sweep()
-            next_sweep = time.monotonic() + sweep_every
-        time.sleep(0.2)
-    states = collections.Counter((m.state, m.reason[:60]) for m in messages())
-    raise AssertionError(f"not all synced: {states}")
+        if time.monotonic() > next_sweep[0]:
+            sweep()
+            next_sweep[0] = time.monotonic() + sweep_every
+        return None
+
+    try:
+        return wait_for(settled, timeout=timeout, interval=0.2, message="every row to be synced")
+    except AssertionError:
+        states = collections.Counter((m.state, m.reason[:60]) for m in messages())
+        raise AssertionError(f"not all synced: {states}") from None
 
 
 def _exactly_once(sandbox, ids):

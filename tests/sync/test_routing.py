@@ -74,12 +74,12 @@ def test_one_lead_for_a_burst_of_a_new_chat(app, api, connected, close_sandbox, 
         api.post(body(f"burst-{i}", phone="+14155550160", name="Bursty"))
     # Two drains at once (as two workers would): the insert-first claim lets one create the lead.
     import threading
-    from webapp.sync import delivery
+    from webapp.sync import drain
 
     def run():
         with app.app_context():
             for _ in range(10):
-                delivery.drain_workspace(demo.acme.id)
+                drain.drain_workspace(demo.acme.id)
 
     threads = [threading.Thread(target=run) for _ in range(3)]
     for t in threads:
@@ -120,7 +120,7 @@ def test_attachments(app, api, connect, close_sandbox, drain_now, demo, monkeypa
     png = base64.b64encode(b"\x89PNG fake image bytes").decode()
     api.post(body("att", phone="+14155550101", text="", attachments=[
         {"filename": "photo.png", "content_type": "image/png", "data": png}]))
-    monkeypatch.setenv("SYNC_MAX_ATTACHMENT_BYTES", "64")
+    app.config["SYNC_MAX_ATTACHMENT_BYTES"] = 64
     api.post(body("att-big", phone="+14155550101", text="big one", attachments=[
         {"filename": "huge.bin", "content_type": "application/octet-stream",
          "data": base64.b64encode(b"x" * 100).decode()}]))

@@ -1,9 +1,9 @@
 """Holds and releases, retries → dead → retry button, auth failure, re-route + move, review queue,
 sweeper, sync_message_now."""
-import time
 
 import sqlalchemy as sa
 
+from tests.conftest import wait_for
 from tests.sync.conftest import activities, body, messages
 
 
@@ -20,7 +20,7 @@ def test_subscription_pause_holds_and_renewal_catches_up_in_order(app, api, conn
     rows = messages()
     assert {m.state for m in rows} == {"held"} and {m.reason for m in rows} == {"subscription inactive"}
     assert activities(close_sandbox) == []
-    from webapp.sync.service import count_held
+    from webapp.sync.actions import count_held
     assert count_held(demo.acme.id, "subscription") == 4 and count_held(demo.acme.id, "disconnected") == 0
     demo.acme.set_subscription("active")
     db.session.commit()
@@ -42,13 +42,13 @@ def test_catch_up_off_keeps_them_held(app, api, connect, drain_now, demo):
     demo.acme.set_subscription("active")
     db.session.commit()
     subscription_changed.send(demo.acme, old_status="canceled")
-    from webapp.sync.service import sweep
+    from webapp.sync.sweeper import sweep
     sweep()
     assert messages()[0].state == "held"
 
 
 def test_disconnected_hold_and_release_after_reconnect(app, api, demo, connect, close_sandbox, drain_now):
-    from webapp.sync.service import count_held, release_held
+    from webapp.sync.actions import count_held, release_held
     for i in range(3):
         api.post(body(f"d-{i}", phone="+14155550102"))
     assert count_held(demo.acme.id, "disconnected") == 3
@@ -64,7 +64,7 @@ def test_auth_failure_stops_the_batch_and_disconnects(app, api, connected, close
     from webapp.models import CloseConnection
     for i in range(3):
         api.post(body(f"a-{i}", phone="+14155550101"))
-    monkeypatch.setenv("CLOSE_API_KEY", "api_revoked_or_wrong")
+    app.config["CLOSE_API_KEY"] = "api_revoked_or_wrong"
     drain_now(demo.acme.id)
     db.session.expire_all()
     connection = db.session.get(CloseConnection, connected.id)
@@ -76,18 +76,20 @@ def test_auth_failure_stops_the_batch_and_disconnects(app, api, connected, close
 
 def test_transient_failures_back_off_then_dead_then_retry_button(app, api, connected, close_sandbox, drain_now,
                                                                  demo, login, monkeypatch):
-    monkeypatch.setenv("SYNC_MAX_ATTEMPTS", "3")
-    monkeypatch.setenv("SYNC_INLINE_RETRIES", "0")
+    app.config["SYNC_MAX_ATTEMPTS"] = 3
+    app.config["SYNC_INLINE_RETRIES"] = 0
     api.post(body("t-1", phone="+14155550101"))
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_statuses": [503]})
     drain_now(demo.acme.id)
     row = messages()[0]
     assert row.state == "failed" and row.attempts == 1 and row.next_attempt_at is not None
     assert "Close unreachable" in row.reason
-    deadline = time.monotonic() + 15
-    while messages()[0].state != "dead" and time.monotonic() < deadline:
-        time.sleep(0.3)
-        drain_now(demo.acme.id)
+
+    def dead_after_a_drain():
+        drain_now(demo.acme.id)  # due rows only: the backoff decides when the next attempt runs
+        return messages()[0].state == "dead"
+
+    wait_for(dead_after_a_drain, timeout=120, interval=0.3, message="the row to give up")
     row = messages()[0]
     assert row.state == "dead" and "gave up after 3 attempts" in row.reason
     close_sandbox.control("DELETE", "/_sandbox/faults")
@@ -101,7 +103,7 @@ def test_transient_failures_back_off_then_dead_then_retry_button(app, api, conne
     assert messages()[0].state == "synced" and len(activities(close_sandbox, "t-1")) == 1
 
 
-def test_rejected_activity_is_dead_with_reason(app, api, connected, close_sandbox, drain_now, demo, monkeypatch):
+def test_deleted_lead_is_forgotten_and_the_chat_rerouted_once(app, api, connected, close_sandbox, drain_now, demo, monkeypatch):
     from webapp.extensions import db
     from webapp.models import ChatLink
     api.post(body("r-1", phone="+14155550101"))
@@ -169,32 +171,34 @@ def test_sweeper_requeues_stuck_rows(app, api, connected, close_sandbox, demo, m
     from webapp.extensions import db
     from webapp.models import Message, utcnow
     from webapp.redis_conn import get_queue
-    from webapp.sync import service
+    from webapp.sync import scheduler
+    from webapp.sync.sweeper import sweep
     api.post(body("stuck", phone="+14155550101"))
     get_queue().empty()
-    service._redis().delete(service._flag(demo.acme.id))  # the drain job was lost with Redis
+    scheduler.release_flag(demo.acme.id)  # the drain job was lost with Redis
     db.session.execute(sa.update(Message).values(lease_until=utcnow()))  # and its lease ran out
     db.session.commit()
-    assert service.sweep() == [demo.acme.id]
+    assert sweep() == [demo.acme.id]
     assert get_queue().count == 1
-    assert service.sweep() == [demo.acme.id] and get_queue().count == 1  # the flag prevents doubling
+    assert sweep() == [demo.acme.id] and get_queue().count == 1  # the flag prevents doubling
 
 
 def test_sync_message_now(app, api, connected, close_sandbox, demo, ids):
-    from webapp.sync.delivery import sync_message_now
+    from webapp.sync.drain import sync_message_now
     api.post(body("now-1", phone="+14155550101"))
+    row_id = messages()[0].id
+    sync_message_now(row_id)
     row = messages()[0]
-    result = sync_message_now(row.id)
-    assert result["state"] == "synced" and result["lead_id"] == ids.bluth
-    assert result["lead_url"].endswith(f"/lead/{ids.bluth}/") and result["reason"] == ""
-    assert sync_message_now(row.id)["state"] == "synced"  # no second activity
+    assert row.state == "synced" and row.close_lead_id == ids.bluth and row.reason == ""
+    sync_message_now(row_id)  # already synced: no second activity
     assert len(activities(close_sandbox, "now-1")) == 1
-    assert sync_message_now(123456)["state"] == "missing"
+    sync_message_now(123456)  # no such message: nothing happens
+    assert [m.id for m in messages()] == [row_id]
 
 
 def test_close_down_trips_the_breaker_instead_of_timing_out_every_row(app, api, connected, close_sandbox,
                                                                       drain_now, demo, monkeypatch):
-    monkeypatch.setenv("SYNC_INLINE_RETRIES", "0")
+    app.config["SYNC_INLINE_RETRIES"] = 0
     for i in range(10):
         api.post(body(f"cb-{i}", phone="+14155550101"))
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0})
@@ -206,25 +210,25 @@ def test_close_down_trips_the_breaker_instead_of_timing_out_every_row(app, api, 
 
 
 def test_maintained_totals_match_a_recount(app, api, connected, close_sandbox, drain_now, demo, monkeypatch):
-    from webapp.sync import service
-    monkeypatch.setenv("SYNC_INLINE_RETRIES", "0")
-    monkeypatch.setenv("SYNC_MAX_ATTEMPTS", "1")
+    from webapp.sync import actions, totals
+    app.config["SYNC_INLINE_RETRIES"] = 0
+    app.config["SYNC_MAX_ATTEMPTS"] = 1
 
     def recount():
-        service.invalidate_totals(demo.acme.id)
-        return service.totals(demo.acme.id)
+        totals.invalidate_totals(demo.acme.id)
+        return totals.totals(demo.acme.id)
 
-    assert service.totals(demo.acme.id)["queued"] == 0  # cached from here on
+    assert totals.totals(demo.acme.id)["queued"] == 0  # cached from here on
     api.post({"messages": [body(f"tc-{i}", phone="+14155550101") for i in range(6)]}, path="/api/v1/messages/batch")
     api.post(body("tc-g", kind="group", phone=None, chat_id="g"))
-    cached = service.totals(demo.acme.id)
+    cached = totals.totals(demo.acme.id)
     assert cached["queued"] == 6 and cached["skipped"] == 1
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "methods": ["POST"]})
     drain_now(demo.acme.id)
-    assert service.totals(demo.acme.id) == recount() and recount()["dead"] == 6
+    assert totals.totals(demo.acme.id) == recount() and recount()["dead"] == 6
     close_sandbox.control("DELETE", "/_sandbox/faults")
-    service.totals(demo.acme.id)
-    service.retry_messages(demo.acme.id)
-    service.totals(demo.acme.id)
+    totals.totals(demo.acme.id)
+    actions.retry_messages(demo.acme.id)
+    totals.totals(demo.acme.id)
     drain_now(demo.acme.id)
-    assert service.totals(demo.acme.id) == recount() and recount()["synced"] == 6
+    assert totals.totals(demo.acme.id) == recount() and recount()["synced"] == 6

@@ -16,7 +16,7 @@ def test_page_totals_log_and_links(app, api, connected, close_sandbox, drain_now
     assert re.search(r'data-state="skipped"[^>]*>skipped <span class="count">1</span>', html)
     assert f"/lead/{ids.bluth}/" in html and "Group chat" in html
     assert "+14155550001" in html and "never" in html  # 0001 synced; 0002/0003 never
-    assert 'hx-trigger="every 5s"' in html and "Retry" not in html
+    assert 'hx-trigger="every 5s"' not in html and "Retry" not in html  # nothing pending: no polling
     fragment = member.get("/sync/log?state=skipped", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "group words" in fragment and "first words" not in fragment and "<html" not in fragment
     assert "first words" in member.get("/sync/log?q=first").get_data(as_text=True)
@@ -26,6 +26,18 @@ def test_page_totals_log_and_links(app, api, connected, close_sandbox, drain_now
     totals = member.get("/sync/totals").get_data(as_text=True)
     assert 'class="count">1<' in totals
     assert member.post("/sync/retry").status_code == 403
+
+
+def test_one_poll_while_pending_brings_totals_out_of_band(app, api, connected, demo, login):
+    api.post(body("w-1", phone="+14155550101", text="waiting words"))  # queued: no worker runs here
+    member = login("member@acme.test")
+    html = member.get("/sync/").get_data(as_text=True)
+    assert html.count('hx-trigger="every 5s"') == 1  # the log polls; the totals ride along
+    assert 'id="sync-totals"' in html and "hx-get=\"/sync/totals\"" not in html
+    fragment = member.get("/sync/log", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'hx-trigger="every 5s"' in fragment
+    oob = fragment.split('hx-swap-oob="innerHTML"')[1]
+    assert re.search(r'data-state="queued"[^>]*>queued <span class="count">1</span>', oob)
 
 
 def test_keyset_pages(app, api, connected, demo, login):
@@ -48,8 +60,8 @@ def test_other_workspace_is_invisible(app, api, connected, demo, login):
 
 
 def test_retry_all_button(app, api, connected, demo, login, drain_now, close_sandbox, monkeypatch):
-    monkeypatch.setenv("SYNC_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("SYNC_INLINE_RETRIES", "0")
+    app.config["SYNC_MAX_ATTEMPTS"] = 1
+    app.config["SYNC_INLINE_RETRIES"] = 0
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0})
     api.post(body("ra-1", phone="+14155550101"))
     drain_now(demo.acme.id)

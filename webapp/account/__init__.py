@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("account", __name__)
-
-from webapp.account import routes  # noqa: E402,F401
+"""The account pages; the blueprint and its views are in routes.py."""

@@ -1,13 +1,14 @@
 import sqlalchemy as sa
-from flask import render_template, redirect, url_for
+from flask import Blueprint, render_template, redirect, url_for
 from flask_login import current_user
 
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.account import bp
 from webapp.account.forms import ApiKeyForm
 from webapp.extensions import db
 from webapp.models import ApiKey, utcnow
 from webapp.team.forms import ConfirmForm
+
+bp = Blueprint("account", __name__)
 
 
 @bp.route("/subscription")

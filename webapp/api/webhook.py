@@ -19,12 +19,15 @@ import sqlalchemy as sa
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webapp.api import bp
+from pydantic import ValidationError
+
+from webapp.api.blueprint import bp
 from webapp.api.errors import error
 from webapp.extensions import db
 from webapp.models import WhatsAppNumber
 from webapp.phones import InvalidPhone, to_e164
-from webapp.sync import close_access, ingest, service
+from webapp.sync import ingest
+from webapp.sync.schema import IncomingMessage, field_errors
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +70,14 @@ def receive():
     if not isinstance(payload, dict):
         return error(400, "invalid_json", "The body must be a JSON object.")
     counts = {"stored": 0, "duplicates": 0, "ignored": 0}
-    kicks, created = set(), {}
+    per_workspace = {}
     for value in _values(payload):
-        _ingest_value(value, counts, kicks, created)
-    db.session.commit()
-    for (workspace_id, state), n in created.items():
-        service.count_changes(workspace_id, {state: n})
-    for workspace_id in kicks:
-        service.kick(workspace_id)
+        for workspace_id, item in _items(value, counts):
+            per_workspace.setdefault(workspace_id, []).append(item)
+    for workspace_id, items in per_workspace.items():
+        for result in ingest.accept(workspace_id, items, "webhook"):
+            counts[{"created": "stored", "duplicate": "duplicates", "invalid": "ignored"}[result.status]] += 1
+    db.session.commit()  # nothing stored (only ignored messages): the request still ends cleanly
     return jsonify(counts)
 
 
@@ -96,7 +99,8 @@ def _numbers(display_phone):
     return db.session.scalars(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == e164)).all()
 
 
-def _ingest_value(value, counts, kicks, created):
+def _items(value, counts):
+    """(workspace id, IncomingMessage) for each message of one change value; counts the ignored."""
     messages = [m for m in value.get("messages") or [] if isinstance(m, dict)]
     if not messages:
         return  # statuses (sent/delivered/read) and other fields: nothing to sync
@@ -111,22 +115,15 @@ def _ingest_value(value, counts, kicks, created):
     names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "")
              for c in value.get("contacts") or [] if isinstance(c, dict)}
     for number in numbers:
-        live = close_access.live_connection(number.workspace_id) is not None
-        for item in messages:
-            body = to_ingest_body(item, number.e164, names)
+        for raw in messages:
             try:
-                incoming = ingest.validate(body, number.workspace_id, media_ids=True)
-            except ingest.Invalid as exc:
+                item = IncomingMessage.model_validate(to_ingest_body(raw, number.e164, names),
+                                                      context={"media_ids": True})
+            except ValidationError as exc:
                 counts["ignored"] += 1
-                log.warning("WhatsApp webhook message %r ignored: %s", item.get("id"), exc.errors)
+                log.warning("WhatsApp webhook message %r ignored: %s", raw.get("id"), field_errors(exc))
                 continue
-            message, is_new = ingest.store(incoming, "webhook", live)
-            counts["stored" if is_new else "duplicates"] += 1
-            if is_new:
-                key = (number.workspace_id, message.state)
-                created[key] = created.get(key, 0) + 1
-                if message.state == "queued":
-                    kicks.add(number.workspace_id)
+            yield number.workspace_id, item
 
 
 def to_ingest_body(item, business_e164, names):

@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("main", __name__)
-
-from webapp.main import routes  # noqa: E402,F401
+"""The main pages; the blueprint and its views are in routes.py."""

@@ -1,11 +1,12 @@
 import sqlalchemy as sa
-from flask import redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.access import RANK, current_membership, current_workspace, workspace_role
 from webapp.extensions import db
-from webapp.main import bp
 from webapp.models import Message, Notification, utcnow
+
+bp = Blueprint("main", __name__)
 
 
 @bp.route("/")

@@ -1,17 +1,7 @@
 """Sync engine (PRODUCT.md §3): ingestion → outbox → routing → Close WhatsApp activities.
 
-Blueprint `sync` serves the sync status page at /sync/. Services: ingest, routing, delivery,
-service (holds, retries, re-route, review queue), close_access (the one seam to the Close
-connection), demo_traffic (`flask demo traffic`).
+ingest (the one entry point), schema (the API's models), outbox (leases, results), deliver (one
+message), payload (activity + attachments), drain (batches), scheduler/sweeper (drain jobs),
+actions (holds, retries, re-route), totals, message_log, test_runs, moves. The status page
+(blueprint `sync` at /sync) is views.py.
 """
-from flask import Blueprint
-
-bp = Blueprint("sync", __name__, url_prefix="/sync")
-
-
-def init_app(app):
-    from webapp import api
-    from webapp.sync import demo_traffic, views  # noqa: F401 (views register on bp)
-    app.register_blueprint(bp)
-    api.init_app(app)
-    demo_traffic.init_app(app)

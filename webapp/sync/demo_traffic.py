@@ -127,7 +127,3 @@ def traffic(workspace_ref, url, new_customers, pause):
         raise click.ClickException(f"Closeline is not answering at {base_url} (is `make run` up?).")
     click.echo("Answers: " + ", ".join(f"HTTP {k}: {v}" for k, v in sorted(counts.items())))
     click.echo("Follow them on the Sync status page (/sync/).")
-
-
-def init_app(app):
-    app.cli.add_command(demo_group)

@@ -1,15 +1,14 @@
-"""Ingestion: validate a message from any source and write it to the outbox (the messages table).
+"""Ingestion: the single entry point of every source (API, batch, webhooks, gateway adapters).
 
-Every source (API, batch, WhatsApp webhook, demo traffic) calls `validate()` then `store()`.
-`store()` is idempotent on (workspace, message id) even under concurrency: the unique
-constraint decides, a losing insert is rolled back to its savepoint and the existing row returned.
-Close is never called here.
+    accept(workspace_id, items: list[IncomingMessage], source: str) -> list[Accepted]
+
+Items are already shape-checked (webapp/sync/schema.py). accept() resolves the workspace's
+number and the customer's phone, stores each message in the outbox (the messages table),
+commits, updates the status-page totals and kicks the drain. Storing is idempotent on
+(workspace, message id) even under concurrency: the unique constraint decides, a losing insert
+is rolled back to its savepoint and the existing row returned. Close is never called here.
 """
-import base64
-import binascii
-import re
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -17,207 +16,74 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import Chat, Message, WhatsAppNumber, utcnow
 from webapp.phones import InvalidPhone, region_of, to_e164
-
-MAX_ID = 200
-MAX_TEXT = 65_536
-MAX_ATTACHMENTS = 10
-CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
-
-HOLD_SUBSCRIPTION = "subscription inactive"
-HOLD_DISCONNECTED = "disconnected"
-SKIP_GROUP = "Group chat: only direct chats are synced to Close."
+from webapp.sync import close_access, scheduler, totals
+from webapp.sync.schema import IncomingMessage
+from webapp.sync.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION, SKIP_GROUP
 
 
 @dataclass
-class Incoming:
-    """A validated message, ready to store."""
-    number: WhatsAppNumber
-    chat_id: str
-    chat_kind: str
-    remote_phone: str | None
-    chat_name: str
-    message_id: str
-    direction: str
-    sent_at: datetime
-    text: str
-    reply_to: str | None
-    attachments: list = field(default_factory=list)
+class Accepted:
+    """What happened to one item: created (new row), duplicate (known id: the existing row) or
+    invalid (errors: {field path: message}, nothing stored)."""
+    status: str                        # "created" | "duplicate" | "invalid"
+    message: Message | None = None
+    errors: dict | None = None
 
 
-class Invalid(ValueError):
-    def __init__(self, errors):
-        super().__init__("invalid message")
-        self.errors = errors
+def accept(workspace_id, items: list[IncomingMessage], source: str) -> list[Accepted]:
+    """Store every valid item, commit, count and kick the drain once. One Accepted per item, in order."""
+    live = close_access.live_connection(workspace_id) is not None
+    results = [_accept_one(workspace_id, item, source, live) for item in items]
+    created = {}
+    for result in results:
+        if result.status == "created":
+            created[result.message.state] = created.get(result.message.state, 0) + 1
+    db.session.commit()
+    totals.count_changes(workspace_id, created)
+    if created.get("queued"):
+        scheduler.kick(workspace_id)
+    return results
 
 
-def _str(errors, obj, key, path, required=True, max_len=MAX_ID, min_len=1):
-    value = obj.get(key) if isinstance(obj, dict) else None
-    if value is None:
-        if required:
-            errors[path] = "This field is required."
-        return None
-    if not isinstance(value, str):
-        errors[path] = "Must be a string."
-        return None
-    if required and len(value.strip()) < min_len:
-        errors[path] = "Must not be empty."
-        return None
-    if len(value) > max_len:
-        errors[path] = f"At most {max_len} characters."
-        return None
-    return value
-
-
-def _obj(errors, body, key):
-    value = body.get(key)
-    if value is None:
-        errors[key] = "This field is required."
-        return {}
-    if not isinstance(value, dict):
-        errors[key] = "Must be an object."
-        return {}
-    return value
-
-
-def parse_time(value):
-    """ISO 8601 with a UTC offset (or Z); naive times are ambiguous and refused."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("Must be an ISO 8601 date-time string.")
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError("Not an ISO 8601 date-time (e.g. 2025-06-01T09:30:00Z).")
-    if parsed.tzinfo is None:
-        raise ValueError("Include a UTC offset, e.g. 2025-06-01T09:30:00Z or +02:00.")
-    if not 2000 <= parsed.year <= 2100:
-        raise ValueError("Date is out of range.")
-    return parsed.astimezone(timezone.utc)
-
-
-def _attachments(errors, raw, media_ids=False):
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        errors["message.attachments"] = "Must be a list."
-        return []
-    if len(raw) > MAX_ATTACHMENTS:
-        errors["message.attachments"] = f"At most {MAX_ATTACHMENTS} attachments."
-        return []
-    result = []
-    for i, item in enumerate(raw):
-        path = f"message.attachments[{i}]"
-        if not isinstance(item, dict):
-            errors[path] = "Must be an object."
-            continue
-        filename = _str(errors, item, "filename", f"{path}.filename", max_len=255)
-        ctype = _str(errors, item, "content_type", f"{path}.content_type", max_len=100)
-        if ctype and not CONTENT_TYPE.match(ctype):
-            errors[f"{path}.content_type"] = "Must be a MIME type like image/jpeg."
-        url, data = item.get("url"), item.get("data")
-        if media_ids and item.get("whatsapp_media_id") and url is None and data is None:
-            # WhatsApp webhook media: only an id; the file needs Graph API access (see delivery).
-            result.append({"filename": filename, "content_type": ctype,
-                           "whatsapp_media_id": str(item["whatsapp_media_id"])[:200]})
-            continue
-        if (url is None) == (data is None):
-            errors[path] = "Give exactly one of url or data (base64)."
-            continue
-        entry = {"filename": filename, "content_type": ctype}
-        if url is not None:
-            if not isinstance(url, str) or not re.match(r"^https?://\S+$", url) or len(url) > 2000:
-                errors[f"{path}.url"] = "Must be an http(s) URL."
-                continue
-            entry["url"] = url
-        else:
-            if not isinstance(data, str):
-                errors[f"{path}.data"] = "Must be a base64 string."
-                continue
-            try:
-                decoded = base64.b64decode(data, validate=True)
-            except (binascii.Error, ValueError):
-                errors[f"{path}.data"] = "Not valid base64."
-                continue
-            entry.update(data=data, size=len(decoded))
-        result.append(entry)
-    return result
-
-
-def validate(body, workspace_id, media_ids=False):
-    """Body of POST /api/v1/messages → Incoming, or raises Invalid({field: message}).
-    media_ids: accept WhatsApp media-id attachments (webhook only)."""
-    if not isinstance(body, dict):
-        raise Invalid({"body": "Must be a JSON object."})
+def _accept_one(workspace_id, item, source, live):
     errors = {}
-    number = None
-    raw_number = _str(errors, body, "whatsapp_number", "whatsapp_number", max_len=40)
-    if raw_number:
-        try:
-            e164 = to_e164(raw_number)
-        except InvalidPhone:
-            errors["whatsapp_number"] = "Not a valid phone number in international format."
-        else:
-            number = db.session.scalar(sa.select(WhatsAppNumber).where(
-                WhatsAppNumber.workspace_id == workspace_id, WhatsAppNumber.e164 == e164))
-            if number is None:
-                errors["whatsapp_number"] = "This number is not registered in the workspace."
-
-    chat = _obj(errors, body, "chat")
-    message = _obj(errors, body, "message")
-    chat_id = _str(errors, chat, "id", "chat.id") if chat else None
-    kind = chat.get("type", "direct") if chat else "direct"
-    if kind not in ("direct", "group"):
-        errors["chat.type"] = "Must be 'direct' or 'group'."
-    chat_name = _str(errors, chat, "name", "chat.name", required=False, max_len=200) or ""
+    number = _number(workspace_id, item.whatsapp_number, errors)
     remote = None
-    raw_phone = _str(errors, chat, "phone", "chat.phone", required=(kind == "direct"), max_len=40) \
-        if chat else None
-    if raw_phone:
+    if item.chat.phone and item.chat.phone.strip():
         try:
             # National formats are read in the region of the member's own number.
-            remote = to_e164(raw_phone, region_of(number.e164) if number else None)
+            remote = to_e164(item.chat.phone, region_of(number.e164) if number else None)
         except InvalidPhone as exc:
             errors["chat.phone"] = str(exc)
-
-    msg_id = _str(errors, message, "id", "message.id") if message else None
-    direction = message.get("direction") if message else None
-    if message and direction not in ("incoming", "outgoing"):
-        errors["message.direction"] = "Must be 'incoming' or 'outgoing'."
-    sent_at = None
-    if message:
-        if message.get("sent_at") is None:
-            errors["message.sent_at"] = "This field is required."
-        else:
-            try:
-                sent_at = parse_time(message.get("sent_at"))
-            except ValueError as exc:
-                errors["message.sent_at"] = str(exc)
-    text = _str(errors, message, "text", "message.text", required=False, max_len=MAX_TEXT) or ""
-    reply_to = _str(errors, message, "reply_to", "message.reply_to", required=False) if message else None
-    attachments = _attachments(errors, message.get("attachments"), media_ids) if message else []
-    if message and not text.strip() and not attachments and "message.attachments" not in errors \
-            and "message.text" not in errors:
-        errors["message.text"] = "A message needs text or at least one attachment."
     if errors:
-        raise Invalid(errors)
-    return Incoming(number=number, chat_id=chat_id, chat_kind=kind, remote_phone=remote,
-                    chat_name=chat_name, message_id=msg_id, direction=direction, sent_at=sent_at,
-                    text=text, reply_to=reply_to or None, attachments=attachments)
+        return Accepted("invalid", errors=errors)
+    message, created = store(number, item, remote, source, live)
+    return Accepted("created" if created else "duplicate", message)
 
 
-def _get_or_create_chat(incoming):
-    number = incoming.number
-    query = sa.select(Chat).where(Chat.whatsapp_number_id == number.id, Chat.external_id == incoming.chat_id)
+def _number(workspace_id, raw, errors):
+    try:
+        e164 = to_e164(raw)
+    except InvalidPhone:
+        errors["whatsapp_number"] = "Not a valid phone number in international format."
+        return None
+    number = db.session.scalar(sa.select(WhatsAppNumber).where(
+        WhatsAppNumber.workspace_id == workspace_id, WhatsAppNumber.e164 == e164))
+    if number is None:
+        errors["whatsapp_number"] = "This number is not registered in the workspace."
+    return number
+
+
+def _get_or_create_chat(number, chat_in, remote_phone):
+    query = sa.select(Chat).where(Chat.whatsapp_number_id == number.id, Chat.external_id == chat_in.id)
     chat = db.session.scalar(query)
     if chat is not None:
         return chat
     try:
         with db.session.begin_nested():
             chat = Chat(workspace_id=number.workspace_id, whatsapp_number_id=number.id,
-                        external_id=incoming.chat_id, kind=incoming.chat_kind,
-                        remote_phone=incoming.remote_phone, display_name=incoming.chat_name)
+                        external_id=chat_in.id, kind=chat_in.type,
+                        remote_phone=remote_phone, display_name=chat_in.name)
             db.session.add(chat)
     except IntegrityError:  # created concurrently by another request
         chat = db.session.scalar(query)
@@ -235,31 +101,31 @@ def initial_state(workspace, chat_kind, connection_live):
     return "queued", ""
 
 
-def store(incoming, source, connection_live):
+def store(number, item, remote_phone, source, connection_live):
     """Insert the message (not committed). Returns (message, created)."""
-    number = incoming.number
-    existing = _find(number.workspace_id, incoming.message_id)
+    content = item.message
+    existing = find(number.workspace_id, content.id)
     if existing is not None:
         return existing, False
-    chat = _get_or_create_chat(incoming)
-    state, reason = initial_state(number.workspace, incoming.chat_kind, connection_live)
+    chat = _get_or_create_chat(number, item.chat, remote_phone)
+    state, reason = initial_state(number.workspace, item.chat.type, connection_live)
     now = utcnow()
     message = Message(workspace_id=number.workspace_id, chat=chat, whatsapp_number_id=number.id,
-                      external_id=incoming.message_id, source=source, direction=incoming.direction,
-                      sent_at=incoming.sent_at, text=incoming.text, reply_to_external_id=incoming.reply_to,
-                      attachments=incoming.attachments, state=state, reason=reason,
+                      external_id=content.id, source=source, direction=content.direction,
+                      sent_at=content.sent_at, text=content.text, reply_to_external_id=content.reply_to or None,
+                      attachments=[a.stored() for a in content.attachments], state=state, reason=reason,
                       queued_at=now if state == "queued" else None, created_at=now, updated_at=now)
     try:
         with db.session.begin_nested():
             db.session.add(message)
     except IntegrityError:  # the same id won a concurrent race: answer with that row
-        existing = _find(number.workspace_id, incoming.message_id)
+        existing = find(number.workspace_id, content.id)
         if existing is None:
             raise
         return existing, False
     return message, True
 
 
-def _find(workspace_id, external_id):
+def find(workspace_id, external_id):
     return db.session.scalar(sa.select(Message).where(
         Message.workspace_id == workspace_id, Message.external_id == external_id))

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseNotFound
 from webapp.models import Chat, ChatLink, Message
-from webapp.sync import close_access, delivery, routing
+from webapp.sync import close_access, deliver, routing
+from webapp.sync.payload import build_payload
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,9 @@ def move_chat_activities(chat_id):
     if link is None or not link.lead_id:
         return 0
     client = close_access.client_for_connection(connection)
-    ctx = delivery.Context(connection, client)
+    ctx = deliver.Context(connection, client)
     if not link.contact_id:
-        link.contact_id = routing._contact_on_lead(client, link.lead_id, chat.remote_phone)
+        link.contact_id = routing.contact_on_lead(client, link.lead_id, chat.remote_phone)
         db.session.commit()
     route = routing.Route(link.lead_id, link.contact_id, link)
     messages = db.session.scalars(sa.select(Message).where(
@@ -35,13 +36,10 @@ def move_chat_activities(chat_id):
         Message.close_lead_id != link.lead_id).order_by(Message.id)).all()
     moved = 0
     for message in messages:
-        existing = [a for a in client.find_whatsapp_activities(message.external_id)
-                    if a.get("lead_id") == route.lead_id]
-        if existing:
-            new_id = existing[0]["id"]
-        else:
-            payload, _ = delivery.build_payload(message, ctx, route)
-            payload.pop("attachments", None)  # files were uploaded for the old copy only
+        new_id = deliver.find_copy(client, message.external_id, route.lead_id)
+        if new_id is None:
+            # The files uploaded for the old copy are attached again: nothing is downloaded twice.
+            payload = build_payload(message, ctx, route, reuse_uploads=True).payload
             new_id = client.create_whatsapp_activity(payload)["id"]
         ctx.activity_ids[message.external_id] = new_id
         if message.close_activity_id and message.close_activity_id != new_id:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import ChatLink, utcnow
 from webapp.phones import InvalidPhone, region_of, to_e164
+from webapp.sync.states import SKIP_GROUP
 
 CLAIM_STALE = timedelta(seconds=60)
 
@@ -34,7 +35,6 @@ class Route:
     lead_id: str
     contact_id: str
     link: ChatLink
-    close_calls: int = 0
 
 
 @dataclass
@@ -54,14 +54,14 @@ def find_link(chat_id, org_id):
 def route(message, connection, client):
     chat = message.chat
     if chat.kind != "direct":
-        return Skip("Group chat: only direct chats are synced to Close.")
+        return Skip(SKIP_GROUP)
     if not chat.remote_phone:
         return Skip("The chat has no phone number to match in Close.")
     org_id = connection.close_org_id
     link = find_link(chat.id, org_id)
     if link is not None and link.lead_id:
         if not link.contact_id:  # re-routed by hand to a lead: pick its contact once
-            link.contact_id = _contact_on_lead(client, link.lead_id, chat.remote_phone)
+            link.contact_id = contact_on_lead(client, link.lead_id, chat.remote_phone)
             if link.contact_id is None:
                 db.session.rollback()
                 return Skip(f"Lead {link.lead_id} has no contact to attach the message to.")
@@ -184,7 +184,7 @@ def _release_claim(chat_id, org_id):
     db.session.commit()
 
 
-def _contact_on_lead(client, lead_id, e164):
+def contact_on_lead(client, lead_id, e164):
     lead = client.get_lead(lead_id)
     contacts = lead.get("contacts") or []
     region = region_of(e164)

@@ -1,18 +1,23 @@
-"""Sync status page (all roles) and the owner/admin actions on it. Thin: rules live in service.py."""
-from flask import flash, redirect, render_template, request, url_for
+"""Sync status page (all roles) and the owner/admin actions on it. Thin: rules live in actions.py.
+
+One poll: the log (first page) reloads every 5 s while messages are pending and brings the totals
+along out of band; it stops by itself once nothing is pending.
+"""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.extensions import htmx
 from webapp.models import Chat, Message
-from webapp.sync import bp, close_access, service
+from webapp.sync import actions, close_access, message_log
+from webapp.sync.states import STATES
+from webapp.sync.totals import pending, totals as state_totals
 
-STATE_BADGES = {"received": "secondary", "queued": "info", "synced": "success", "skipped": "secondary",
-                "held": "warning", "failed": "danger", "dead": "dark"}
+bp = Blueprint("sync", __name__, url_prefix="/sync")
 
 
 def _filters():
     args = request.values
-    state = args.get("state") if args.get("state") in service.STATES else None
+    state = args.get("state") if args.get("state") in STATES else None
     number = args.get("number", type=int)
     chat = args.get("chat", type=int)
     q = (args.get("q") or "").strip()[:100] or None
@@ -23,21 +28,20 @@ def _log_context():
     workspace = current_workspace()
     filters = _filters()
     before = request.args.get("before", type=int)
-    rows, next_before = service.log_page(workspace.id, before=before, **filters)
+    rows, next_before = message_log.log_page(workspace.id, before=before, **filters)
     query = {k: v for k, v in {"state": filters["state"], "number": filters["number_id"],
                                "chat": filters["chat_id"], "q": filters["q"]}.items() if v}
+    counts = state_totals(workspace.id)
     return {"rows": rows, "next_before": next_before, "before": before, "filters": filters, "query": query,
-            "badges": STATE_BADGES, "lead_url": close_access.lead_url,
-            "can_manage": current_membership().is_manager}
+            "lead_url": close_access.lead_url, "can_manage": current_membership().is_manager,
+            "totals": counts, "pending": pending(counts), "numbers": message_log.numbers_overview(workspace.id)}
 
 
 def _page_context():
     workspace = current_workspace()
     context = _log_context()
-    context.update(workspace=workspace, totals=service.totals(workspace.id),
-                   numbers=service.numbers_overview(workspace.id),
-                   connection=close_access.live_connection(workspace.id),
-                   review=service.review_queue(workspace.id), states=service.STATES)
+    context.update(workspace=workspace, connection=close_access.live_connection(workspace.id),
+                   review=message_log.review_queue(workspace.id), states=STATES)
     return context
 
 
@@ -50,15 +54,15 @@ def status():
 @bp.get("/log")
 @workspace_role("member")
 def log():
-    return render_template("partials/_sync_log.html", **_log_context())
+    return render_template("partials/_sync_log.html", oob_totals=bool(htmx), **_log_context())
 
 
 @bp.get("/totals")
 @workspace_role("member")
 def totals():
     workspace = current_workspace()
-    return render_template("partials/_sync_totals.html", totals=service.totals(workspace.id),
-                           badges=STATE_BADGES, numbers=service.numbers_overview(workspace.id))
+    return render_template("partials/_sync_totals.html", totals=state_totals(workspace.id),
+                           numbers=message_log.numbers_overview(workspace.id))
 
 
 def _back(notice, level="success"):
@@ -72,7 +76,7 @@ def _back(notice, level="success"):
 @workspace_role("admin")
 def retry_message(message_id):
     message = get_or_404_in_workspace(Message, message_id)
-    count = service.retry_messages(message.workspace_id, [message.id])
+    count = actions.retry_messages(message.workspace_id, [message.id])
     return _back("Queued again." if count else "Nothing to retry.")
 
 
@@ -82,7 +86,7 @@ def retry_all():
     workspace = current_workspace()
     state = request.form.get("state")
     states = (state,) if state in ("failed", "dead") else ("failed", "dead")
-    count = service.retry_messages(workspace.id, None, states)
+    count = actions.retry_messages(workspace.id, None, states)
     flash(f"{count} message(s) queued again.", "success")
     return redirect(url_for("sync.status"))
 
@@ -92,9 +96,9 @@ def retry_all():
 def reroute(chat_id):
     chat = get_or_404_in_workspace(Chat, chat_id)
     try:
-        service.reroute_chat(chat.workspace_id, chat.id, request.form.get("lead_id"),
+        actions.reroute_chat(chat.workspace_id, chat.id, request.form.get("lead_id"),
                              move_existing=request.form.get("move_existing") in ("1", "on", "yes", "true"))
-    except service.RerouteError as exc:
+    except actions.RerouteError as exc:
         flash(str(exc), "danger")
         return redirect(url_for("sync.status")), 303
     flash(f"Chat {chat.display_name or chat.remote_phone} now goes to lead {request.form.get('lead_id')}."
@@ -106,6 +110,6 @@ def reroute(chat_id):
 @workspace_role("admin")
 def resolve(chat_id):
     chat = get_or_404_in_workspace(Chat, chat_id)
-    service.resolve_review(chat.workspace_id, chat.id)
+    actions.resolve_review(chat.workspace_id, chat.id)
     flash("Kept the picked lead.", "success")
     return redirect(url_for("sync.status"))

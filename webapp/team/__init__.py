@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("team", __name__, url_prefix="/team")
-
-from webapp.team import routes  # noqa: E402,F401
+"""The team pages; the blueprint and its views are in routes.py."""

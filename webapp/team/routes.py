@@ -1,28 +1,49 @@
-import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+"""Team page: members, invitations, roles, WhatsApp numbers. Thin: the rules live in service.py."""
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.extensions import db
-from webapp.models import Chat, Invitation, Membership, WhatsAppNumber
-from webapp.signals import member_removed
-from webapp.team import bp
+from webapp.models import Invitation, Membership, WhatsAppNumber
+from webapp.team import service
 from webapp.team.forms import ConfirmForm, InviteForm, NumberForm, RoleForm
+
+bp = Blueprint("team", __name__, url_prefix="/team")
 
 
 def _render_team(invite_form=None, number_form=None, status=200):
     workspace = current_workspace()
-    members = db.session.scalars(
-        sa.select(Membership).where(Membership.workspace_id == workspace.id).order_by(Membership.id)).all()
-    invitations = db.session.scalars(
-        sa.select(Invitation).where(Invitation.workspace_id == workspace.id,
-                                    Invitation.accepted_at.is_(None))
-        .order_by(Invitation.created_at.desc())).all()
     return render_template(
-        "team/index.html", workspace=workspace, members=members, invitations=invitations,
+        "team/index.html", workspace=workspace, members=service.members(workspace.id),
+        invitations=service.open_invitations(workspace.id),
         me=current_membership(), invite_form=invite_form or InviteForm(),
         number_form=number_form or NumberForm(), confirm_form=ConfirmForm(), role_form=RoleForm(),
     ), status
+
+
+def _refused(exc, form=None, **forms):
+    """A broken rule: the message on its form field (or flashed), the page again with exc.status."""
+    if exc.status == 403:
+        abort(403)
+    if form is not None and exc.field:
+        getattr(form, exc.field).errors.append(exc.message)
+    else:
+        flash(exc.message, "danger")
+    return _render_team(status=exc.status, **forms)
+
+
+def _apply(call, notice, level="success", form=None, **forms):
+    """Run one service call: a broken rule shows the page again, success flashes notice(result)."""
+    try:
+        result = call()
+    except service.TeamError as exc:
+        return _refused(exc, form, **forms)
+    flash(notice(result), level)
+    return redirect(url_for("team.index"))
+
+
+def _confirmed():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
 
 
 @bp.route("/")
@@ -35,22 +56,12 @@ def index():
 @workspace_role("admin")
 def invite():
     form = InviteForm()
-    me = current_membership()
     if not form.validate_on_submit():
         return _render_team(invite_form=form, status=400)
-    if form.role.data == "admin" and me.role != "owner":
-        form.role.errors.append("Only the owner can invite admins.")
-        return _render_team(invite_form=form, status=400)
-    email = form.email.data.strip().lower()
-    if any(m.user.email == email for m in me.workspace.memberships):
-        form.email.errors.append("This person is already in the workspace.")
-        return _render_team(invite_form=form, status=400)
-    invitation, token = Invitation.create(me.workspace, email, form.role.data, current_user)
-    db.session.add(invitation)
-    db.session.commit()
-    link = url_for("auth.accept_invite", token=token, _external=True)
-    flash(f"Invite link for {email} (shown once, valid 7 days): {link}", "success")
-    return redirect(url_for("team.index"))
+    return _apply(lambda: service.invite(current_membership(), form.email.data, form.role.data, current_user),
+                  lambda sent: f"Invite link for {sent[0]} (shown once, valid 7 days): "
+                               f"{url_for('auth.accept_invite', token=sent[1], _external=True)}",
+                  form=form, invite_form=form)
 
 
 @bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
@@ -58,8 +69,7 @@ def invite():
 def revoke_invitation(invitation_id):
     invitation = get_or_404_in_workspace(Invitation, invitation_id)
     if ConfirmForm().validate_on_submit():
-        db.session.delete(invitation)
-        db.session.commit()
+        service.revoke_invitation(invitation)
         flash(f"Invitation for {invitation.email} revoked.", "info")
     return redirect(url_for("team.index"))
 
@@ -72,86 +82,43 @@ def change_role(membership_id):
     if not form.validate_on_submit():
         flash("Choose member or admin.", "danger")
         return _render_team(status=400)
-    if target.role == "owner":
-        flash("The owner's role can't be changed; transfer ownership instead.", "danger")
-        return _render_team(status=400)
-    target.role = form.role.data
-    db.session.commit()
-    flash(f"{target.user.name} is now {target.role}.", "success")
-    return redirect(url_for("team.index"))
+    return _apply(lambda: service.change_role(target, form.role.data),
+                  lambda _: f"{target.user.name} is now {target.role}.")
 
 
 @bp.route("/members/<int:membership_id>/remove", methods=["POST"])
 @workspace_role("admin")
 def remove_member(membership_id):
     target = get_or_404_in_workspace(Membership, membership_id)
-    me = current_membership()
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    if target.role == "owner" or target.id == me.id:
-        flash("The owner can't be removed, and you can't remove yourself.", "danger")
-        return _render_team(status=400)
-    if target.role == "admin" and me.role != "owner":
-        abort(403)
+    _confirmed()
     name = target.user.name
-    member_removed.send(target, actor=current_user._get_current_object())
-    db.session.delete(target)
-    db.session.commit()
-    flash(f"{name} was removed from the workspace.", "info")
-    return redirect(url_for("team.index"))
+    return _apply(lambda: service.remove_member(current_membership(), target, current_user._get_current_object()),
+                  lambda _: f"{name} was removed from the workspace.", "info")
 
 
 @bp.route("/members/<int:membership_id>/transfer", methods=["POST"])
 @workspace_role("owner")
 def transfer_ownership(membership_id):
     target = get_or_404_in_workspace(Membership, membership_id)
-    me = current_membership()
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    if target.id == me.id:
-        flash("You are already the owner.", "info")
-        return redirect(url_for("team.index"))
-    me.role = "admin"
-    db.session.flush()  # the one-owner index must see the old owner step down first
-    target.role = "owner"
-    db.session.commit()
-    flash(f"{target.user.name} is now the owner; you are an admin.", "success")
-    return redirect(url_for("team.index"))
+    _confirmed()
+    return _apply(lambda: service.transfer_ownership(current_membership(), target),
+                  lambda moved: f"{target.user.name} is now the owner; you are an admin." if moved
+                  else "You are already the owner.")
 
 
 @bp.route("/numbers", methods=["POST"])
 @workspace_role("member")
 def add_number():
     form = NumberForm()
-    me = current_membership()
     if not form.validate_on_submit():
         return _render_team(number_form=form, status=400)
-    taken = db.session.scalar(sa.select(WhatsAppNumber).where(
-        WhatsAppNumber.workspace_id == me.workspace_id, WhatsAppNumber.e164 == form.number.data))
-    if taken is not None:
-        form.number.errors.append("This number is already registered in this workspace.")
-        return _render_team(number_form=form, status=400)
-    db.session.add(WhatsAppNumber(workspace_id=me.workspace_id, membership=me,
-                                  e164=form.number.data, label=form.label.data or ""))
-    db.session.commit()
-    flash(f"Number {form.number.data} added.", "success")
-    return redirect(url_for("team.index"))
+    return _apply(lambda: service.add_number(current_membership(), form.number.data, form.label.data),
+                  lambda _: f"Number {form.number.data} added.", form=form, number_form=form)
 
 
 @bp.route("/numbers/<int:number_id>/delete", methods=["POST"])
 @workspace_role("member")
 def delete_number(number_id):
     number = get_or_404_in_workspace(WhatsAppNumber, number_id)
-    if number.membership_id != current_membership().id:
-        abort(403)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    has_history = db.session.scalar(sa.select(sa.func.count()).select_from(Chat)
-                                    .where(Chat.whatsapp_number_id == number.id))
-    if has_history:
-        flash(f"{number.e164} has message history, which must stay visible; it can't be removed.", "danger")
-        return _render_team(status=400)
-    db.session.delete(number)
-    db.session.commit()
-    flash(f"Number {number.e164} removed.", "info")
-    return redirect(url_for("team.index"))
+    _confirmed()
+    return _apply(lambda: service.delete_number(current_membership(), number), lambda _: f"Number {number.e164} removed.", "info")

@@ -1,4 +1,6 @@
 """What the connecting Close user must have, read from Close (never inferred from role names)."""
+from dataclasses import dataclass, field
+
 from flask import current_app
 
 from webapp.integrations.close.client import CloseNotFound
@@ -41,6 +43,41 @@ def effective_permissions(client, membership):
         permissions |= set(role.get("permissions") or [])
         role_name = role.get("name") or role_id
     return permissions, role_name
+
+
+@dataclass
+class Access:
+    """What Close says about one user in one organization (see verify_access)."""
+    org_id: str | None
+    membership: dict | None
+    source: dict                     # the /me/ or /organization/ answer that was read
+    permissions: set = field(default_factory=set)
+    role_name: str = ""
+    missing: list = field(default_factory=list)
+
+
+def verify_access(client, org_id, user_id=None):
+    """The one "who is it → membership → permissions" check.
+
+    user_id None: the client's own user, read from GET /me/ (org_id None: the user's only
+    organization). user_id given: that user, read from GET /organization/{org_id}/.
+    Access.membership is None when the user is no active member. Raises CloseError subclasses.
+    """
+    if user_id is None:
+        source = client.me()
+        org_id = org_id or _only_org(source)
+    else:
+        source = client.organization(org_id)
+    membership = membership_in(source.get("memberships"), org_id, user_id=user_id)
+    if membership is None:
+        return Access(org_id, None, source)
+    permissions, role_name = effective_permissions(client, membership)
+    return Access(org_id, membership, source, permissions, role_name, missing_permissions(permissions))
+
+
+def _only_org(me):
+    orgs = me.get("organizations") or []
+    return orgs[0]["id"] if len(orgs) == 1 else None
 
 
 def missing_permissions(permissions):

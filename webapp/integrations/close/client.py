@@ -38,7 +38,6 @@ class CloseClient:
         self.timeout = timeout
         self.rate_limiter = rate_limiter
         self.session = session or requests.Session()
-        self.calls = 0  # requests sent, for benchmarks and test-sync reports
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -72,7 +71,6 @@ class CloseClient:
         raise _transient(response, ambiguous=False)
 
     def _send(self, method, path, params, json):
-        self.calls += 1
         try:
             return self.session.request(
                 method, self.api_url + path, params=params, json=json, timeout=self.timeout,
@@ -163,7 +161,6 @@ class CloseClient:
             raise CloseRejected(f"{filename} is larger than Close's 25 MB limit", status=400)
         slot = self.post("/files/upload/", json={"filename": filename, "content_type": content_type})
         upload = slot["upload"]
-        self.calls += 1
         try:
             response = self.session.post(upload["url"], data=upload.get("fields", {}),
                                          files={"file": (filename, data, content_type)}, timeout=self.timeout * 3)

@@ -4,15 +4,18 @@ Views check who may do what (workspace_role) and call services; the rules live i
 """
 import hmac
 
-from flask import flash, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, workspace_role
-from webapp.extensions import db, htmx
-from webapp.integrations.close import bp, checks, oauth, service, testsync
+from webapp.extensions import htmx
+from webapp.integrations.close import checks, oauth, service
 from webapp.integrations.close.forms import ActionForm, DisconnectForm, SettingsForm
 from webapp.integrations.close.tokens import live_connection
-from webapp.sync.service import count_held
+from webapp.sync import test_runs
+from webapp.sync.actions import count_held
+
+bp = Blueprint("close", __name__, url_prefix="/integrations/close")
 
 PENDING = "close_oauth"  # session key: state + PKCE verifier of the one authorization in flight
 REFUSAL = "close_last_refusal"  # session key: why the last connect was refused (for the checklist)
@@ -23,7 +26,7 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
     membership = current_membership()
     state, connection = service.card_state(workspace)
     live = connection if connection is not None and connection.is_live else None
-    job = testsync.running_job(workspace.id) or service.latest_job(workspace.id)
+    job = test_runs.running_job(workspace.id) or service.latest_job(workspace.id)
     if live is not None and settings_form is None:
         settings_form = SettingsForm(live, formdata=None)
     return {
@@ -41,7 +44,8 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
 
 def _card(status=200, **kwargs):
     response = make_response(render_template("partials/_close_card.html", **_card_context(**kwargs)), status)
-    response.headers["HX-Trigger"] = "closeHistory"  # the history list below the card reloads itself
+    if request.method == "POST":  # an action may have written history: the list below reloads itself
+        response.headers["HX-Trigger"] = "closeHistory"
     response.vary.add("HX-Request")
     return response
 
@@ -83,10 +87,8 @@ def connect():
     workspace = current_workspace()
     if not ActionForm().validate_on_submit():
         return _respond("Your form expired. Reload the page and try again.", "danger")
-    blocker = service.connect_blocker(workspace)
+    blocker = service.start_blocker(workspace, current_user)
     if blocker:
-        service.record_event(db.session, workspace.id, "connect_refused", blocker, actor_id=current_user.id)
-        db.session.commit()
         return _respond(blocker, "warning")
     url, state, verifier = oauth.authorization_request()
     session[PENDING] = {"state": state, "verifier": verifier, "workspace_id": workspace.id,
@@ -100,9 +102,7 @@ def connect():
 
 def _refused(message, detail=None):
     """Nothing is stored but the history entry; the page explains what happened."""
-    service.record_event(db.session, current_workspace().id, "connect_refused", detail or message,
-                         actor_id=current_user.id)
-    db.session.commit()
+    service.note_refusal(current_workspace(), current_user, detail or message)
     flash(message, "danger")
     return redirect(url_for("close.page"))
 
@@ -167,31 +167,26 @@ def settings():
     return _respond("Settings saved: " + "; ".join(changes) if changes else "Nothing changed.", "success")
 
 
+def _start_run(kind):
+    if not ActionForm().validate_on_submit():
+        return _respond("Your form expired. Reload the page and try again.", "danger")
+    try:
+        test_runs.start(current_workspace(), current_user, kind)
+    except test_runs.NotStartable as exc:
+        return _respond(str(exc), "warning")
+    return _respond(None)
+
+
 @bp.post("/test-sync")
 @workspace_role("admin")
 def test_sync():
-    workspace = current_workspace()
-    if not ActionForm().validate_on_submit():
-        return _respond("Your form expired. Reload the page and try again.", "danger")
-    if _live_or_none() is None:
-        return _respond("Connect Close first.", "warning")
-    if not workspace.subscription_active:
-        return _respond("The subscription is inactive: test sync is paused until renewal.", "warning")
-    testsync.start(workspace, current_user, "test_sync")
-    return _respond(None)
+    return _start_run("test_sync")
 
 
 @bp.post("/catch-up")
 @workspace_role("admin")
 def catch_up():
-    workspace = current_workspace()
-    if not ActionForm().validate_on_submit():
-        return _respond("Your form expired. Reload the page and try again.", "danger")
-    if _live_or_none() is None or not workspace.subscription_active:
-        return _respond("Held messages can be synced once Close is connected and the subscription is active.",
-                        "warning")
-    testsync.start(workspace, current_user, "catch_up")
-    return _respond(None)
+    return _start_run("catch_up")
 
 
 @bp.route("/disconnect", methods=["GET", "POST"])

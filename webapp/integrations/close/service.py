@@ -1,23 +1,19 @@
-"""Rules of the workspace's Close connection: connect, refuse, disconnect, settings, history.
+"""Rules of the workspace's Close connection: connect, refuse, disconnect, settings, history, card.
 
-Auto-disconnects and refresh bookkeeping run in their own short session, because they are
-reached from deep inside other work (a sync job's token refresh, a member removal) and must be
-committed whatever that work does next.
+Bookkeeping that token refreshes also need (auto-disconnect, history entries) lives in lifecycle.py.
 """
 import logging
-from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from webapp.extensions import db
-from webapp.integrations.close import checks, crypto, notify, oauth, tokens
-from webapp.integrations.close.client import CloseClient, CloseError, CloseTransient
+from webapp.integrations.close import checks, crypto, oauth, tokens
+from webapp.integrations.close.client import CloseError, CloseTransient
+from webapp.integrations.close.factory import new_client
+from webapp.integrations.close.lifecycle import auto_disconnect, end_connection, record_event
 from webapp.integrations.close.tokens import live_connection, token_columns
 from webapp.models import CloseConnection, ConnectionEvent, JobRun, utcnow
-from webapp.models.close import DISCONNECT_REASONS
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +33,6 @@ class ConnectRefused(Exception):
         self.message = message
         self.missing = missing or []
         self.no_account = no_account
-
-
-@contextmanager
-def own_session():
-    session = Session(db.engine, expire_on_commit=False)
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-def record_event(session, workspace_id, kind, detail="", connection_id=None, actor_id=None):
-    session.add(ConnectionEvent(workspace_id=workspace_id, kind=kind, detail=detail[:2000],
-                                connection_id=connection_id, actor_id=actor_id))
 
 
 def history(workspace_id, limit=100):
@@ -75,9 +57,22 @@ def connect_blocker(workspace):
     return None
 
 
-def refuse(workspace, user, message, detail="", **kwargs):
-    record_event(db.session, workspace.id, "connect_refused", detail or message, actor_id=user.id)
+def note_refusal(workspace, user, detail):
+    """A connect that stored nothing still leaves a history entry."""
+    record_event(db.session, workspace.id, "connect_refused", detail, actor_id=user.id)
     db.session.commit()
+
+
+def start_blocker(workspace, user):
+    """Why a connect can't start now (recorded in the history), or None."""
+    blocker = connect_blocker(workspace)
+    if blocker:
+        note_refusal(workspace, user, blocker)
+    return blocker
+
+
+def refuse(workspace, user, message, detail="", **kwargs):
+    note_refusal(workspace, user, detail or message)
     raise ConnectRefused(message, **kwargs)
 
 
@@ -90,23 +85,22 @@ def complete_connect(workspace, user, token):
     if blocker:
         oauth.revoke(token.get("refresh_token"))
         refuse(workspace, user, blocker)
-    client = CloseClient(current_app.config["CLOSE_API_URL"], access_token=token["access_token"],
-                         org_id=token.get("organization_id"), timeout=current_app.config.get("CLOSE_TIMEOUT", 10))
+    client = new_client(access_token=token["access_token"], org_id=token.get("organization_id"),
+                        rate_limited=False)
     try:
-        me = client.me()
-        org_id = token.get("organization_id") or _only_org(me)
-        membership = checks.membership_in(me.get("memberships"), org_id)
-        if membership is None:
+        access = checks.verify_access(client, token.get("organization_id"))
+        me, org_id = access.source, access.org_id
+        if access.membership is None:
             oauth.revoke(token.get("refresh_token"))
             refuse(workspace, user, "Your Close user is not an active member of the organization you picked. "
                    "Ask a Close admin of that organization to invite you, then connect again.",
                    detail=f"{me.get('email')}: no active membership in {org_id}", no_account=True)
-        permissions, role_name = checks.effective_permissions(client, membership)
-        missing = checks.missing_permissions(permissions)
-        if missing:
+        if access.missing:
             oauth.revoke(token.get("refresh_token"))
-            refuse(workspace, user, "Close was not connected: " + " ".join(checks.describe_missing(missing, role_name)),
-                   detail=f"{me.get('email')} lacks {', '.join(missing)} (role {role_name})", missing=missing)
+            refuse(workspace, user, "Close was not connected: " +
+                   " ".join(checks.describe_missing(access.missing, access.role_name)),
+                   detail=f"{me.get('email')} lacks {', '.join(access.missing)} (role {access.role_name})",
+                   missing=access.missing)
         org = client.organization(org_id)
     except CloseError as exc:
         oauth.revoke(token.get("refresh_token"))
@@ -133,11 +127,6 @@ def complete_connect(workspace, user, token):
     return connection
 
 
-def _only_org(me):
-    orgs = me.get("organizations") or []
-    return orgs[0]["id"] if len(orgs) == 1 else None
-
-
 def apply_org_cache(connection, org):
     """Cache what the sync engine needs from /organization/: lead statuses and email → Close user id."""
     connection.close_org_name = org.get("name") or connection.close_org_name
@@ -160,7 +149,7 @@ def disconnect(connection, actor):
     """Disconnect by a person: tokens deleted locally at once, then revoked at Close (best effort)."""
     row = tokens.read_row(connection.id)  # the newest pair, even if a job just rotated it
     refresh_token = crypto.decrypt(row["refresh_token_enc"]) if row else None
-    if not _end(db.session, connection.id, "user", actor.id):
+    if not end_connection(db.session, connection.id, "user", actor.id):
         return False
     revoked = oauth.revoke(refresh_token) if refresh_token else False
     record_event(db.session, connection.workspace_id, "disconnected",
@@ -170,71 +159,6 @@ def disconnect(connection, actor):
     db.session.commit()
     db.session.refresh(connection)
     return True
-
-
-def _end(session, connection_id, reason, actor_id=None):
-    """Atomically end a live connection; False when someone else already did."""
-    ended = session.execute(sa.update(CloseConnection).where(
-        CloseConnection.id == connection_id, CloseConnection.disconnected_at.is_(None)).values(
-        disconnected_at=utcnow(), disconnect_reason=reason, disconnected_by_id=actor_id,
-        access_token_enc=None, refresh_token_enc=None)).rowcount
-    session.commit()
-    return ended == 1
-
-
-def auto_disconnect(connection_id, reason, detail=""):
-    """Disconnect on a definitive signal; records why and tells the owner and admins. Idempotent."""
-    with own_session() as session:
-        row = session.get(CloseConnection, connection_id)
-        if row is None or row.disconnected_at is not None:
-            return False
-        refresh_token = crypto.decrypt(row.refresh_token_enc) if reason == "member_removed" else None
-        if not _end(session, connection_id, reason):
-            return False
-        text = f"Close was disconnected automatically: {DISCONNECT_REASONS.get(reason, reason)}."
-        record_event(session, row.workspace_id, "auto_disconnected",
-                     f"{DISCONNECT_REASONS.get(reason, reason)}. {detail}".strip(), connection_id=connection_id)
-        emails = notify.announce(session, row.workspace_id, text)
-        session.commit()
-    log.warning("Close connection %s auto-disconnected: %s", connection_id, reason)
-    if refresh_token:  # the grant is still alive at Close only when the cause is on our side
-        oauth.revoke(refresh_token)
-    notify.send_email(emails, "Close CRM was disconnected", text)
-    return True
-
-
-def reason_from_invalid_grant(description):
-    """Which definitive reason a refused refresh means.
-
-    Close documents no signal for these (close-api.md §2.7, §9): once the organization is gone or
-    the user left it, every token of the grant is dead, so the token endpoint's
-    error_description is the only place that can say why. We read it when it names the cause
-    and otherwise call it a revocation.
-    """
-    text = (description or "").lower()
-    if "organization" in text and any(w in text for w in ("exist", "deleted", "not found", "gone")):
-        return "org_deleted"
-    if any(w in text for w in ("member", "inactive", "deactivated", "user no longer", "user is no longer")):
-        return "owner_gone"
-    return "access_revoked"
-
-
-def record_refresh_failure(connection_id, error):
-    """A token refresh failed without a definitive answer: keep the connection, say so, tell managers once."""
-    with own_session() as session:
-        row = session.get(CloseConnection, connection_id)
-        if row is None or row.disconnected_at is not None:
-            return
-        first = row.unreachable_since is None
-        row.unreachable_since = row.unreachable_since or utcnow()
-        row.last_error = error[:500]
-        record_event(session, row.workspace_id, "refresh_failed", error, connection_id=connection_id)
-        emails = []
-        text = "Closeline could not refresh its access to Close; it keeps retrying. Sync may be delayed."
-        if first:
-            emails = notify.announce(session, row.workspace_id, text)
-        session.commit()
-    notify.send_email(emails, "Close CRM: token refresh failing", text)
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -290,12 +214,3 @@ def on_member_removed(membership, **_):
     if connection is not None and connection.connected_by_id == membership.user_id:
         auto_disconnect(connection.id, "member_removed", f"{membership.user.name} ({membership.user.email}) "
                         "connected it and was removed from the workspace")
-
-
-def on_subscription_changed(workspace, **_):
-    """On renewal the card returns to connected by itself; held messages catch up if the setting is on."""
-    connection = live_connection(workspace.id)
-    if connection is None or not workspace.subscription_active or not connection.catch_up_held:
-        return
-    from webapp.sync.service import release_held  # at call time: the sync engine imports this module
-    release_held(workspace.id, "subscription")

@@ -13,13 +13,14 @@ import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from redis.exceptions import LockError
 
 from webapp.extensions import db
-from webapp.integrations.close import crypto, oauth
+from webapp.integrations.close import crypto, lifecycle, oauth
 from webapp.integrations.close.client import CloseAuthError, CloseClient, CloseError, CloseTransient
+from webapp.integrations.close.factory import new_client
 from webapp.models import CloseConnection, utcnow
+from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,6 @@ def _fresh(connection_id, min_valid, stale_version):
     _ensure_live(row)
     if not _needs_refresh(row, min_valid, stale_version):
         return crypto.decrypt(row["access_token_enc"]), row["token_version"]
-    from webapp.redis_conn import get_redis
     lock = get_redis().lock(f"closeline:token-refresh:{connection_id}", timeout=LOCK_TTL,
                             blocking_timeout=LOCK_WAIT)
     if not lock.acquire():
@@ -96,25 +96,24 @@ def _ensure_live(row):
 
 
 def _refresh_locked(row):
-    from webapp.integrations.close import service
     connection_id = row["id"]
     try:
         token = oauth.refresh(crypto.decrypt(row["refresh_token_enc"]))
     except oauth.OAuthRejected as exc:
         if exc.error == "invalid_grant":
-            reason = service.reason_from_invalid_grant(exc.description)
-            service.auto_disconnect(connection_id, reason, f"Token refresh refused: {exc.error}")
+            reason = lifecycle.reason_from_invalid_grant(exc.description)
+            lifecycle.auto_disconnect(connection_id, reason, f"Token refresh refused: {exc.error}")
             raise ConnectionLost("Close refused the token refresh", reason=reason) from None
         # invalid_client and friends: our configuration, not the user's grant. Keep the connection.
-        service.record_refresh_failure(connection_id, f"Close refused the token refresh ({exc.error})")
+        lifecycle.record_refresh_failure(connection_id, f"Close refused the token refresh ({exc.error})")
         raise CloseError(f"Close refused the token refresh ({exc.error})") from None
     except oauth.OAuthUnavailable as exc:
-        service.record_refresh_failure(connection_id, str(exc))
+        lifecycle.record_refresh_failure(connection_id, str(exc))
         raise CloseTransient(str(exc)) from None
-    return _store(row, token), row["token_version"] + 1
+    return store_rotated(row, token), row["token_version"] + 1
 
 
-def _store(row, token):
+def store_rotated(row, token):
     """Compare-and-set: only the holder of the version we read may write the next one."""
     values = token_columns(token)
     values.update(token_version=_T.c.token_version + 1, unreachable_since=None, last_error=None)
@@ -142,7 +141,7 @@ def token_columns(token):
 class ConnectionClient(CloseClient):
     """A CloseClient bound to a connection: a 401 after a refresh means access was revoked."""
 
-    def __init__(self, connection_id, *args, **kwargs):
+    def __init__(self, *args, connection_id, **kwargs):
         super().__init__(*args, **kwargs)
         self.connection_id = connection_id
 
@@ -170,21 +169,14 @@ def client_for(connection, rate_limited=True, min_valid=REFRESH_MARGIN):
         return new_token
 
     row = read_row(connection_id)
-    limiter = None
-    if rate_limited:
-        from webapp.integrations.close.ratelimit import RedisRateLimiter
-        from webapp.redis_conn import get_redis
-        limiter = RedisRateLimiter(get_redis())
-    return ConnectionClient(connection_id, current_app.config["CLOSE_API_URL"], access_token=token,
-                            org_id=row["close_org_id"], token_refresher=refresher,
-                            timeout=current_app.config.get("CLOSE_TIMEOUT", 10.0), rate_limiter=limiter)
+    return new_client(access_token=token, org_id=row["close_org_id"], token_refresher=refresher,
+                      rate_limited=rate_limited, client_class=ConnectionClient, connection_id=connection_id)
 
 
 def handle_auth_failure(connection, exc):
     """A 401 that survived a token refresh: access was revoked. Disconnects; returns ConnectionLost."""
-    from webapp.integrations.close import service
     if isinstance(exc, ConnectionLost):
         return exc
     connection_id = connection if isinstance(connection, int) else connection.id
-    service.auto_disconnect(connection_id, "access_revoked", "Close answered 401 to a freshly refreshed token")
+    lifecycle.auto_disconnect(connection_id, "access_revoked", "Close answered 401 to a freshly refreshed token")
     return ConnectionLost("Access to Close was revoked", reason="access_revoked")

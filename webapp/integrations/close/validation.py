@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import current_app
 
 from webapp.extensions import db
-from webapp.integrations.close import checks, service, tokens
+from webapp.integrations.close import checks, lifecycle, service, tokens
 from webapp.integrations.close.client import CloseError, CloseNotFound, CloseTransient
 from webapp.models import CloseConnection, utcnow
 
@@ -19,22 +19,19 @@ def validate(connection_id):
     if connection is None or not connection.is_live:
         return "not_live"
     # Refresh tokens that would expire before the next run (rotation keeps the grant warm too).
-    horizon = timedelta(seconds=current_app.config.get("VALIDATION_INTERVAL", 900)) + tokens.REFRESH_MARGIN
+    horizon = timedelta(seconds=current_app.config["VALIDATION_INTERVAL"]) + tokens.REFRESH_MARGIN
     try:
         client = tokens.client_for(connection_id, rate_limited=False, min_valid=horizon)
-        org = client.organization(connection.close_org_id)
-        membership = checks.membership_in(org.get("memberships"), connection.close_org_id,
-                                          user_id=connection.close_user_id)
-        if membership is None:
-            service.auto_disconnect(connection_id, "owner_gone",
+        access = checks.verify_access(client, connection.close_org_id, user_id=connection.close_user_id)
+        if access.membership is None:
+            lifecycle.auto_disconnect(connection_id, "owner_gone",
                                     f"{connection.close_user_email} is no longer an active member of "
                                     f"{connection.close_org_name}")
             return "disconnected:owner_gone"
-        permissions, role_name = checks.effective_permissions(client, membership)
     except tokens.ConnectionLost as exc:
         return f"disconnected:{exc.reason}"
     except CloseNotFound:
-        service.auto_disconnect(connection_id, "org_deleted", f"Close answered 404 for {connection.close_org_id}")
+        lifecycle.auto_disconnect(connection_id, "org_deleted", f"Close answered 404 for {connection.close_org_id}")
         return "disconnected:org_deleted"
     except CloseTransient as exc:
         return _unreachable(connection_id, exc)
@@ -44,10 +41,11 @@ def validate(connection_id):
     connection = db.session.get(CloseConnection, connection_id)
     if connection is None or not connection.is_live:
         return "not_live"
-    missing = checks.missing_permissions(permissions)
+    missing = access.missing
     connection.permission_warning = (
-        "Permission lost in Close: " + " ".join(checks.describe_missing(missing, role_name))) if missing else None
-    service.apply_org_cache(connection, org)
+        "Permission lost in Close: " + " ".join(checks.describe_missing(missing, access.role_name))) \
+        if missing else None
+    service.apply_org_cache(connection, access.source)
     connection.last_validated_at = utcnow()
     connection.unreachable_since = None
     connection.last_error = None

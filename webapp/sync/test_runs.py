@@ -1,8 +1,8 @@
-"""Test sync and catch-up: user-started jobs whose state lives on a JobRun row.
+"""Test sync and catch-up: user-started runs of the sync engine whose state lives on a JobRun row.
 
 The web request only creates the row and enqueues (deterministic job id, so a second click finds
 the running job); the job checks token and permissions, then syncs the latest direct-chat
-messages one by one, reporting each outcome on the row for the card to poll.
+messages one by one, reporting each outcome on the row for the Close card to poll.
 """
 import logging
 from datetime import timedelta
@@ -12,17 +12,36 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from webapp.extensions import db
-from webapp.integrations.close import checks, service, tokens
+from webapp.integrations.close import checks, tokens
 from webapp.integrations.close.client import CloseAuthError, CloseError
+from webapp.integrations.close.lifecycle import record_event
 from webapp.models import Chat, JobRun, Message, utcnow
 from webapp.redis_conn import get_queue, get_redis
+from webapp.sync.actions import count_held, release_held
 from webapp.sync.close_access import lead_url
+from webapp.sync.drain import sync_message_now
 
 log = logging.getLogger(__name__)
 
 TEST_SYNC_LIMIT = 10
 LOST_AFTER = timedelta(seconds=30)  # a queued row whose RQ job vanished is marked failed after this
 JOB_IDS = {"test_sync": "test-sync-{}", "catch_up": "catch-up-{}"}
+RUN_JOB = "jobs.connection.run_job"
+
+
+class NotStartable(Exception):
+    """The run can't start now; the message tells the user why."""
+
+
+def blocker(workspace, kind):
+    """Why a test sync / catch-up can't run for this workspace now, or None (checked on start and in the job)."""
+    if tokens.live_connection(workspace.id) is None:
+        return "Connect Close first." if kind == "test_sync" else \
+            "Held messages can be synced once Close is connected and the subscription is active."
+    if not workspace.subscription_active:
+        return "The subscription is inactive: test sync is paused until renewal." if kind == "test_sync" else \
+            "Held messages can be synced once Close is connected and the subscription is active."
+    return None
 
 
 def running_job(workspace_id):
@@ -43,7 +62,11 @@ def running_job(workspace_id):
 
 
 def start(workspace, user, kind):
-    """Enqueue a test sync or catch-up unless one is running; returns the (new or running) JobRun."""
+    """Enqueue a test sync or catch-up unless one is running; returns the (new or running) JobRun.
+    Raises NotStartable when the workspace can't run it now."""
+    problem = blocker(workspace, kind)
+    if problem:
+        raise NotStartable(problem)
     with get_redis().lock(f"closeline:job-start:{workspace.id}", timeout=10, blocking_timeout=10):
         run = running_job(workspace.id)
         if run is not None:
@@ -53,8 +76,7 @@ def start(workspace, user, kind):
                      started_by_id=user.id, message="Waiting for a worker…")
         db.session.add(run)
         db.session.commit()  # before enqueueing: the worker must find the row
-        from jobs.connection import run_job
-        get_queue().enqueue(run_job, run.id, job_id=job_id, job_timeout=600, result_ttl=300, failure_ttl=3600)
+        get_queue().enqueue(RUN_JOB, run.id, job_id=job_id, job_timeout=600, result_ttl=300, failure_ttl=3600)
         return run
 
 
@@ -65,7 +87,7 @@ def _finish(run, status, message, result=None):
         run.result = result
     run.finished_at = utcnow()
     label = "Test sync" if run.kind == "test_sync" else "Catch-up"
-    service.record_event(db.session, run.workspace_id, run.kind, f"{label} {status}: {message}",
+    record_event(db.session, run.workspace_id, run.kind, f"{label} {status}: {message}",
                          actor_id=run.started_by_id)
     db.session.commit()
 
@@ -110,11 +132,9 @@ def _check_connection(run, result):
     try:
         client = tokens.client_for(connection)
         result["checks"].append({"label": "Access token is valid", "ok": True})
-        me = client.me()
-        membership = checks.membership_in(me.get("memberships"), connection.close_org_id)
-        if membership is None:
+        access = checks.verify_access(client, connection.close_org_id)
+        if access.membership is None:
             raise CloseError("the authorizing Close user has no membership in the organization")
-        permissions, role_name = checks.effective_permissions(client, membership)
     except tokens.ConnectionLost as exc:
         result["checks"].append({"label": "Access token is valid", "ok": False})
         _finish(run, "failed", f"Close refused the connection: {exc.message}.", result)
@@ -123,11 +143,10 @@ def _check_connection(run, result):
         result["checks"].append({"label": "Close is reachable", "ok": False})
         _finish(run, "failed", f"Close could not be reached: {exc.message}. Try again later.", result)
         return False
-    missing = checks.missing_permissions(permissions)
     for permission in checks.REQUIRED:
-        result["checks"].append({"label": f"Permission {permission}", "ok": permission not in missing})
-    if missing:
-        _finish(run, "failed", " ".join(checks.describe_missing(missing, role_name)), result)
+        result["checks"].append({"label": f"Permission {permission}", "ok": permission not in access.missing})
+    if access.missing:
+        _finish(run, "failed", " ".join(checks.describe_missing(access.missing, access.role_name)), result)
         return False
     return True
 
@@ -164,7 +183,6 @@ def test_sync(run):
 
 
 def _sync_one(message_id):
-    from webapp.sync.delivery import sync_message_now  # at call time: the sync engine imports this package
     error = None
     try:
         sync_message_now(message_id)
@@ -188,7 +206,6 @@ def catch_up(run):
     result = {"checks": [], "items": []}
     if not _check_connection(run, result):
         return
-    from webapp.sync.service import count_held, release_held
     total = count_held(run.workspace_id, "disconnected")
     _progress(run, 0, total, f"Releasing {total} held messages…", result)
     count = release_held(run.workspace_id, "disconnected")

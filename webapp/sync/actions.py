@@ -1,0 +1,136 @@
+"""Owner/admin actions on the outbox: holds and releases, retries, re-routing, the review queue.
+
+Each action commits its own work, refreshes the status-page totals and kicks the drain.
+"""
+import logging
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import Chat, ChatLink, Message, utcnow
+from webapp.redis_conn import get_queue
+from webapp.sync import close_access, scheduler
+from webapp.sync.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
+from webapp.sync.totals import invalidate_totals
+
+log = logging.getLogger(__name__)
+
+HOLD_REASONS = {"subscription": HOLD_SUBSCRIPTION, "disconnected": HOLD_DISCONNECTED,
+                HOLD_SUBSCRIPTION: HOLD_SUBSCRIPTION, HOLD_DISCONNECTED: HOLD_DISCONNECTED}
+MOVE_JOB = "jobs.sync.move_chat"
+
+
+def _requeued(workspace_id, count):
+    """After rows went back to `queued`: fresh totals and a drain."""
+    if count:
+        invalidate_totals(workspace_id)
+        scheduler.kick(workspace_id)
+    return count
+
+
+def _hold_reason(reason):
+    if reason not in HOLD_REASONS:
+        raise ValueError(f"unknown hold reason {reason!r}; use 'subscription' or 'disconnected'")
+    return HOLD_REASONS[reason]
+
+
+def count_held(workspace_id, reason=None):
+    query = sa.select(sa.func.count()).select_from(Message).where(
+        Message.workspace_id == workspace_id, Message.state == "held")
+    if reason:
+        query = query.where(Message.reason == _hold_reason(reason))
+    return db.session.scalar(query)
+
+
+def release_held(workspace_id, reason=None):
+    """Held → queued (kept in id order, so they sync in order) and a drain is kicked. Returns count."""
+    query = sa.update(Message).where(Message.workspace_id == workspace_id, Message.state == "held")
+    if reason:
+        query = query.where(Message.reason == _hold_reason(reason))
+    now = utcnow()
+    count = db.session.execute(query.values(state="queued", reason="", queued_at=now, updated_at=now,
+                                            next_attempt_at=None, lease_until=None)).rowcount
+    db.session.commit()
+    return _requeued(workspace_id, count)
+
+
+def release_on_renewal(workspace):
+    """Subscription renewed: with catch-up on, held(subscription) messages go out in order."""
+    if workspace is None or not workspace.subscription_active:
+        return False
+    connection = close_access.live_connection(workspace.id)
+    if connection is None or not connection.catch_up_held:
+        return False
+    return release_held(workspace.id, "subscription") > 0
+
+
+def on_subscription_changed(workspace, old_status=None, **_):
+    """The one reaction to a subscription change: on renewal with catch-up on, held messages go out."""
+    try:
+        release_on_renewal(workspace)
+    except Exception:  # a signal receiver must not break the subscription change itself
+        log.exception("catch-up after renewal failed for workspace %s", workspace.id)
+
+
+# -- retries and re-routing ---------------------------------------------------------------------------
+
+def retry_messages(workspace_id, message_ids=None, states=("failed", "dead", "held")):
+    """Back to `queued`. attempts is kept ≥ 1 so the next try looks Close up before creating."""
+    query = sa.update(Message).where(Message.workspace_id == workspace_id, Message.state.in_(states))
+    if message_ids is not None:
+        query = query.where(Message.id.in_(message_ids))
+    now = utcnow()
+    count = db.session.execute(query.values(
+        state="queued", reason="", next_attempt_at=None, lease_until=None, queued_at=now, updated_at=now,
+        attempts=sa.case((Message.attempts > 1, 1), else_=Message.attempts))).rowcount
+    db.session.commit()
+    return _requeued(workspace_id, count)
+
+
+class RerouteError(ValueError):
+    pass
+
+
+def reroute_chat(workspace_id, chat_id, lead_id, contact_id=None, move_existing=False):
+    """Point a chat at another lead: its next messages go there; with move_existing, a job
+    re-creates its synced activities on the new lead and deletes the old ones."""
+    lead_id = (lead_id or "").strip()
+    if not lead_id.startswith("lead_") or len(lead_id) > 64:
+        raise RerouteError("Enter a Close lead id (it starts with lead_).")
+    chat = db.session.get(Chat, chat_id)
+    if chat is None or chat.workspace_id != workspace_id:
+        raise RerouteError("No such chat.")
+    connection = close_access.live_connection(workspace_id)
+    if connection is None:
+        raise RerouteError("Connect Close first.")
+    link = db.session.scalar(sa.select(ChatLink).where(ChatLink.chat_id == chat.id,
+                                                       ChatLink.close_org_id == connection.close_org_id))
+    if link is None:
+        link = ChatLink(workspace_id=workspace_id, chat_id=chat.id, close_org_id=connection.close_org_id)
+        db.session.add(link)
+    if contact_id is None:
+        contact_id = next((c.get("contact_id") for c in link.candidates or [] if c.get("lead_id") == lead_id),
+                          None)
+    link.lead_id, link.contact_id = lead_id, contact_id
+    link.source, link.needs_review, link.review_note = "manual", False, ""
+    # Messages skipped for lack of a lead can go now.
+    requeued = db.session.execute(sa.update(Message).where(
+        Message.chat_id == chat.id, Message.state == "skipped", chat.kind == "direct")
+        .values(state="queued", reason="", queued_at=utcnow(), lease_until=None)).rowcount
+    db.session.commit()
+    _requeued(workspace_id, requeued)
+    if move_existing:
+        get_queue().enqueue(MOVE_JOB, chat.id, job_timeout=1800)
+    return link
+
+
+def resolve_review(workspace_id, chat_id):
+    """Keep the picked lead; the chat leaves the review queue."""
+    link = db.session.scalar(sa.select(ChatLink).where(ChatLink.chat_id == chat_id,
+                                                       ChatLink.workspace_id == workspace_id,
+                                                       ChatLink.needs_review.is_(True)))
+    if link is None:
+        return False
+    link.needs_review = False
+    db.session.commit()
+    return True
