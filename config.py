@@ -67,7 +67,7 @@ class Config:
 
     # Sync engine tunables (read once, here; tests override them through create_app(config)).
     SYNC_BATCH_SIZE = int(os.environ.get("SYNC_BATCH_SIZE", "50"))            # rows claimed per drain round
-    SYNC_POOL_SIZE = int(os.environ.get("SYNC_POOL_SIZE", "16"))              # chats delivered at once per drain
+    SYNC_POOL_SIZE = int(os.environ.get("SYNC_POOL_SIZE", "24"))              # chats delivered at once per drain
     SYNC_DRAIN_BUDGET = float(os.environ.get("SYNC_DRAIN_BUDGET", "20"))      # seconds per drain job (fairness)
     SYNC_LEASE_SECONDS = float(os.environ.get("SYNC_LEASE_SECONDS", "120"))   # a dead worker's rows come back
     SYNC_MAX_ATTEMPTS = int(os.environ.get("SYNC_MAX_ATTEMPTS", "12"))        # then `dead` (~6 h of backoff)

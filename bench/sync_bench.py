@@ -103,8 +103,13 @@ class Bench:
     # -- processes ---------------------------------------------------------------------------------
 
     def spawn(self, cmd, **env):
+        # BENCH_LOG_DIR=dir keeps each process's stderr (dir/<n>-<program>.log) for diagnosis.
+        log_dir, stderr = os.environ.get("BENCH_LOG_DIR"), subprocess.DEVNULL
+        if log_dir:
+            name = next((part for part in cmd[2:] if not part.startswith("-")), "proc").split(".")[-1]
+            stderr = open(os.path.join(log_dir, f"{len(self.procs)}-{name}.log"), "ab")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(self.env, **env), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+                                stderr=stderr, start_new_session=True)
         self.procs.append(proc)
         return proc
 

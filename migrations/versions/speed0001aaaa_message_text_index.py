@@ -1,13 +1,16 @@
-"""message log text index: SQLite FTS5 (trigram) with triggers, PostgreSQL pg_trgm GIN
+"""message log text index (SQLite FTS5 trigram + triggers, PostgreSQL pg_trgm GIN); leased-rows index
 
 Revision ID: speed0001aaaa
 Revises: c432b5710d58
 Create Date: 2026-11-27 11:30:00
 
-Kept outside the models (webapp/models/text_search.py creates the same with the table and keeps
+ix_messages_chat_leased (in the models): the outbox claim's per-chat order check.
+
+The text index is kept outside the models (webapp/models/text_search.py creates the same with the table and keeps
 it out of the models-vs-migrations comparison). The statements are spelled out here so this
 migration stays what it was even if that module changes.
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = 'speed0001aaaa'
@@ -47,8 +50,14 @@ def _run(by_dialect):
 
 
 def upgrade():
+    leased = sa.text("lease_until IS NOT NULL")
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.create_index('ix_messages_chat_leased', ['chat_id', 'id'], unique=False,
+                              sqlite_where=leased, postgresql_where=leased)
     _run({"sqlite": SQLITE_UP, "postgresql": POSTGRES_UP})
 
 
 def downgrade():
     _run({"sqlite": SQLITE_DOWN, "postgresql": POSTGRES_DOWN})
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_chat_leased')

@@ -80,12 +80,14 @@ class RedisRateLimiter:
         return max(0.0, float(until) - self.clock()) if until else 0.0
 
     def before_call(self, org_id, group):
-        """Wait for this call's slot, then while the bucket is known to be empty. Returns the seconds waited."""
-        waited = self.pace(org_id, group)
+        """Wait while the bucket is known to be empty, then for this call's slot. Returns the seconds
+        waited. (Slots are reserved after a block, not before: calls held by a block then leave
+        spaced out, not all at once into the fresh window.)"""
+        waited = 0.0
         while True:
             delay = self.wait_time(org_id, group)
             if delay <= 0 or waited >= self.max_wait:
-                return waited
+                return waited + self.pace(org_id, group)
             delay = min(delay, self.max_wait - waited)
             self.sleep(delay)
             waited += delay
