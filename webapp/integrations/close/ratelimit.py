@@ -68,6 +68,7 @@ class RedisRateLimiter:
 
     def __init__(self, redis_conn, max_wait=60.0, sleep=time.sleep, clock=time.time):
         self.redis = redis_conn
+        self._shapes = {}  # (org, group) → (limit, window) this process already told Redis
         self.max_wait = max_wait
         self.sleep = sleep
         self.clock = clock
@@ -105,6 +106,10 @@ class RedisRateLimiter:
         return max(0.0, delay)
 
     def learn(self, org_id, group, limit, reset):
+        known = self._shapes.get((org_id, group))
+        if known and known[0] == limit and reset <= known[1]:
+            return  # nothing new: spare the Redis round trip on every response
+        self._shapes[(org_id, group)] = (limit, max(reset, known[1]) if known and known[0] == limit else reset)
         try:
             self.redis.eval(_LEARN, 1, self._key(org_id, group) + ":shape", limit, repr(float(reset)), SHAPE_TTL)
         except Exception:  # see pace(): pacing is an optimisation, the 429 handling stays
