@@ -289,7 +289,7 @@ def shared_file(*parts):
     return path
 
 
-def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
+def wait_for(predicate, timeout=120.0, interval=0.05, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -59,17 +59,17 @@ class _Form(HTMLParser):
 def close_consent(authorize_url, email, org_name="Acme Sales", action="allow"):
     """Sign in at the sandbox and answer its consent screen; returns the redirect to our callback."""
     http = requests.Session()
-    page = http.get(authorize_url, timeout=10)  # → sign-in page (next = the authorize request)
+    page = http.get(authorize_url, timeout=60)  # → sign-in page (next = the authorize request)
     login = _Form()
     login.feed(page.text)
     page = http.post(page.url.split("?")[0], data={"email": email, "password": CLOSE_PASSWORD,
-                                                   "next": login.fields["next"]}, timeout=10)
+                                                   "next": login.fields["next"]}, timeout=60)
     assert page.status_code == 200 and "consent-form" in page.text, page.text[:500]
     consent = _Form()
     consent.feed(page.text)
     org_id = next(value for value, label in consent.options if label == org_name)
     answer = http.post(authorize_url.split("?")[0], data={**consent.fields, "organization_id": org_id,
-                                                          "action": action}, allow_redirects=False, timeout=10)
+                                                          "action": action}, allow_redirects=False, timeout=60)
     assert answer.status_code == 302, answer.text[:300]
     return answer.headers["Location"]
 

@@ -10,6 +10,7 @@ from tests.connection.conftest import add_messages
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
+WAIT_MS = 120_000
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 
@@ -32,11 +33,20 @@ def chromium():
     import os
     if not os.path.exists(CHROMIUM):
         pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+    expect.set_options(timeout=WAIT_MS)  # a busy machine may need far longer than playwright's 5 s
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
+
+
+def _new_page(browser):
+    """A page in a fresh context (own cookies) that waits patiently for elements and navigations."""
+    context = browser.new_context()
+    context.set_default_timeout(WAIT_MS)
+    context.set_default_navigation_timeout(WAIT_MS)
+    return context.new_page()
 
 
 def _sign_in(page, base, email):
@@ -57,7 +67,7 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
     from playwright.sync_api import expect
     base = live_app
     add_messages(demo, 2)
-    owner = chromium.new_context().new_page()
+    owner = _new_page(chromium)
     owner.set_default_timeout(15000)
     _sign_in(owner, base, "owner@acme.test")
     owner.click("text=Close CRM")
@@ -78,7 +88,7 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
     # Run test sync → live progress (polling) → result with lead links
     owner.click("#close-test-sync")
     expect(owner.locator("#close-job")).to_be_visible()
-    expect(owner.locator("#close-job-status")).to_have_text("finished", timeout=30000)
+    expect(owner.locator("#close-job-status")).to_have_text("finished")
     expect(owner.locator("#close-job-message")).to_contain_text("Test sync done: 2 of 2")
     links = owner.locator("#close-job-items a")
     expect(links).to_have_count(2)
@@ -86,7 +96,7 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
     expect(owner.locator("#close-card")).not_to_have_attribute("hx-trigger", "every 1s")
 
     # A member sees the card, without any button
-    member = chromium.new_context().new_page()
+    member = _new_page(chromium)
     _sign_in(member, base, "member@acme.test")
     member.goto(f"{base}/integrations/close/")
     expect(member.locator("#close-details")).to_contain_text("Acme Sales")

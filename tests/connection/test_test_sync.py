@@ -25,7 +25,7 @@ def test_test_sync_reports_each_message(owner_connected, demo, app, worker, clos
     second = text_of(owner.post(f"{PAGE}test-sync", htmx=True))  # a second click shows the same job
     assert 'data-job="running"' in first and 'hx-trigger="every 1s"' in first
     assert 'id="close-job"' in second
-    wait_for(_finished, timeout=30, message="test sync to finish")
+    wait_for(_finished, timeout=120, message="test sync to finish")
     (run,) = _runs()
     assert run.rq_job_id == f"test-sync-{demo.acme.id}" and run.status == "finished", run.message
     assert run.progress_done == run.progress_total == 3
@@ -43,12 +43,12 @@ def test_test_sync_reports_each_message(owner_connected, demo, app, worker, clos
 def test_test_sync_without_messages_runs_checks_only(owner_connected, demo, worker):
     owner, _ = owner_connected
     owner.post(f"{PAGE}test-sync", htmx=True)
-    wait_for(_finished, timeout=30, message="test sync to finish")
+    wait_for(_finished, timeout=120, message="test sync to finish")
     (run,) = _runs()
     assert run.status == "finished" and "No messages yet" in run.message
     assert "No messages yet" in text_of(owner.get(PAGE))
     owner.post(f"{PAGE}test-sync", htmx=True)  # the same job id again once the first one ended
-    wait_for(lambda: len(_runs()) == 2 and _finished(), timeout=30, message="second test sync")
+    wait_for(lambda: len(_runs()) == 2 and _finished(), timeout=120, message="second test sync")
     assert _runs()[-1].status == "finished"
 
 

@@ -172,7 +172,7 @@ class Workers:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        proc.wait(timeout=10)
+        proc.wait(timeout=30)
 
     def stop_all(self):
         for proc in self.procs:
@@ -184,7 +184,7 @@ class Workers:
                         pass
                 proc.terminate()
                 try:
-                    proc.wait(timeout=10)
+                    proc.wait(timeout=30)
                 except Exception:
                     proc.kill()
 

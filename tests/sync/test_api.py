@@ -83,6 +83,7 @@ BAD = [
     ("chat.id", "", "chat.id"),
     ("chat.id", "x" * 201, "chat.id"),
     ("chat.type", "channel", "chat.type"),
+    ("chat.name", "a\x00b", "chat.name"),                         # PostgreSQL text can't hold NUL
     ("chat.phone", "12", "chat.phone"),
     ("chat.phone", "hello", "chat.phone"),
     ("chat.phone", KeyError, "chat.phone"),

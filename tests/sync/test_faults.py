@@ -54,35 +54,35 @@ def _exactly_once(sandbox, ids):
     return leads_created
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(600)
 def test_worker_killed_mid_run_loses_and_doubles_nothing(app, api, connected, close_sandbox, workers):
     close_sandbox.control("PUT", "/_sandbox/faults", {"latency_ms": 15})
     first = workers.start()
     ids = _post_many(api, 200, "kill")
-    wait_for(lambda: sum(m.state == "synced" for m in messages()) >= 40, timeout=30, message="sync under way")
+    wait_for(lambda: sum(m.state == "synced" for m in messages()) >= 40, timeout=120, message="sync under way")
     workers.kill(first)
     done = sum(m.state == "synced" for m in messages())
     assert done < 200, "the run finished before the kill; make it slower"
     workers.start()
-    rows = _settle(ids, timeout=60)
+    rows = _settle(ids, timeout=300)
     leads = _exactly_once(close_sandbox, ids)
     assert len({m.close_activity_id for m in rows}) == 200
     assert len(leads) <= 2  # the two new customers: one lead each, even across the crash
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(600)
 def test_lost_responses_make_no_duplicates(app, api, connected, close_sandbox, workers):
     close_sandbox.control("PUT", "/_sandbox/faults", {"response_lost_rate": 0.1, "seed": 7})
     workers.start()
     ids = _post_many(api, 150, "lost")
-    _settle(ids, timeout=60)
+    _settle(ids, timeout=300)
     faults = [r for r in close_sandbox.control("GET", "/_sandbox/requests")["data"] if r["fault"] == "response_lost"]
     assert faults, "no response was lost; the test proves nothing"
     leads = _exactly_once(close_sandbox, ids)
     assert len(leads) == 2
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(600)
 def test_5xx_storm_syncs_everything_without_disconnecting(app, api, connected, close_sandbox, workers):
     from webapp.extensions import db
     from webapp.models import CloseConnection
@@ -90,13 +90,13 @@ def test_5xx_storm_syncs_everything_without_disconnecting(app, api, connected, c
                                                      "seed": 11})
     workers.start()
     ids = _post_many(api, 150, "storm")
-    _settle(ids, timeout=60)
+    _settle(ids, timeout=300)
     _exactly_once(close_sandbox, ids)
     db.session.expire_all()
     assert db.session.get(CloseConnection, connected.id).disconnected_at is None
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(600)
 def test_a_thousand_replays_one_row_one_activity(app, api, connected, close_sandbox, workers):
     workers.start()
     payload = body("replayed", phone="+14155550101")
@@ -114,5 +114,5 @@ def test_a_thousand_replays_one_row_one_activity(app, api, connected, close_sand
     for t in threads:
         t.join()
     assert len(statuses) == 1000 and statuses.count(202) == 1 and statuses.count(200) == 999
-    _settle(["replayed"], timeout=20)
+    _settle(["replayed"], timeout=120)
     assert len(messages()) == 1 and len(activities(close_sandbox, "replayed")) == 1

@@ -156,7 +156,7 @@ def test_pipeline_with_worker(app, api, connected, close_sandbox, worker, demo, 
     api.post(body("w-4", phone="+14155550170", name="New"))
     api.post(body("w-5", phone="+14155550199"))
     api.post(body("w-6", kind="group", phone=None, chat_id="g"))
-    _settle(["w-1", "w-2", "w-3", "w-4", "w-5", "w-6"], timeout=30, states={"synced", "skipped"})
+    _settle(["w-1", "w-2", "w-3", "w-4", "w-5", "w-6"], timeout=120, states={"synced", "skipped"})
     rows = {m.external_id: m for m in messages()}
     assert [rows[k].state for k in sorted(rows)] == ["synced"] * 5 + ["skipped"]
     assert activities(close_sandbox, "w-3")[0]["response_to_id"] == rows["w-1"].close_activity_id

@@ -32,6 +32,13 @@ class FieldProblem(ValueError):
         self.field = field
 
 
+def _no_nul(value):
+    # PostgreSQL text can't hold NUL, and no real message field needs it.
+    if "\x00" in value:
+        raise ValueError("Must not contain NUL characters.")
+    return value
+
+
 def _not_blank(value):
     if not value.strip():
         raise ValueError("Must not be empty.")
@@ -67,20 +74,21 @@ def _base64(value):
     return value
 
 
-Id = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID), AfterValidator(_not_blank)]
+Str = Annotated[StrictStr, AfterValidator(_no_nul)]
+Id = Annotated[Str, Field(min_length=1, max_length=MAX_ID), AfterValidator(_not_blank)]
 DateTime = Annotated[datetime, BeforeValidator(parse_time), Field(json_schema_extra={"format": "date-time"})]
 
 
 class Attachment(BaseModel):
     """A file, by URL (fetched by the worker) or inline as base64. Exactly one of url/data.
     Files over Close's 25 MB per message are synced without the file (reason noted)."""
-    filename: Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
-    content_type: Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=CONTENT_TYPE,
+    filename: Annotated[Str, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
+    content_type: Annotated[Str, Field(min_length=1, max_length=100, pattern=CONTENT_TYPE,
                                              examples=["image/jpeg"])]
-    url: Annotated[StrictStr, Field(max_length=2000, pattern=HTTP_URL, json_schema_extra={"format": "uri"})] | None = None
-    data: Annotated[StrictStr, AfterValidator(_base64), Field(description="base64",
+    url: Annotated[Str, Field(max_length=2000, pattern=HTTP_URL, json_schema_extra={"format": "uri"})] | None = None
+    data: Annotated[Str, AfterValidator(_base64), Field(description="base64",
                                                               json_schema_extra={"format": "byte"})] | None = None
-    whatsapp_media_id: Annotated[StrictStr, Field(max_length=200, description=(
+    whatsapp_media_id: Annotated[Str, Field(max_length=200, description=(
         "WhatsApp Cloud API media id (webhook only; the API refuses it)."))] | None = None
 
     @model_validator(mode="after")
@@ -107,10 +115,10 @@ class Attachment(BaseModel):
 class IncomingChat(BaseModel):
     id: Id
     type: Literal["direct", "group"] = "direct"
-    phone: Annotated[StrictStr, Field(min_length=1, max_length=40, examples=["(415) 555-0101"], description=(
+    phone: Annotated[Str, Field(min_length=1, max_length=40, examples=["(415) 555-0101"], description=(
         "The customer's phone; national formats are read in the region of whatsapp_number. "
         "Required for direct chats."))] | None = None
-    name: Annotated[StrictStr, Field(max_length=200)] = ""
+    name: Annotated[Str, Field(max_length=200)] = ""
 
     @model_validator(mode="after")
     def _phone_for_direct(self):
@@ -126,7 +134,7 @@ class IncomingContent(BaseModel):
     id: Annotated[Id, Field(description="The message id in WhatsApp; the idempotency key.")]
     direction: Literal["incoming", "outgoing"]
     sent_at: Annotated[DateTime, Field(description="ISO 8601 with a UTC offset or Z.")]
-    text: Annotated[StrictStr, Field(max_length=MAX_TEXT)] = ""
+    text: Annotated[Str, Field(max_length=MAX_TEXT)] = ""
     reply_to: Annotated[Id, Field(description="Id of the message this one replies to.")] | None = None
     attachments: Annotated[list[Attachment], Field(max_length=MAX_ATTACHMENTS)] = []
 
@@ -139,7 +147,7 @@ class IncomingContent(BaseModel):
 
 class IncomingMessage(BaseModel):
     """One WhatsApp message, from any source (the body of POST /api/v1/messages)."""
-    whatsapp_number: Annotated[StrictStr, Field(min_length=1, max_length=40, examples=["+14155550001"],
+    whatsapp_number: Annotated[Str, Field(min_length=1, max_length=40, examples=["+14155550001"],
                                                 description="The workspace's registered WhatsApp number (E.164)."),
                                AfterValidator(_not_blank)]
     chat: IncomingChat
