@@ -60,7 +60,7 @@ class ChatLanes:
         self.lanes = {}
         self.results = queue.Queue()
         self.claimed = set()            # leased by this drain, result not recorded yet
-        self.stopped_by = None          # CloseAuthError that stopped the drain
+        self.stopped_by = None          # the Close error (dead credentials, token endpoint) that stopped it
         self.shared = SimpleNamespace(activity_ids={}, transient_streak=0)
         self.local = threading.local()
 
