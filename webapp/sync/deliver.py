@@ -109,8 +109,8 @@ def _with_retries(message, ctx):
         except CloseRejected as exc:
             return Outcome("dead", f"Close refused the activity: {exc.message}")
         except Exception as exc:  # a bug or an unexpected answer: keep the row, retry later
+            db.session.rollback()  # first: a failed flush leaves the session unusable, even to log
             log.exception("sync of message %s failed", message.id)
-            db.session.rollback()
             return failed(message, f"Unexpected error: {exc}", None)
     raise AssertionError("unreachable")
 
