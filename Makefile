@@ -7,7 +7,7 @@ HTMX_VERSION := 2.0.9
 HTMX := webapp/static/vendor/htmx.min.js
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: close-check demo-traffic run test test-sqlite test-postgres bench install install-dev vendor migrate clean
+.PHONY: close-check demo-traffic run test test-sqlite test-postgres bench bench-search install install-dev vendor migrate clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: install-dev
 bench: install-dev
 	$(PY) -m bench.sync_bench
 	$(PY) -m bench.webhook_bench
+
+# Log text search alone at 1,000,000 messages (BENCH_DATABASE_URL for PostgreSQL).
+bench-search: install-dev
+	$(PY) -m bench.search_bench
 
 # Post realistic WhatsApp conversations into the running demo (`make run` in another terminal);
 # it reaches Closeline at PUBLIC_URL, which follows WEB_PORT (config.py).

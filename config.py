@@ -32,7 +32,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(
         INSTANCE_DIR, "closeline.db"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # A drain's pool threads each hold a connection while they work (SYNC_POOL_SIZE + the drain).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 30}
     # Empty REDIS_URL means "start or use the embedded Redis" (see webapp/redis_conn.py).
     # (`make run` writes its embedded Redis URL to instance/redis.url, so `flask` commands run
     # beside it reach the same server.)
@@ -72,6 +73,7 @@ class Config:
 
     # Sync engine tunables (read once, here; tests override them through create_app(config)).
     SYNC_BATCH_SIZE = int(os.environ.get("SYNC_BATCH_SIZE", "50"))            # rows claimed per drain round
+    SYNC_POOL_SIZE = int(os.environ.get("SYNC_POOL_SIZE", "24"))              # chats delivered at once per drain
     SYNC_DRAIN_BUDGET = float(os.environ.get("SYNC_DRAIN_BUDGET", "20"))      # seconds per drain job (fairness)
     SYNC_LEASE_SECONDS = float(os.environ.get("SYNC_LEASE_SECONDS", "120"))   # a dead worker's rows come back
     SYNC_MAX_ATTEMPTS = int(os.environ.get("SYNC_MAX_ATTEMPTS", "12"))        # then `dead` (~6 h of backoff)

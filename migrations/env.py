@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from webapp.models import text_search
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -65,7 +67,8 @@ def run_migrations_offline():
     """
     url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True
+        url=url, target_metadata=get_metadata(), literal_binds=True,
+        include_name=text_search.include_name,
     )
 
     with context.begin_transaction():
@@ -93,6 +96,8 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # The log's text index (FTS5 table + triggers, pg_trgm index) is not in the models.
+    conf_args.setdefault("include_name", text_search.include_name)
 
     connectable = get_engine()
 

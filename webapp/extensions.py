@@ -41,6 +41,9 @@ def _sqlite_enforce_foreign_keys(dbapi_connection, connection_record):
         # while workers write (sync engine). A no-op for in-memory databases.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # One writer at a time: with a drain's pool, ingest and the sweeper all writing on a busy
+        # machine, a short write can queue for seconds; wait for it rather than fail.
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
 

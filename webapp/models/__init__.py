@@ -24,3 +24,4 @@ from webapp.models.whatsapp import (  # noqa: F401
     NumberLink,
     WhatsAppSettings,
 )
+from webapp.models import text_search  # noqa: F401,E402  (the log's text index, created with `messages`)

@@ -60,6 +60,9 @@ class Message(db.Model):
         sa.Index("ix_messages_state_next", "state", "next_attempt_at"),
         # The dashboard's hourly chart reads the last days of outcomes per workspace.
         sa.Index("ix_messages_ws_updated", "workspace_id", "updated_at"),
+        # Only rows under a lease: "is an earlier row of this chat being worked on?" (outbox claim).
+        sa.Index("ix_messages_chat_leased", "chat_id", "id", sqlite_where=sa.text("lease_until IS NOT NULL"),
+                 postgresql_where=sa.text("lease_until IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"))

@@ -111,8 +111,8 @@ def _with_retries(message, ctx):
         except cloud_media.MediaSourceDown as exc:  # before any Close write: nothing half-done
             return failed(message, str(exc), None)
         except Exception as exc:  # a bug or an unexpected answer: keep the row, retry later
+            db.session.rollback()  # first: a failed flush leaves the session unusable, even to log
             log.exception("sync of message %s failed", message.id)
-            db.session.rollback()
             return failed(message, f"Unexpected error: {exc}", None)
     raise AssertionError("unreachable")
 

@@ -8,10 +8,11 @@ commits, updates the status-page totals and kicks the drain. Storing is idempote
 (workspace, message id) even under concurrency: the unique constraint decides, a losing insert
 is rolled back to its savepoint and the existing row returned. Close is never called here.
 """
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from webapp.extensions import db
 from webapp.models import Chat, Message, WhatsAppNumber, utcnow
@@ -19,6 +20,9 @@ from webapp.phones import InvalidPhone, region_of, to_e164
 from webapp.sync import close_access, scheduler, totals
 from webapp.sync.schema import IncomingMessage
 from webapp.sync.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION, SKIP_GROUP
+
+
+WRITE_ATTEMPTS = 4  # SQLite: a write that lost a race with another writer is tried again
 
 
 @dataclass
@@ -115,15 +119,22 @@ def store(number, item, remote_phone, source, connection_live):
                       sent_at=content.sent_at, text=content.text, reply_to_external_id=content.reply_to or None,
                       attachments=[a.stored() for a in content.attachments], state=state, reason=reason,
                       queued_at=now if state == "queued" else None, created_at=now, updated_at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(message)
-    except IntegrityError:  # the same id won a concurrent race: answer with that row
-        existing = find(number.workspace_id, content.id)
-        if existing is None:
-            raise
-        return existing, False
-    return message, True
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with db.session.begin_nested():
+                db.session.add(message)
+            return message, True
+        except IntegrityError:  # the same id won a concurrent race: answer with that row
+            existing = find(number.workspace_id, content.id)
+            if existing is None:
+                raise
+            return existing, False
+        except OperationalError as exc:
+            # SQLite answers "database is locked" at once (no busy wait) when another writer
+            # committed under this transaction's feet; the savepoint is gone, so just write again.
+            if "database is locked" not in str(exc) or attempt == WRITE_ATTEMPTS:
+                raise
+            time.sleep(0.02 * attempt)
 
 
 def find(workspace_id, external_id):

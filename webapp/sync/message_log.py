@@ -2,7 +2,8 @@
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import Chat, ChatLink, Message, WhatsAppNumber
+from webapp.models import ChatLink, Message, WhatsAppNumber
+from webapp.sync import search
 from webapp.sync.states import STATES
 
 
@@ -29,16 +30,10 @@ def log_page(workspace_id, state=None, number_id=None, chat_id=None, q=None, bef
         query = query.where(Message.whatsapp_number_id == number_id)
     if chat_id:
         query = query.where(Message.chat_id == chat_id)
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(sa.or_(Message.text.ilike(pattern, escape="\\"),
-                                   Message.external_id == q,
-                                   Message.chat_id.in_(sa.select(Chat.id).where(
-                                       Chat.workspace_id == workspace_id,
-                                       sa.or_(Chat.display_name.ilike(pattern, escape="\\"),
-                                              Chat.remote_phone.ilike(pattern, escape="\\"))))))
     if before:
         query = query.where(Message.id < before)
+    if q:
+        query = query.where(Message.id.in_(search.matching_ids(query, workspace_id, q, limit + 1)))
     rows = db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)
                               .options(sa.orm.joinedload(Message.chat))).all()
     more = len(rows) > limit

@@ -23,20 +23,31 @@ def is_due(now):
 
 
 def claim_batch(workspace_id, size, lease_seconds):
-    """Lease up to `size` due rows, oldest first. Safe against concurrent drains (row-level claim)."""
+    """Lease up to `size` due rows, oldest first. Safe against concurrent drains (row-level claim).
+    A row waits while an earlier row of its chat is leased (being delivered, or held by a worker
+    that died): a chat's messages reach Close in order even across crashes and several drains."""
     now = utcnow()
-    ws, free = Message.workspace_id == workspace_id, lease_is_free(now)
-    queued = sa.select(Message.id).where(ws, Message.state == "queued", free) \
+    ws, free, turn = Message.workspace_id == workspace_id, lease_is_free(now), _chat_turn(now)
+    queued = sa.select(Message.id).where(ws, Message.state == "queued", free, turn) \
         .order_by(Message.id).limit(size).with_for_update(skip_locked=True)
     ids = list(db.session.scalars(queued))
     if len(ids) < size:
-        due = sa.select(Message.id).where(ws, Message.state == "failed", Message.next_attempt_at <= now, free) \
+        due = sa.select(Message.id).where(ws, Message.state == "failed", Message.next_attempt_at <= now, free,
+                                          turn) \
             .order_by(Message.id).limit(size - len(ids)).with_for_update(skip_locked=True)
         ids += list(db.session.scalars(due))
     if not ids:
         db.session.rollback()
         return []
     return sorted(_lease(now, lease_seconds, Message.id.in_(ids), free, Message.state.in_(("queued", "failed"))))
+
+
+def _chat_turn(now):
+    """No earlier row of the same chat is under a live lease (ix_messages_chat_leased: only leased
+    rows are in that index, so this is a probe, not a scan of the chat's history)."""
+    earlier = sa.orm.aliased(Message)
+    return ~sa.exists().where(earlier.chat_id == Message.chat_id, earlier.id < Message.id,
+                              earlier.lease_until.is_not(None), earlier.lease_until >= now)
 
 
 def claim_one(message_id, lease_seconds):

@@ -3,9 +3,16 @@
 Close answers every call with `ratelimit: limit=N, remaining=N, reset=S` (per endpoint group)
 and 429 + `Retry-After` when a bucket is empty. Close groups endpoints by path AND method
 (close-api.md §6.3), so our groups are "<path family>:<METHOD>": a full bucket for creating
-activities never stalls reading them. We keep one "blocked until" timestamp per
-(organization, endpoint group) in Redis: any worker that learns the bucket is empty blocks
-all the others until it refills, so the organization spends its budget instead of 429s.
+activities never stalls reading them. Two things per (organization, endpoint group) in Redis,
+shared by every worker and thread of the organization:
+
+- pacing: the bucket's shape (limit, and its window learnt as the largest `reset` seen) and a
+  "next free slot" time. Each call reserves the next slot, PACE_SHARE of the limit spread evenly
+  over the window, and sleeps until it. With many calls in flight (a drain's pool) this keeps the
+  organization just under the limit instead of emptying the bucket and eating 429s;
+- a "blocked until" timestamp: any worker that learns the bucket is empty (429, remaining=0)
+  blocks all the others until it refills.
+Slots are computed on the Redis server's clock, so hosts with skewed clocks agree.
 """
 import re
 import time
@@ -41,11 +48,42 @@ def reset_seconds(headers):
     return None
 
 
+PACE_SHARE = 0.95     # of Close's limit: arrival jitter must not push a window over it
+SHAPE_TTL = 3600      # seconds a learnt bucket shape is kept without new responses
+
+# KEYS: shape hash, next-slot key. Returns the seconds to wait before sending (0 when unknown).
+_RESERVE = """
+local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or '0')
+local window = tonumber(redis.call('HGET', KEYS[1], 'window') or '0')
+if limit <= 0 or window <= 0 then return '0' end
+local interval = window / (limit * tonumber(ARGV[1]))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local slot = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), now)
+redis.call('SET', KEYS[2], string.format('%.6f', slot + interval), 'PX', math.ceil(window * 2000) + 1000)
+return string.format('%.6f', slot - now)
+"""
+# KEYS: shape hash. ARGV: limit, reset, ttl. A new limit restarts the window estimate.
+_LEARN = """
+local old = tonumber(redis.call('HGET', KEYS[1], 'limit') or '-1')
+local window = tonumber(redis.call('HGET', KEYS[1], 'window') or '0')
+local reset = tonumber(ARGV[2])
+if old ~= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'window', ARGV[2])
+elseif reset > window then
+  redis.call('HSET', KEYS[1], 'window', ARGV[2])
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 0
+"""
+
+
 class RedisRateLimiter:
     prefix = "closeline:ratelimit"
 
     def __init__(self, redis_conn, max_wait=60.0, sleep=time.sleep, clock=time.time):
         self.redis = redis_conn
+        self._shapes = {}  # (org, group) → (limit, window) this process already told Redis
         self.max_wait = max_wait
         self.sleep = sleep
         self.clock = clock
@@ -58,15 +96,39 @@ class RedisRateLimiter:
         return max(0.0, float(until) - self.clock()) if until else 0.0
 
     def before_call(self, org_id, group):
-        """Sleep while the bucket is known to be empty. Returns the seconds waited."""
+        """Wait while the bucket is known to be empty, then for this call's slot. Returns the seconds
+        waited. (Slots are reserved after a block, not before: calls held by a block then leave
+        spaced out, not all at once into the fresh window.)"""
         waited = 0.0
         while True:
             delay = self.wait_time(org_id, group)
             if delay <= 0 or waited >= self.max_wait:
-                return waited
+                return waited + self.pace(org_id, group)
             delay = min(delay, self.max_wait - waited)
             self.sleep(delay)
             waited += delay
+
+    def pace(self, org_id, group):
+        """Reserve the next send slot of the organization's bucket and sleep until it."""
+        key = self._key(org_id, group)
+        try:
+            delay = min(float(self.redis.eval(_RESERVE, 2, key + ":shape", key + ":slot", PACE_SHARE)),
+                        self.max_wait)
+        except Exception:  # a Redis without scripting: fall back to blocking on empty buckets only
+            return 0.0
+        if delay > 0:
+            self.sleep(delay)
+        return max(0.0, delay)
+
+    def learn(self, org_id, group, limit, reset):
+        known = self._shapes.get((org_id, group))
+        if known and known[0] == limit and reset <= known[1]:
+            return  # nothing new: spare the Redis round trip on every response
+        self._shapes[(org_id, group)] = (limit, max(reset, known[1]) if known and known[0] == limit else reset)
+        try:
+            self.redis.eval(_LEARN, 1, self._key(org_id, group) + ":shape", limit, repr(float(reset)), SHAPE_TTL)
+        except Exception:  # see pace(): pacing is an optimisation, the 429 handling stays
+            pass
 
     def block(self, org_id, group, seconds):
         """Everyone waits `seconds` for this bucket (kept if another worker set a later time)."""
@@ -84,6 +146,8 @@ class RedisRateLimiter:
         headers = {k.lower(): v for k, v in headers.items()}
         parsed = parse_ratelimit(headers.get("ratelimit"))
         reset = reset_seconds(headers)
+        if parsed:
+            self.learn(org_id, group, parsed[0], parsed[2])
         if status == 429:
             self.block(org_id, group, reset if reset else 2.0)  # 2 s: the official client's default
         elif parsed and parsed[1] <= 0:
