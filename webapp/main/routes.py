@@ -87,6 +87,7 @@ NAV_ITEMS = [
     ("main.dashboard", "Dashboard", "member"),
     ("close.page", "Close CRM", "member"),
     ("sync.status", "Sync status", "member"),
+    ("privacy.page", "Privacy", "member"),
     ("team.index", "Team", "member"),
     ("account.api_keys", "API keys", "admin"),
     ("account.subscription", "Subscription", "owner"),

@@ -15,4 +15,5 @@ from webapp.models.close import (  # noqa: F401
     Notification,
 )
 from webapp.models.messages import Chat, ChatLink, Message  # noqa: F401
+from webapp.models.privacy import ExclusionEntry, HistoryImport, PrivacySettings  # noqa: F401
 from webapp.models.base import utcnow  # noqa: F401

@@ -151,7 +151,7 @@ def deliver(message, ctx, maybe_sent, rerouted=False):
         activity = ctx.client.create_whatsapp_activity(built.payload)
     except CloseRejected as exc:
         fields = set(exc.field_errors)
-        if fields & LINK_FIELDS and not rerouted:
+        if fields & LINK_FIELDS and not rerouted and result.link is not None:
             forget_link(result.link, ctx, message.chat_id)
             return deliver(message, ctx, False, rerouted=True)
         if not (fields & REPLY_FIELDS and built.payload.pop("response_to_id", None)):

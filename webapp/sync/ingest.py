@@ -7,6 +7,10 @@ number and the customer's phone, stores each message in the outbox (the messages
 commits, updates the status-page totals and kicks the drain. Storing is idempotent on
 (workspace, message id) even under concurrency: the unique constraint decides, a losing insert
 is rolled back to its savepoint and the existing row returned. Close is never called here.
+
+Privacy is decided here, in one place (webapp/sync/privacy.py): a message of an excluded chat is
+stored without text, attachments or sender (only that it was excluded, state `skipped`); any other
+text is redacted before it is stored. Group chats sync only while pinned to a lead.
 """
 from dataclasses import dataclass
 
@@ -16,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import Chat, Message, WhatsAppNumber, utcnow
 from webapp.phones import InvalidPhone, region_of, to_e164
-from webapp.sync import close_access, scheduler, totals
+from webapp.sync import close_access, privacy, scheduler, totals
 from webapp.sync.schema import IncomingMessage
 from webapp.sync.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION, SKIP_GROUP
 
@@ -90,9 +94,9 @@ def _get_or_create_chat(number, chat_in, remote_phone):
     return chat
 
 
-def initial_state(workspace, chat_kind, connection_live):
+def initial_state(workspace, chat, connection_live):
     """The state a new row starts in; `received` only lives inside the ingest transaction."""
-    if chat_kind == "group":
+    if chat.kind == "group" and not chat.pinned_lead_id:
         return "skipped", SKIP_GROUP
     if not workspace.subscription_active:
         return "held", HOLD_SUBSCRIPTION
@@ -108,18 +112,32 @@ def store(number, item, remote_phone, source, connection_live):
     if existing is not None:
         return existing, False
     chat = _get_or_create_chat(number, item.chat, remote_phone)
-    state, reason = initial_state(number.workspace, item.chat.type, connection_live)
+    decision = privacy.decide(number.workspace_id, chat, remote_phone, item.chat.labels, content.text)
     now = utcnow()
+    if decision.excluded_reason:  # only that a message was excluded: no content at all
+        message = Message(workspace_id=number.workspace_id, chat=chat, whatsapp_number_id=number.id,
+                          external_id=content.id, source=source, direction=content.direction,
+                          sent_at=content.sent_at, text="", attachments=[], state="skipped",
+                          reason=decision.excluded_reason, created_at=now, updated_at=now)
+        return _insert(number.workspace_id, message)
+    state, reason = initial_state(number.workspace, chat, connection_live)
+    sender = content.sender
     message = Message(workspace_id=number.workspace_id, chat=chat, whatsapp_number_id=number.id,
                       external_id=content.id, source=source, direction=content.direction,
-                      sent_at=content.sent_at, text=content.text, reply_to_external_id=content.reply_to or None,
+                      sent_at=content.sent_at, text=decision.text, redactions=decision.redactions,
+                      reply_to_external_id=content.reply_to or None,
+                      sender_name=sender.name if sender else "", sender_phone=sender.phone if sender else None,
                       attachments=[a.stored() for a in content.attachments], state=state, reason=reason,
                       queued_at=now if state == "queued" else None, created_at=now, updated_at=now)
+    return _insert(number.workspace_id, message)
+
+
+def _insert(workspace_id, message):
     try:
         with db.session.begin_nested():
             db.session.add(message)
     except IntegrityError:  # the same id won a concurrent race: answer with that row
-        existing = find(number.workspace_id, content.id)
+        existing = find(workspace_id, message.external_id)
         if existing is None:
             raise
         return existing, False

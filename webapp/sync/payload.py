@@ -13,6 +13,7 @@ from flask import current_app
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseTransient
 from webapp.models import Message
+from webapp.sync.redaction import note_for
 
 DEFAULT_TYPE = "application/octet-stream"
 
@@ -44,9 +45,11 @@ def build_payload(message, ctx, route, reuse_uploads=False):
         "direction": message.direction,
         "activity_at": message.sent_at.isoformat(),
         "local_phone": number.e164,
-        "remote_phone": message.chat.remote_phone,
-        "message_markdown": message.text or "",
+        "message_markdown": activity_text(message),
     }
+    remote = message.chat.remote_phone if message.chat.kind == "direct" else _group_sender_phone(message)
+    if remote:
+        payload["remote_phone"] = remote
     user_id = close_user_for(number, connection)
     if user_id:
         payload["user_id"] = user_id
@@ -67,6 +70,23 @@ def build_payload(message, ctx, route, reuse_uploads=False):
     else:
         built.notes.append("attachments not synced (setting off)")
     return built
+
+
+def activity_text(message):
+    """The activity's text: group messages start with who wrote them; a redaction is noted."""
+    text = message.text or ""
+    if message.chat.kind == "group":
+        who = " ".join(p for p in (message.sender_name, f"({message.sender_phone})" if message.sender_phone else "")
+                       if p) or "Unknown sender"
+        group = message.chat.display_name or "group chat"
+        text = f"**{who}** in {group}:\n{text}" if text else f"**{who}** in {group}"
+    note = note_for(message.redactions or {})
+    return f"{text}\n\n_{note}_" if note else text
+
+
+def _group_sender_phone(message):
+    phone = (message.sender_phone or "").strip()
+    return phone if phone.startswith("+") else None
 
 
 def _close_file(item):
