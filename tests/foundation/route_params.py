@@ -21,4 +21,12 @@ def extra_acme_ids(demo):
         values.update(chat_id=chat.id, message_id=message.id)
     except ImportError:
         pass
+    try:
+        from webapp.models import ExclusionEntry
+        entry = ExclusionEntry(workspace_id=demo.acme.id, kind="phone", value="+14155550124")
+        db.session.add(entry)
+        db.session.commit()
+        values.update(entry_id=entry.id)
+    except ImportError:
+        pass
     return values

@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.models import Chat, ExclusionEntry
+from webapp.phones import regions_for
 from webapp.sync import groups, privacy
 from webapp.sync.redaction import PATTERNS
 
@@ -42,8 +43,9 @@ def add_exclusion():
     workspace = current_workspace()
     kind = request.form.get("kind", "phone")
     try:
-        entry = privacy.add_entry(workspace.id, kind, request.form.get("value"), current_membership().user_id,
-                                  region=workspace.default_region)
+        membership = current_membership()
+        entry = privacy.add_entry(workspace.id, kind, request.form.get("value"), membership.user_id,
+                                  regions=regions_for(membership))
     except privacy.PrivacyError as exc:
         flash(str(exc), "danger")
         return redirect(url_for("privacy.page")), 303

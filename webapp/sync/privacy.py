@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import Chat, ExclusionEntry, Message, PrivacySettings, utcnow
-from webapp.phones import InvalidPhone, to_e164
+from webapp.phones import InvalidPhone, to_e164_in_regions
 from webapp.sync import redaction
 from webapp.sync.totals import invalidate_totals
 
@@ -113,10 +113,10 @@ def scrub_unsent(workspace_id, chat_ids, reason):
     return count
 
 
-def add_entry(workspace_id, kind, raw, user_id=None, region=None):
-    """Add a phone (any format, read in `region`) or a gateway label to the exclusion list; unsent
+def add_entry(workspace_id, kind, raw, user_id=None, regions=()):
+    """Add a phone (national formats read in `regions`, see phones.regions_for) or a gateway label to the exclusion list; unsent
     messages of matching chats are emptied and skipped. Returns the entry."""
-    value = _entry_value(kind, raw, region)
+    value = _entry_value(kind, raw, regions)
     existing = db.session.scalar(sa.select(ExclusionEntry).where(
         ExclusionEntry.workspace_id == workspace_id, ExclusionEntry.kind == kind, ExclusionEntry.value == value))
     if existing is not None:
@@ -131,13 +131,13 @@ def add_entry(workspace_id, kind, raw, user_id=None, region=None):
     return entry
 
 
-def _entry_value(kind, raw, region):
+def _entry_value(kind, raw, regions):
     raw = (raw or "").strip()
     if kind == "phone":
         try:
-            return to_e164(raw, region)
+            return to_e164_in_regions(raw, regions)
         except InvalidPhone as exc:
-            raise PrivacyError(f"{raw or 'That'} is not a phone number we can read: {exc}") from None
+            raise PrivacyError(str(exc)) from None
     if kind == "label":
         if not raw or len(raw) > 200:
             raise PrivacyError("Give a label of 1 to 200 characters.")
