@@ -1,6 +1,6 @@
 """Privacy controls of a workspace (issue 14): settings, the exclusion list, and history imports."""
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
@@ -45,9 +45,11 @@ class HistoryImport(db.Model):
     since = mapped_column(UTCDateTime)
     until = mapped_column(UTCDateTime)
     scope: Mapped[str] = mapped_column(sa.String(10), default="all")   # all | known
-    state: Mapped[str] = mapped_column(sa.String(12), default="planned")  # planned|running|done|failed
+    state: Mapped[str] = mapped_column(sa.String(12), default="planned")  # planned|storing|feeding|done|failed
     plan: Mapped[dict] = mapped_column(sa.JSON, default=dict)       # the dry run's counts
     progress: Mapped[dict] = mapped_column(sa.JSON, default=dict)   # {"chats_done": [...], "messages": n, ...}
     error: Mapped[str] = mapped_column(sa.Text, default="")
     created_at = mapped_column(UTCDateTime, default=utcnow)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    number = relationship("WhatsAppNumber")

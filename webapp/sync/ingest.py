@@ -34,10 +34,12 @@ class Accepted:
     errors: dict | None = None
 
 
-def accept(workspace_id, items: list[IncomingMessage], source: str) -> list[Accepted]:
-    """Store every valid item, commit, count and kick the drain once. One Accepted per item, in order."""
+def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason: str = "") -> list[Accepted]:
+    """Store every valid item, commit, count and kick the drain once. One Accepted per item, in order.
+    wait_reason: rows that would be queued are held with this reason instead (a history import
+    feeds them to the outbox in slices, so live messages are never stuck behind it)."""
     live = close_access.live_connection(workspace_id) is not None
-    results = [_accept_one(workspace_id, item, source, live) for item in items]
+    results = [_accept_one(workspace_id, item, source, live, wait_reason) for item in items]
     created = {}
     for result in results:
         if result.status == "created":
@@ -49,7 +51,7 @@ def accept(workspace_id, items: list[IncomingMessage], source: str) -> list[Acce
     return results
 
 
-def _accept_one(workspace_id, item, source, live):
+def _accept_one(workspace_id, item, source, live, wait_reason=""):
     errors = {}
     number = _number(workspace_id, item.whatsapp_number, errors)
     remote = None
@@ -61,7 +63,7 @@ def _accept_one(workspace_id, item, source, live):
             errors["chat.phone"] = str(exc)
     if errors:
         return Accepted("invalid", errors=errors)
-    message, created = store(number, item, remote, source, live)
+    message, created = store(number, item, remote, source, live, wait_reason)
     return Accepted("created" if created else "duplicate", message)
 
 
@@ -105,7 +107,7 @@ def initial_state(workspace, chat, connection_live):
     return "queued", ""
 
 
-def store(number, item, remote_phone, source, connection_live):
+def store(number, item, remote_phone, source, connection_live, wait_reason=""):
     """Insert the message (not committed). Returns (message, created)."""
     content = item.message
     existing = find(number.workspace_id, content.id)
@@ -121,6 +123,8 @@ def store(number, item, remote_phone, source, connection_live):
                           reason=decision.excluded_reason, created_at=now, updated_at=now)
         return _insert(number.workspace_id, message)
     state, reason = initial_state(number.workspace, chat, connection_live)
+    if state == "queued" and wait_reason:
+        state, reason = "held", wait_reason
     sender = content.sender
     message = Message(workspace_id=number.workspace_id, chat=chat, whatsapp_number_id=number.id,
                       external_id=content.id, source=source, direction=content.direction,
