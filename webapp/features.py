@@ -5,6 +5,7 @@ from webapp.api.blueprint import bp as api_bp
 from webapp.extensions import csrf
 from webapp.integrations.close.routes import bp as close_bp
 from webapp.integrations.close.service import on_member_removed
+from webapp.history.routes import bp as history_bp
 from webapp.privacy.routes import bp as privacy_bp
 from webapp.signals import member_removed, subscription_changed
 from webapp.sync.actions import on_subscription_changed
@@ -17,6 +18,7 @@ def register_features(app):
     app.register_blueprint(close_bp)
     app.register_blueprint(sync_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(history_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.cli.add_command(demo_group)  # `flask demo traffic`

@@ -88,6 +88,7 @@ NAV_ITEMS = [
     ("close.page", "Close CRM", "member"),
     ("sync.status", "Sync status", "member"),
     ("privacy.page", "Privacy", "member"),
+    ("history.page", "History import", "admin"),
     ("team.index", "Team", "member"),
     ("account.api_keys", "API keys", "admin"),
     ("account.subscription", "Subscription", "owner"),
