@@ -11,7 +11,7 @@ from tests.sync.test_history_import import ListSource, _chat
 def fixture_source(app):
     from webapp.sync import history
     source = ListSource([_chat("chat-+14155550101", 3, "+14155550101"), _chat("chat-new", 2, "+14155550142")])
-    history.set_source_factory(lambda number, since, until: source)
+    history.set_source_factory(lambda number, since, until, media=True: source)
     yield source
     history.set_source_factory(None)
 

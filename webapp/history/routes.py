@@ -62,7 +62,7 @@ def dry_run():
         connection = close_access.live_connection(workspace.id)
         if connection is None:
             raise history.NoHistory("Connect Close first: the dry run looks up which chats are already there.")
-        source = history.source_for(number, since, until)
+        source = history.source_for(number, since, until, media=False)
         counts = history.plan(number, source, scope, connection, close_access.client_for_connection(connection))
     except (BadPeriod, history.NoHistory) as exc:
         flash(str(exc), "danger")

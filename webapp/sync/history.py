@@ -57,7 +57,8 @@ class NoHistory(RuntimeError):
 
 
 # The gateway side registers how to read a linked number's history (features.py wires it):
-# factory(number, since, until) -> source, raising NoHistory when the number isn't linked.
+# factory(number, since, until, media=True) -> source, raising NoHistory when the number isn't
+# linked. media=False: the dry run, which needs ids and chats only (no downloads).
 _source_factory = None
 
 
@@ -66,10 +67,10 @@ def set_source_factory(factory):
     _source_factory = factory
 
 
-def source_for(number, since, until):
+def source_for(number, since, until, media=True):
     if _source_factory is None:
         raise NoHistory("History import needs the number linked through a WhatsApp gateway (WhatsApp page).")
-    return _source_factory(number, since, until)
+    return _source_factory(number, since, until, media=media)
 
 
 def _chat_row(number, chat):
