@@ -2,6 +2,7 @@
 an out-of-scope chat is not stored, and 5,000 messages go beside live traffic in per-chat order."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import wait_for
@@ -129,6 +130,21 @@ def test_scope_known_chats_only_stores_nothing_of_the_others(app, connected, clo
     assert db.session.get(type(row), row.id).progress["not_imported"] == 4
 
 
+@pytest.fixture
+def app_overrides():
+    from tests.sync.conftest import FAST
+    return dict(FAST, SYNC_IMPORT_SLICE=250, SYNC_IMPORT_INTERVAL=0.2)   # SYNC_* reach the worker too
+
+
+def _import_count(*states):
+    from webapp.extensions import db
+    from webapp.models import Message
+    db.session.rollback()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
+        Message.source == "import", Message.state.in_(states)))
+
+
+@pytest.mark.timeout(2400)
 def test_five_thousand_messages_beside_live_traffic(app, api, connected, close_sandbox, demo, worker):
     from webapp.extensions import db
     from webapp.models import Message, WhatsAppNumber
@@ -145,12 +161,9 @@ def test_five_thousand_messages_beside_live_traffic(app, api, connected, close_s
         assert api.post(body(f"live-{i}", phone="+14155550101")).status_code == 202
         wait_for(lambda: messages(external_id=f"live-{i}")[0].state == "synced", timeout=300,
                  message=f"live message {i} to sync")
-        waiting = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
-            Message.source == "import", Message.state.in_(("held", "queued"))))
-        assert waiting > 0, "the import finished first: live messages were not interleaved"
+        assert _import_count("held", "queued") > 0, "the import finished first: live messages were not interleaved"
 
-    wait_for(lambda: all(m.state == "synced" for m in messages(source="import")), timeout=900,
-             interval=1.0, message="the import to finish")
+    wait_for(lambda: _import_count("synced") == 5000, timeout=1800, interval=2.0, message="the import to finish")
     wait_for(lambda: history.status(db.session.get(type(row), row.id))["finished"] or
              db.session.get(type(row), row.id).state == "done", timeout=120, message="the import to be done")
     # Per-chat order: in each chat, Close received the messages in the order they were sent.

@@ -155,7 +155,7 @@ def start(history_import):
 
 
 def enqueue_feed(import_id, delay=None):
-    delay = current_app.config["HISTORY_FEED_INTERVAL"] if delay is None else delay
+    delay = current_app.config["SYNC_IMPORT_INTERVAL"] if delay is None else delay
     get_queue().enqueue_in(timedelta(seconds=delay), FEED_JOB, import_id, result_ttl=60,
                            description=f"history import {import_id}: next slice")
 
@@ -208,7 +208,7 @@ def feed(import_id):
     if in_queue:
         return True
     ids = db.session.scalars(sa.select(Message.id).where(*base, Message.state == "held", Message.reason == WAITING)
-                             .order_by(Message.id).limit(current_app.config["HISTORY_FEED_SLICE"])).all()
+                             .order_by(Message.id).limit(current_app.config["SYNC_IMPORT_SLICE"])).all()
     if not ids:
         history_import.state = "done"
         db.session.commit()
