@@ -38,6 +38,7 @@ test: install-dev
 
 bench: install-dev
 	$(PY) -m bench.sync_bench
+	$(PY) -m bench.webhook_bench
 	$(PY) -m bench.import_bench
 
 # Post realistic WhatsApp conversations into the running demo (`make run` in another terminal);

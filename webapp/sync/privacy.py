@@ -18,6 +18,7 @@ from webapp.sync.totals import invalidate_totals
 EXCLUDED_CHAT = "Excluded chat (never sync): message content not stored."
 EXCLUDED_PHONE = "Phone on the workspace exclusion list: message content not stored."
 EXCLUDED_LABEL = "Chat label on the workspace exclusion list: message content not stored."
+EXCLUDED_REASONS = (EXCLUDED_CHAT, EXCLUDED_PHONE, EXCLUDED_LABEL)
 UNSENT_STATES = ("received", "queued", "held", "failed")
 
 
@@ -43,14 +44,27 @@ def allow_list_only(workspace_id):
     return bool(settings_for(workspace_id).allow_list_only)
 
 
-def decide(workspace_id, chat, remote_phone, labels, text, settings=None):
+def decide(workspace_id, chat, remote_phone, labels, text):
     """What ingest stores for one message of `chat` (the Chat row, possibly just created)."""
     reason = exclusion_reason(workspace_id, chat, remote_phone, labels)
     if reason:
         return Decision(excluded_reason=reason)
-    settings = settings or settings_for(workspace_id)
-    clean, counts = redaction.redact(text, codes=settings.redact_codes, cards=settings.redact_cards)
+    clean, counts = redaction_of(workspace_id, text)
     return Decision(text=clean, redactions=counts)
+
+
+def clean_edit(message, text):
+    """An edit made on WhatsApp, through the same rules as a new message: None for a message of an
+    excluded chat (its text is never stored), else (redacted text, redaction counts)."""
+    chat = message.chat
+    if message.reason in EXCLUDED_REASONS or exclusion_reason(message.workspace_id, chat, chat.remote_phone):
+        return None
+    return redaction_of(message.workspace_id, text)
+
+
+def redaction_of(workspace_id, text):
+    settings = settings_for(workspace_id)
+    return redaction.redact(text, codes=settings.redact_codes, cards=settings.redact_cards)
 
 
 def exclusion_reason(workspace_id, chat, remote_phone, labels=()):

@@ -1,0 +1,32 @@
+"""RQ jobs of the WhatsApp gateways. They take ids; the rows are the truth. Enqueued by dotted
+name ("jobs.whatsapp.process_events", "jobs.whatsapp.recover"): webapp/ never imports jobs/."""
+from webapp.jobs_app import job_context
+from webapp.whatsapp import health, inbox, recovery
+
+
+def process_events(gateway_id):
+    """Work a gateway's webhook inbox until empty (one job per gateway at a time)."""
+    with job_context():
+        try:
+            done = inbox.process_pending(gateway_id)
+        finally:
+            inbox.finish(gateway_id)
+        return done
+
+
+def recover(link_id):
+    """Gap recovery for one linked number."""
+    with job_context():
+        return recovery.recover(link_id)
+
+
+def check_numbers():
+    """rq cron: every number's health, plus a retry of held/failed webhook events."""
+    with job_context():
+        return health.check_all()
+
+
+def recover_all():
+    """rq cron: gap recovery for every linked number (catches deliveries lost without a status change)."""
+    with job_context():
+        return recovery.recover_all()

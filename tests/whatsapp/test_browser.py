@@ -1,0 +1,93 @@
+"""The link flow in a real Chromium: QR shown and refreshed by polling, scanned on the simulated
+phone, linked with the number recorded, then a customer's message reaches the Close sandbox."""
+import os
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.sync.conftest import activities
+from tests.whatsapp.sandbox_fixtures import JANE, MIA, live, wa, wa_gateway, wa_server  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = os.environ.get("WHATSAPP_SCREENSHOTS")  # a folder: save the page states for the README
+
+
+@pytest.fixture
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def _shot(page, name):
+    if SHOTS:
+        os.makedirs(SHOTS, exist_ok=True)
+        page.screenshot(path=os.path.join(SHOTS, f"whatsapp-{name}.png"), full_page=True)
+
+
+def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
+        app, demo, live, wa, wa_gateway, worker, connected, close_sandbox, chromium):
+    from playwright.sync_api import expect
+    page = chromium.new_context().new_page()
+    page.set_default_timeout(20000)
+    page.goto(f"{live.url}/auth/login")
+    page.fill("input[name=email]", "member@acme.test")
+    page.fill("input[name=password]", "closeline-demo")
+    page.click("form [type=submit]")
+    page.wait_for_url(f"{live.url}/dashboard")
+    page.click("nav >> text=WhatsApp")
+    _shot(page, "page-empty")
+    page.click("#link-form button[type=submit]")
+
+    # The QR code is shown (a real PNG from the gateway) and the page keeps polling.
+    qr = page.locator("img#qr")
+    expect(qr).to_be_visible()
+    wait_for(lambda: page.evaluate("document.querySelector('img#qr') && document.querySelector('img#qr').naturalWidth")
+             or 0, timeout=20, message="QR image loaded")
+    expect(page.locator("#link-status")).to_have_attribute("hx-trigger", "every 2s")
+    _shot(page, "qr")
+
+    # The member scans it with the simulated phone (the WhatsApp sandbox's phone page).
+    sessions = wa.control("GET", "state")["waha"]["sessions"]
+    [session] = [s for s in sessions if s["status"] == "SCAN_QR_CODE"]
+    phone = chromium.new_context().new_page()
+    phone.set_default_timeout(20000)
+    phone.goto(f"{wa.url}/phones/{MIA.lstrip('+')}")
+    phone.select_option("#pending", value=f"waha:{session['name']}")
+    phone.click("#scan-button")
+    expect(phone.locator("#links")).to_contain_text("WORKING")
+
+    expect(page.locator("#linked")).to_contain_text(f"Linked: {MIA}")
+    expect(page.locator("#link-status")).not_to_have_attribute("hx-trigger", "every 2s")  # polling stopped
+    _shot(page, "linked")
+
+    # A customer writes (typed on the phone page as the customer) and the message reaches Close.
+    phone.goto(f"{wa.url}/phones/{MIA.lstrip('+')}/chats/{JANE.lstrip('+')}")
+    phone.select_option("#as", value="them")
+    phone.fill("#text", "Hello from the browser test")
+    phone.click("#send-button")
+    [sent] = [m for m in wa.control("GET", "messages", number=MIA)["data"] if m["text"] == "Hello from the browser test"]
+    external_id = sent["ids"]["waha"][MIA]
+    wait_for(lambda: activities(close_sandbox, external_id=external_id), timeout=40, interval=0.3,
+             message="the customer's message in Close")
+    page.goto(f"{live.url}/whatsapp/")
+    expect(page.locator("#numbers")).to_contain_text(MIA)
+    expect(page.locator("#numbers .health")).to_have_text("linked")
+    _shot(page, "page-linked")
+
+    # The member removes the linked device on the phone: the page says so and offers relinking.
+    wa.control("POST", f"sessions/{session['name']}/logout", {})
+    wait_for(lambda: "failed (needs relinking)" in page.goto(f"{live.url}/whatsapp/").text(), timeout=30,
+             interval=0.5, message="failed state on the WhatsApp page")
+    _shot(page, "page-failed")
+    page.click("#numbers >> text=Open")
+    expect(page.locator("#link-status")).to_contain_text("Relink (new QR code)")
+    _shot(page, "link-failed")

@@ -1,0 +1,1 @@
+"""Gateway kinds: one module per kind behind base.GatewayClient."""

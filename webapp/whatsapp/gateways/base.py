@@ -1,0 +1,148 @@
+"""The interface every gateway kind implements, and the normalized shapes it returns.
+
+A gateway kind (WAHA, Evolution API, …) is one module in this package defining a subclass of
+`GatewayClient`, named in `kinds.py`. Services and jobs only see this interface; webhook
+payloads are turned into the event dataclasses below by the client's `parse_webhook`.
+"""
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# Gateway-side session statuses every kind maps onto.
+STARTING, QR, WORKING, FAILED, STOPPED = "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED", "STOPPED"
+
+
+class GatewayError(Exception):
+    """A gateway call failed. `kind`: unreachable | unauthorized | not_gateway | not_found |
+    session_state | rejected | server."""
+
+    def __init__(self, kind, message, status=None):
+        super().__init__(message)
+        self.kind, self.message, self.status = kind, message, status
+
+
+@dataclass
+class ServerInfo:
+    version: str
+    sessions: list
+    single_session: bool = False
+
+
+@dataclass
+class SessionState:
+    status: str                 # one of the constants above (or the gateway's own word)
+    me: dict | None = None      # {"id": "<digits>@c.us", "lid": …, "pushName": …}
+
+
+@dataclass
+class Media:
+    url: str | None
+    mimetype: str
+    filename: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class GatewayMessage:
+    """One WhatsApp message as the gateway reports it, before its chat is resolved to a phone."""
+    short_id: str
+    chat_jid: str               # the other side (direct) or the group; may be …@lid
+    chat_kind: str              # direct | group | ignore (status broadcasts, newsletters)
+    from_me: bool
+    sent_at: datetime
+    text: str = ""
+    sender_name: str = ""
+    reply_to_short_id: str | None = None
+    reply_to_from_me: bool = False
+    media: list = field(default_factory=list)   # [Media]
+    phone_hint: str | None = None               # a phone JID the gateway gave beside a LID
+
+
+@dataclass
+class MessageEvent:
+    message: GatewayMessage
+
+
+@dataclass
+class EditEvent:
+    chat_jid: str
+    from_me: bool
+    short_id: str
+    text: str
+
+
+@dataclass
+class RevokeEvent:
+    chat_jid: str
+    from_me: bool
+    short_id: str
+
+
+@dataclass
+class StatusEvent:
+    status: str
+    me: dict | None = None
+    at: datetime | None = None   # when the gateway changed the status (None: unknown)
+
+
+@dataclass
+class IgnoredEvent:
+    reason: str
+
+
+class GatewayClient(ABC):
+    kind = ""
+    # Events the webhook subscribes to.
+    events: tuple = ()
+
+    def __init__(self, base_url, api_key):
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+
+    @abstractmethod
+    def server_info(self) -> ServerInfo: ...
+
+    @abstractmethod
+    def start_session(self, name, *, webhook_url, hmac_key, metadata) -> SessionState: ...
+
+    @abstractmethod
+    def session_state(self, name) -> SessionState: ...
+
+    @abstractmethod
+    def qr_png(self, name) -> bytes: ...
+
+    @abstractmethod
+    def qr_value(self, name) -> str: ...
+
+    @abstractmethod
+    def pairing_code(self, name, phone_digits) -> str: ...
+
+    @abstractmethod
+    def me(self, name) -> dict | None: ...
+
+    @abstractmethod
+    def logout_and_delete(self, name) -> None: ...
+
+    @abstractmethod
+    def lid_to_phone(self, name, lid) -> str | None: ...
+
+    @abstractmethod
+    def active_chats(self, name, since_ts) -> list: ...
+
+    @abstractmethod
+    def messages_since(self, name, chat_jid, since_ts, me) -> list: ...
+
+    @abstractmethod
+    def download_media(self, media) -> tuple: ...
+
+    @abstractmethod
+    def parse_webhook(self, envelope) -> list: ...
+
+    @abstractmethod
+    def dedupe_key(self, envelope) -> str | None: ...
+
+    @staticmethod
+    @abstractmethod
+    def signature_ok(raw, headers, key) -> bool:
+        """Is the raw webhook body signed with `key`? Checked before anything is parsed."""
+

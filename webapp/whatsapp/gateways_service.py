@@ -1,0 +1,96 @@
+"""Gateways of a workspace: add, test the connection, remove. Owner/admin only (checked by views)."""
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.integrations.close import crypto
+from webapp.models import Gateway, NumberLink, utcnow
+from webapp.whatsapp.gateways.base import GatewayError
+from webapp.whatsapp.gateways.kinds import client_for_kind
+
+ERRORS = {
+    "unreachable": "Closeline cannot reach the gateway at this URL. Check the address, that the gateway "
+                   "is running, and that the operator allowed its private address.",
+    "unauthorized": "The gateway refused the API key (401). Copy WAHA_API_KEY from the gateway's settings.",
+    "not_gateway": "This server does not answer like a WAHA gateway. Check the base URL "
+                   "(e.g. http://waha.internal:3000, without /api).",
+}
+
+
+class InvalidGateway(ValueError):
+    def __init__(self, errors):
+        super().__init__("invalid gateway")
+        self.errors = errors
+
+
+def client_for(gateway):
+    return client_for_kind(gateway.kind, gateway.base_url, crypto.decrypt(gateway.api_key_enc))
+
+
+def clean_base_url(raw):
+    url = (raw or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidGateway({"base_url": "Give the gateway's address with http:// or https://."})
+    if parts.query or parts.fragment or parts.username:
+        raise InvalidGateway({"base_url": "The base URL must not carry a query, fragment or credentials."})
+    return url
+
+
+def add_gateway(workspace_id, *, name, base_url, api_key, kind="waha", created_by=None):
+    errors = {}
+    if not (name or "").strip():
+        errors["name"] = "Give the gateway a name."
+    try:
+        url = clean_base_url(base_url)
+    except InvalidGateway as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidGateway(errors)
+    gateway = Gateway(workspace_id=workspace_id, kind=kind, name=name.strip()[:80], base_url=url,
+                      api_key_enc=crypto.encrypt(api_key.strip()) if api_key and api_key.strip() else None,
+                      created_by_id=created_by.id if created_by else None)
+    db.session.add(gateway)
+    db.session.commit()
+    return gateway
+
+
+def test_connection(gateway):
+    """Ask the gateway for its version and sessions; records the outcome on the row.
+    Returns (ok, message)."""
+    try:
+        info = client_for(gateway).server_info()
+    except GatewayError as exc:
+        gateway.last_error = ERRORS.get(exc.kind, exc.message)
+        gateway.last_checked_at = utcnow()
+        db.session.commit()
+        return False, gateway.last_error
+    gateway.version, gateway.single_session = info.version[:40], info.single_session
+    gateway.last_error, gateway.last_checked_at = None, utcnow()
+    db.session.commit()
+    sessions = ", ".join(n for n in info.sessions if n) or "none"
+    note = " It serves only the session 'default' (one number)." if info.single_session else ""
+    return True, f"Connected: WAHA {info.version}, sessions: {sessions}.{note}"
+
+
+def remove_gateway(gateway):
+    """Best effort: end its sessions on the server; its links go, numbers and messages stay."""
+    client = client_for(gateway)
+    for link in list(gateway.links):
+        try:
+            client.logout_and_delete(link.session_name)
+        except GatewayError:
+            pass  # the gateway may be gone for good; removing it here must still work
+    db.session.delete(gateway)
+    db.session.commit()
+
+
+def gateways_of(workspace_id):
+    return db.session.scalars(sa.select(Gateway).where(Gateway.workspace_id == workspace_id)
+                              .order_by(Gateway.id)).all()
+
+
+def links_of(workspace_id):
+    return db.session.scalars(sa.select(NumberLink).where(NumberLink.workspace_id == workspace_id)
+                              .order_by(NumberLink.id)).all()

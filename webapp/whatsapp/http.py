@@ -1,0 +1,84 @@
+"""Every HTTP call Closeline makes to a WhatsApp gateway goes through this module.
+
+JSON API calls use one `requests.Session` that ignores proxy variables (gateways sit beside the
+app) with short timeouts. File downloads (media) go through `download()`, the one seam for a
+guarded outbound fetcher: today a streaming download that only reaches the gateway's own address,
+with Close's 25 MB limit and a deadline.
+"""
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
+MAX_MEDIA_BYTES = 25_000_000
+
+_local = threading.local()
+
+
+class GatewayUnreachable(Exception):
+    """No answer from the gateway (connection refused, DNS, timeout)."""
+
+
+class DownloadFailed(Exception):
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Downloaded:
+    content: bytes
+    content_type: str
+    filename: str | None = None
+
+
+def _session():
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.trust_env = False
+        _local.session = session
+    return session
+
+
+def call(method, url, *, headers=None, json=None, params=None, timeout=READ_TIMEOUT):
+    """One JSON API call to a gateway; raises GatewayUnreachable when nothing answers."""
+    try:
+        return _session().request(method, url, headers=headers, json=json, params=params,
+                                  timeout=(CONNECT_TIMEOUT, timeout), allow_redirects=False)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise GatewayUnreachable(f"{urlsplit(url).netloc}: {type(exc).__name__}") from exc
+
+
+def host_port(base_url):
+    parts = urlsplit(base_url)
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def download(url, *, headers, allow_private, max_bytes=MAX_MEDIA_BYTES, deadline=60.0):
+    """Fetch a file from the gateway. `allow_private` = (host, port) of the gateway: the only
+    address a download may reach. This is the one seam where the guarded outbound fetcher goes."""
+    return _local_download(url, headers, allow_private, max_bytes, deadline)
+
+
+def _local_download(url, headers, allow_private, max_bytes, deadline):
+    if host_port(url) != tuple(allow_private):
+        raise DownloadFailed("media is only downloaded from the gateway's own address")
+    try:
+        with _session().get(url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, deadline),
+                            allow_redirects=False) as response:
+            if response.status_code != 200:
+                raise DownloadFailed(f"HTTP {response.status_code}", response.status_code)
+            chunks, size = [], 0
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise DownloadFailed("over Close's 25 MB limit", 413)
+                chunks.append(chunk)
+            ctype = response.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
+            return Downloaded(b"".join(chunks), ctype)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise GatewayUnreachable(f"{urlsplit(url).netloc}: {type(exc).__name__}") from exc

@@ -1,0 +1,45 @@
+"""The one call from the WhatsApp gateways into the sync pipeline: `ingest.accept`.
+
+`submit()` takes items in the generic ingestion API's shape (the body of POST /api/v1/messages,
+built by messages.to_item), validates them with the ingestion schema and hands them to
+`ingest.accept`, which stores them idempotently on their message id, commits, counts and wakes
+the drain. There is no other path from a gateway into the outbox.
+"""
+import logging
+
+from pydantic import ValidationError
+
+from webapp.sync import ingest
+from webapp.sync.schema import IncomingMessage, field_errors
+
+log = logging.getLogger(__name__)
+SOURCE = "waha"
+
+
+def submit(workspace_id, number_id, items, source=SOURCE):
+    """Store items for one workspace. Returns {"stored", "duplicates", "invalid", "errors"}.
+
+    Commits. `number_id` is the WhatsAppNumber the items belong to (their `whatsapp_number`);
+    it only names the number in the log when an item is refused."""
+    counts = {"stored": 0, "duplicates": 0, "invalid": 0, "errors": []}
+    valid = []
+    for item in items:
+        try:
+            valid.append(IncomingMessage.model_validate(item))
+        except ValidationError as exc:
+            _refused(counts, item, number_id, field_errors(exc))
+    for item, result in zip(valid, ingest.accept(workspace_id, valid, source) if valid else []):
+        if result.status == "created":
+            counts["stored"] += 1
+        elif result.status == "duplicate":
+            counts["duplicates"] += 1
+        else:
+            _refused(counts, item.model_dump(mode="json"), number_id, result.errors)
+    return counts
+
+
+def _refused(counts, item, number_id, errors):
+    counts["invalid"] += 1
+    counts["errors"].append(errors)
+    log.warning("gateway message %r for number %s refused: %s",
+                (item.get("message") or {}).get("id"), number_id, errors)

@@ -1,0 +1,223 @@
+"""Link a member's WhatsApp through a gateway session, follow its state, unlink and relink.
+
+States (NumberLink.state): starting → qr → linked; failed / stopped / unreachable when it stops;
+refused when the number turned out to be linked elsewhere. The gateway's own status arrives by
+webhook (`session.status`) and by polling (`refresh`, page polls and the periodic check).
+"""
+import logging
+import secrets
+
+import sqlalchemy as sa
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.integrations.close import crypto
+from webapp.models import NumberLink, WhatsAppNumber, utcnow
+from webapp.models.whatsapp import TROUBLE_STATES
+from webapp.phones import InvalidPhone, to_e164
+from webapp.redis_conn import get_queue
+from webapp.whatsapp import notify
+from webapp.whatsapp.gateways import base
+from webapp.whatsapp.gateways_service import client_for
+
+log = logging.getLogger(__name__)
+
+STATUS_TO_STATE = {base.WORKING: "linked", base.QR: "qr", base.STARTING: "starting", base.FAILED: "failed",
+                   base.STOPPED: "stopped", "PASSKEY_REQUIRED": "qr", "PASSKEY_CONFIRMATION_REQUIRED": "qr"}
+RECOVER_JOB = "jobs.whatsapp.recover"
+
+
+class LinkRefused(Exception):
+    pass
+
+
+def webhook_url(gateway):
+    root = current_app.config.get("WHATSAPP_WEBHOOK_BASE_URL") or current_app.config["PUBLIC_URL"]
+    return f"{root.rstrip('/')}/api/webhooks/{gateway.kind}/{gateway.id}"
+
+
+def _session_name(gateway, membership):
+    if gateway.single_session:
+        return "default"
+    return f"cl-{membership.workspace_id}-{membership.id}-{secrets.token_hex(3)}"
+
+
+def start_link(gateway, membership, actor=None):
+    """Create and start a session for `membership` on `gateway`. Returns the NumberLink."""
+    if gateway.single_session and any(l.session_name == "default" for l in gateway.links):
+        raise LinkRefused(f"{gateway.name} serves a single WhatsApp number (WAHA Core before 2026.6.1) and "
+                          "it is already in use. Add another gateway or unlink that number first.")
+    link = NumberLink(workspace_id=gateway.workspace_id, gateway=gateway, membership_id=membership.id,
+                      session_name=_session_name(gateway, membership), state="starting",
+                      hmac_key_enc=crypto.encrypt(secrets.token_urlsafe(32)),
+                      created_by_id=actor.id if actor else None)
+    db.session.add(link)
+    db.session.commit()
+    _start_session(link)
+    return link
+
+
+def _start_session(link):
+    metadata = {"closeline.workspace": link.workspace_id, "closeline.link": link.id,
+                "closeline.member": link.membership.user.email if link.membership else ""}
+    try:
+        state = client_for(link.gateway).start_session(
+            link.session_name, webhook_url=webhook_url(link.gateway),
+            hmac_key=crypto.decrypt(link.hmac_key_enc), metadata=metadata)
+    except base.GatewayError as exc:
+        if "only 'default'" in exc.message and link.session_name != "default" and _switch_to_default(link):
+            return _start_session(link)  # an untested WAHA Core: it serves `default` only
+        set_state(link, "unreachable" if exc.kind == "unreachable" else "failed", exc.message)
+        return
+    set_state(link, STATUS_TO_STATE.get(state.status, "starting"), None, state.status)
+
+
+def _switch_to_default(link):
+    gateway = link.gateway
+    gateway.single_session = True
+    if any(other.session_name == "default" for other in gateway.links if other.id != link.id):
+        db.session.commit()
+        return False
+    link.session_name = "default"
+    db.session.commit()
+    return True
+
+
+def refresh(link):
+    """Ask the gateway for the session's status and apply it. Returns the link."""
+    try:
+        state = client_for(link.gateway).session_state(link.session_name)
+    except base.GatewayError as exc:
+        if exc.kind in ("unreachable", "server"):
+            set_state(link, "unreachable", f"The gateway {link.gateway.name} does not answer ({exc.message}).")
+        elif exc.kind == "not_found":
+            set_state(link, "stopped", "The session no longer exists on the gateway: link the number again.")
+        elif exc.kind == "unauthorized":
+            set_state(link, "unreachable", "The gateway refused Closeline's API key: check the gateway settings.")
+        else:
+            set_state(link, link.state, exc.message)
+        return link
+    apply_status(link, state.status, state.me)
+    return link
+
+
+def apply_status(link, status, me=None, at=None):
+    """Apply a gateway status. Webhooks carry the gateway's time `at` and arrive in any order: one
+    older than the last applied webhook is stale. A poll (`at` None) is the present: always applied,
+    without comparing clocks of two machines."""
+    if link.state == "refused":
+        return
+    if at is not None:
+        if link.gateway_status_at is not None and at < link.gateway_status_at:
+            return
+        link.gateway_status_at = at
+    new_state = STATUS_TO_STATE.get(status, link.state)
+    if new_state == "linked" and link.whatsapp_number_id is None:
+        try:
+            if not record_number(link, me or client_for(link.gateway).me(link.session_name)):
+                return
+        except base.GatewayError as exc:
+            set_state(link, link.state, f"Linked, but the number could not be read yet: {exc.message}")
+            return
+    was = link.state
+    set_state(link, new_state, None, status)
+    if new_state == "linked" and was != "linked":
+        enqueue_recovery(link)
+
+
+def record_number(link, me):
+    """Record the linked number (E.164) on the member; refuse numbers linked anywhere else."""
+    raw = (me or {}).get("id") or ""
+    try:
+        e164 = to_e164("+" + raw.split("@")[0].split(":")[0])
+    except InvalidPhone:
+        set_state(link, link.state, "The gateway did not report a valid phone number for this account yet.")
+        return False
+    elsewhere = db.session.scalar(sa.select(NumberLink).join(WhatsAppNumber, NumberLink.whatsapp_number_id ==
+                                                             WhatsAppNumber.id)
+                                  .where(WhatsAppNumber.e164 == e164, NumberLink.id != link.id,
+                                         NumberLink.state != "refused"))
+    number = db.session.scalar(sa.select(WhatsAppNumber).where(
+        WhatsAppNumber.workspace_id == link.workspace_id, WhatsAppNumber.e164 == e164))
+    problem = None
+    if elsewhere is not None:
+        problem = f"{e164} is already linked in Closeline (by another member or workspace). Unlink it there first."
+    elif number is not None and number.membership_id not in (None, link.membership_id):
+        problem = f"{e164} belongs to another member of this workspace."
+    if problem:
+        refuse(link, problem)
+        return False
+    if number is None:
+        number = WhatsAppNumber(workspace_id=link.workspace_id, membership_id=link.membership_id, e164=e164,
+                                label=f"WhatsApp ({link.gateway.name})"[:60])
+        db.session.add(number)
+        db.session.flush()
+    elif number.membership_id is None:
+        number.membership_id = link.membership_id
+    link.whatsapp_number_id = number.id
+    link.me_id, link.me_lid = raw[:80], ((me or {}).get("lid") or None)
+    link.linked_at = utcnow()
+    db.session.commit()
+    return True
+
+
+def refuse(link, problem):
+    try:
+        client_for(link.gateway).logout_and_delete(link.session_name)
+    except base.GatewayError:
+        log.warning("could not end refused session %s on gateway %s", link.session_name, link.gateway_id)
+    set_state(link, "refused", problem)
+
+
+def set_state(link, state, error=None, gateway_status=None):
+    """Record a state change with its time; tell people when a working number stops."""
+    old = link.state
+    if state != old:
+        link.state, link.state_since = state, utcnow()
+    link.last_error = error
+    if gateway_status is not None:
+        link.gateway_status = gateway_status[:40]
+    emails = text = None
+    if state == "linked":
+        link.was_linked = True
+    elif old != state and state in TROUBLE_STATES and link.was_linked:
+        emails, text = notify.number_trouble(link)
+    db.session.commit()
+    if emails:
+        notify.send(emails, text)
+
+
+def unlink(link):
+    """Log out and delete the session, then forget the link (the number and its messages stay)."""
+    warning = None
+    try:
+        client_for(link.gateway).logout_and_delete(link.session_name)
+    except base.GatewayError as exc:
+        warning = f"The gateway could not be told ({exc.message}); end the session there if it still runs."
+    db.session.delete(link)
+    db.session.commit()
+    return warning
+
+
+def relink(link):
+    """Start over after FAILED/stopped: a fresh session (new QR) under the same link row."""
+    client = client_for(link.gateway)
+    try:
+        client.logout_and_delete(link.session_name)
+    except base.GatewayError as exc:
+        if exc.kind == "unreachable":
+            set_state(link, "unreachable", exc.message)
+            return link
+    link.hmac_key_enc = crypto.encrypt(secrets.token_urlsafe(32))
+    link.last_error = None
+    set_state(link, "starting")
+    _start_session(link)
+    return link
+
+
+def enqueue_recovery(link):
+    try:
+        get_queue().enqueue(RECOVER_JOB, link.id, job_timeout=1800, result_ttl=600,
+                            description=f"WhatsApp gap recovery for link {link.id}")
+    except Exception:
+        log.exception("could not enqueue gap recovery for link %s (the schedule catches up)", link.id)

@@ -1,0 +1,113 @@
+"""Gateway messages → items of the generic ingestion API (the shape `ingest_bridge.submit` takes).
+
+Shared by the webhook inbox and gap recovery. A chat known only by its LID is resolved to a phone
+through the gateway (cached in LidMapping); when that fails the message is held, never guessed.
+Media is downloaded from the gateway right away (gateways delete files after minutes).
+"""
+import base64
+import mimetypes
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import LidMapping
+from webapp.whatsapp.gateways.base import GatewayError
+from webapp.whatsapp.http import MAX_MEDIA_BYTES
+
+UNRESOLVED_LID = "waiting for the phone number of a chat WhatsApp shows only by its LID"
+
+
+class Hold(Exception):
+    """Not storable yet (retried later): e.g. an unresolved LID."""
+
+
+def canonical_id(from_me, chat_phone_jid, short_id):
+    # One id per message whichever form (LID or phone) the gateway used for its chat.
+    return f"{'true' if from_me else 'false'}_{chat_phone_jid}_{short_id}"
+
+
+def resolve_chat(link, client, chat_jid, hint=None):
+    """A direct chat's phone JID (`<digits>@c.us`); raises Hold when a LID can't be resolved."""
+    if not chat_jid.endswith("@lid"):
+        return chat_jid
+    cached = db.session.scalar(sa.select(LidMapping.phone_jid).where(
+        LidMapping.gateway_id == link.gateway_id, LidMapping.lid == chat_jid))
+    if cached:
+        return cached
+    phone = hint
+    if phone is None:
+        try:
+            phone = client.lid_to_phone(link.session_name, chat_jid)
+        except GatewayError as exc:
+            if exc.kind == "unreachable":
+                raise
+            phone = None
+    if not phone:
+        raise Hold(UNRESOLVED_LID)
+    try:
+        with db.session.begin_nested():
+            db.session.add(LidMapping(gateway_id=link.gateway_id, lid=chat_jid, phone_jid=phone))
+    except IntegrityError:
+        pass
+    return phone
+
+
+def to_item(link, client, message):
+    """GatewayMessage → generic item dict, or None for chats that are never synced."""
+    if message.chat_kind == "ignore":
+        return None
+    if message.chat_kind == "group":
+        chat_jid, phone = message.chat_jid, None
+    else:
+        chat_jid = resolve_chat(link, client, message.chat_jid, message.phone_hint)
+        phone = "+" + chat_jid.split("@")[0]
+    text, attachments = message.text, []
+    notes = []
+    for index, media in enumerate(message.media):
+        attachment, note = _attachment(client, message, media, index)
+        if attachment:
+            attachments.append(attachment)
+        if note:
+            notes.append(note)
+    if notes:
+        text = "\n".join([t for t in [text] if t] + notes)
+    if not text.strip() and not attachments:
+        text = "[empty message]"
+    chat_key = chat_jid if message.chat_kind == "group" else chat_jid
+    item = {
+        "whatsapp_number": link.number.e164,
+        "chat": {"id": chat_key, "type": message.chat_kind, "name": "" if message.from_me else message.sender_name},
+        "message": {
+            "id": canonical_id(message.from_me, chat_jid, message.short_id),
+            "direction": "outgoing" if message.from_me else "incoming",
+            "sent_at": message.sent_at.isoformat(),
+            "text": text,
+            "attachments": attachments,
+        },
+    }
+    if phone:
+        item["chat"]["phone"] = phone
+    if message.reply_to_short_id:
+        item["message"]["reply_to"] = canonical_id(message.reply_to_from_me, chat_jid, message.reply_to_short_id)
+    return item
+
+
+def _attachment(client, message, media, index):
+    """(attachment or None, note or None). Unreachable gateway → raises (the event is retried)."""
+    kind = (media.mimetype or "file").split("/")[0]
+    if not media.url:
+        return None, f"[{kind} not available: {media.error or 'not downloaded by the gateway'}]"
+    try:
+        data, content_type = client.download_media(media)
+    except GatewayError as exc:
+        if exc.kind in ("unreachable", "server"):
+            raise
+        return None, f"[{kind} not available: {exc.message}]"
+    if len(data) > MAX_MEDIA_BYTES:
+        return None, f"[{kind} not synced: over Close's 25 MB limit]"
+    content_type = (content_type or "application/octet-stream").split(";")[0].strip()
+    filename = media.filename or f"{kind}-{message.short_id}{'-' + str(index) if index else ''}" \
+        f"{mimetypes.guess_extension(content_type) or ''}"
+    return {"filename": filename[:255], "content_type": content_type,
+            "data": base64.b64encode(data).decode()}, None

@@ -1,0 +1,31 @@
+"""Tell the member and the owner/admins when a linked number stops working (in-app + email)."""
+from webapp.extensions import db
+from webapp.integrations.close.notify import managers, send_email
+from webapp.models import Notification
+
+PAGE = "/whatsapp/"
+
+
+def number_trouble(link):
+    """Adds notification rows (committed by the caller); returns the emails to send after commit."""
+    people = {u.id: u for u in managers(db.session, link.workspace_id)}
+    if link.membership is not None:
+        people.setdefault(link.membership.user_id, link.membership.user)
+    text = trouble_text(link)
+    for user in people.values():
+        db.session.add(Notification(workspace_id=link.workspace_id, user_id=user.id, text=text, link=PAGE))
+    return [u.email for u in people.values()], text
+
+
+def trouble_text(link):
+    number = link.number.e164 if link.number else link.session_name
+    what = {"failed": "was logged out or failed and needs relinking (scan a new QR code)",
+            "stopped": "stopped on the gateway",
+            "unreachable": f"cannot be reached: the gateway {link.gateway.name} does not answer"}
+    text = f"WhatsApp {number} is not syncing: it {what.get(link.state, link.state_label)}."
+    return text + " Messages are fetched again once it works."
+
+
+def send(recipients, text):
+    send_email(recipients, "Closeline: a WhatsApp number stopped syncing", text)
+

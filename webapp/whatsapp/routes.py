@@ -1,0 +1,217 @@
+"""The WhatsApp page: gateways (owner/admin), linking numbers (every member for their own,
+owner/admin for anyone's), number health, the deletions setting."""
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
+from webapp.extensions import db
+from webapp.models import Gateway, Membership, NumberLink, WhatsAppSettings
+from webapp.phones import InvalidPhone, to_e164
+from webapp.whatsapp import gateways_service, health, inbox, linking
+from webapp.whatsapp.forms import ConfirmForm, GatewayForm, LinkForm, PairingForm, SettingsForm
+from webapp.whatsapp.gateways.base import GatewayError
+
+bp = Blueprint("whatsapp", __name__, url_prefix="/whatsapp")
+
+
+def _link_or_404(link_id):
+    """A link of the current workspace the signed-in person may act on (own, or any for managers)."""
+    link = get_or_404_in_workspace(NumberLink, link_id)
+    me = current_membership()
+    if not me.is_manager and link.membership_id != me.id:
+        abort(404)
+    return link
+
+
+def _link_form(workspace, me):
+    form = LinkForm()
+    form.gateway_id.choices = [(g.id, g.name) for g in gateways_service.gateways_of(workspace.id)]
+    members = db.session.scalars(sa.select(Membership).where(Membership.workspace_id == workspace.id)
+                                 .order_by(Membership.id)).all() if me.is_manager else [me]
+    form.membership_id.choices = [(m.id, f"{m.user.name} ({m.user.email})") for m in members]
+    if request.method == "GET":
+        form.membership_id.data = me.id
+    return form
+
+
+def _render(gateway_form=None, link_form=None, status=200):
+    workspace, me = current_workspace(), current_membership()
+    links = gateways_service.links_of(workspace.id)
+    if not me.is_manager:
+        links = [l for l in links if l.membership_id == me.id]
+    settings = db.session.get(WhatsAppSettings, workspace.id)
+    return render_template(
+        "whatsapp/page.html", workspace=workspace, me=me, links=links,
+        gateways=gateways_service.gateways_of(workspace.id) if me.is_manager else [],
+        has_gateways=bool(gateways_service.gateways_of(workspace.id)),
+        gateway_form=gateway_form or GatewayForm(), link_form=link_form or _link_form(workspace, me),
+        settings_form=SettingsForm(mirror_deletions=bool(settings and settings.mirror_deletions)),
+        confirm_form=ConfirmForm(), events=inbox.counts_by_state(workspace.id)), status
+
+
+@bp.route("/")
+@workspace_role("member")
+def page():
+    return _render()
+
+
+# -- gateways (owner/admin) ------------------------------------------------------------------------------
+
+@bp.route("/gateways", methods=["POST"])
+@workspace_role("admin")
+def add_gateway():
+    form = GatewayForm()
+    if not form.validate_on_submit():
+        return _render(gateway_form=form, status=400)
+    try:
+        gateway = gateways_service.add_gateway(current_workspace().id, name=form.name.data,
+                                               base_url=form.base_url.data, api_key=form.api_key.data,
+                                               created_by=current_user)
+    except gateways_service.InvalidGateway as exc:
+        for field, message in exc.errors.items():
+            getattr(form, field).errors.append(message)
+        return _render(gateway_form=form, status=400)
+    ok, message = gateways_service.test_connection(gateway)
+    flash(f"Gateway {gateway.name} added. {message}", "success" if ok else "warning")
+    return redirect(url_for("whatsapp.page"))
+
+
+@bp.route("/gateways/<int:gateway_id>/test", methods=["POST"])
+@workspace_role("admin")
+def test_gateway(gateway_id):
+    gateway = get_or_404_in_workspace(Gateway, gateway_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    ok, message = gateways_service.test_connection(gateway)
+    if request.headers.get("HX-Request"):
+        return render_template("partials/_whatsapp_gateway.html", gateway=gateway, test_result=(ok, message),
+                               confirm_form=ConfirmForm())
+    flash(message, "success" if ok else "danger")
+    return redirect(url_for("whatsapp.page"))
+
+
+@bp.route("/gateways/<int:gateway_id>/remove", methods=["POST"])
+@workspace_role("admin")
+def remove_gateway(gateway_id):
+    gateway = get_or_404_in_workspace(Gateway, gateway_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    name, count = gateway.name, len(gateway.links)
+    gateways_service.remove_gateway(gateway)
+    flash(f"Gateway {name} removed; {count} number(s) unlinked. Messages already synced stay in Close.", "success")
+    return redirect(url_for("whatsapp.page"))
+
+
+@bp.route("/settings", methods=["POST"])
+@workspace_role("admin")
+def save_settings():
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        abort(400)
+    workspace = current_workspace()
+    settings = db.session.get(WhatsAppSettings, workspace.id) or WhatsAppSettings(workspace_id=workspace.id)
+    settings.mirror_deletions = bool(form.mirror_deletions.data)
+    db.session.add(settings)
+    db.session.commit()
+    flash("WhatsApp settings saved.", "success")
+    return redirect(url_for("whatsapp.page"))
+
+
+# -- linking (every member for their own numbers) ------------------------------------------------------------
+
+@bp.route("/links", methods=["POST"])
+@workspace_role("member")
+def start_link():
+    workspace, me = current_workspace(), current_membership()
+    form = _link_form(workspace, me)
+    if not form.validate_on_submit():
+        return _render(link_form=form, status=400)
+    gateway = get_or_404_in_workspace(Gateway, form.gateway_id.data)
+    member = me
+    if me.is_manager and form.membership_id.data:
+        member = get_or_404_in_workspace(Membership, form.membership_id.data)
+    try:
+        link = linking.start_link(gateway, member, actor=current_user)
+    except linking.LinkRefused as exc:
+        form.gateway_id.errors.append(str(exc))
+        return _render(link_form=form, status=409)
+    return redirect(url_for("whatsapp.link_page", link_id=link.id))
+
+
+@bp.route("/links/<int:link_id>")
+@workspace_role("member")
+def link_page(link_id):
+    link = _link_or_404(link_id)
+    return render_template("whatsapp/link.html", link=link, pairing_form=PairingForm(), confirm_form=ConfirmForm())
+
+
+@bp.route("/links/<int:link_id>/status")
+@workspace_role("member")
+def link_status(link_id):
+    """HTMX polling target: fresh state from the gateway; stops polling on a final state."""
+    link = _link_or_404(link_id)
+    if not link.is_final:
+        linking.refresh(link)
+    return render_template("partials/_whatsapp_link_status.html", link=link, confirm_form=ConfirmForm())
+
+
+@bp.route("/links/<int:link_id>/qr.png")
+@workspace_role("member")
+def link_qr(link_id):
+    link = _link_or_404(link_id)
+    if link.state != "qr":
+        abort(404)
+    try:
+        png = gateways_service.client_for(link.gateway).qr_png(link.session_name)
+    except GatewayError:
+        abort(404)  # rotated or no longer scanning: the next poll shows the new state
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/links/<int:link_id>/pairing-code", methods=["POST"])
+@workspace_role("member")
+def pairing_code(link_id):
+    link = _link_or_404(link_id)
+    form = PairingForm()
+    code = error = None
+    if form.validate_on_submit():
+        try:
+            digits = to_e164(form.phone.data).lstrip("+")
+            code = gateways_service.client_for(link.gateway).pairing_code(link.session_name, digits)
+        except InvalidPhone as exc:
+            error = str(exc)
+        except GatewayError as exc:
+            error = f"The gateway could not give a code: {exc.message} Scan the QR code instead."
+    else:
+        error = "Enter your WhatsApp number in international format."
+    return render_template("partials/_whatsapp_pairing.html", link=link, code=code, error=error,
+                           pairing_form=form), (200 if code else 400)
+
+
+@bp.route("/links/<int:link_id>/unlink", methods=["POST"])
+@workspace_role("member")
+def unlink(link_id):
+    link = _link_or_404(link_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    label = link.number.e164 if link.number else "The number"
+    warning = linking.unlink(link)
+    flash(f"{label} is unlinked. Messages already synced stay in Close." + (f" {warning}" if warning else ""),
+          "warning" if warning else "success")
+    return redirect(url_for("whatsapp.page"))
+
+
+@bp.route("/links/<int:link_id>/relink", methods=["POST"])
+@workspace_role("member")
+def relink(link_id):
+    link = _link_or_404(link_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    linking.relink(link)
+    return redirect(url_for("whatsapp.link_page", link_id=link.id))
+
+
+@bp.app_context_processor
+def inject_health():
+    return {"whatsapp_links_for": health.summary}
