@@ -1,7 +1,7 @@
 """privacy controls, opt-in group chats, history imports
 
 Revision ID: privacy0001a
-Revises: ux0001aaaa01
+Revises: waha0001aaaa
 Create Date: 2026-11-27 12:15:00
 
 """
@@ -12,7 +12,7 @@ from webapp.models.base import UTCDateTime
 
 
 revision = 'privacy0001a'
-down_revision = 'ux0001aaaa01'
+down_revision = 'waha0001aaaa'
 branch_labels = None
 depends_on = None
 
