@@ -70,7 +70,8 @@ class Config:
 
     # Sync engine tunables (read once, here; tests override them through create_app(config)).
     # History import: messages released to the outbox per slice, and how often the feeder looks.
-    SYNC_IMPORT_SLICE = int(os.environ.get("SYNC_IMPORT_SLICE", "100"))
+    # A live message waits behind at most one slice: 25 ≈ 4-6 s at Close's 150 ms per call.
+    SYNC_IMPORT_SLICE = int(os.environ.get("SYNC_IMPORT_SLICE", "25"))
     SYNC_IMPORT_INTERVAL = float(os.environ.get("SYNC_IMPORT_INTERVAL", "0.5"))
     SYNC_BATCH_SIZE = int(os.environ.get("SYNC_BATCH_SIZE", "50"))            # rows claimed per drain round
     SYNC_DRAIN_BUDGET = float(os.environ.get("SYNC_DRAIN_BUDGET", "20"))      # seconds per drain job (fairness)
