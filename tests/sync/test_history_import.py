@@ -164,8 +164,10 @@ def test_five_thousand_messages_beside_live_traffic(app, api, connected, close_s
         assert _import_count("held", "queued") > 0, "the import finished first: live messages were not interleaved"
 
     wait_for(lambda: _import_count("synced") == 5000, timeout=1800, interval=2.0, message="the import to finish")
-    wait_for(lambda: history.status(db.session.get(type(row), row.id))["finished"] or
-             db.session.get(type(row), row.id).state == "done", timeout=120, message="the import to be done")
+    def finished():
+        db.session.rollback()   # a fresh read: the worker writes the import row
+        return history.status(db.session.get(type(row), row.id))["finished"]
+    wait_for(finished, timeout=300, message="the import to be done")
     # Per-chat order: in each chat, Close received the messages in the order they were sent.
     for c in (0, 17, 49):
         lead_id = messages(external_id=f"bulk-{c:02d}-0")[0].close_lead_id
