@@ -118,3 +118,16 @@ def test_privacy_settings_need_admin(app, demo, login):
     assert "Exclusion list" not in member.get("/privacy/").get_data(as_text=True)
     assert member.post("/privacy/settings", data={"allow_list_only": "1"}).status_code == 403
     assert member.post("/privacy/exclusions", data={"kind": "phone", "value": "+14155550101"}).status_code == 403
+
+
+def test_edits_from_whatsapp_obey_exclusion_and_redaction(app, api, connected, demo, login):
+    from webapp.sync import edits, privacy
+    api.post(body("edited", phone="+14155550101", text="see you"))
+    api.post(body("hidden", phone="+14155550102", chat_id="chat-hidden", text="fine"))
+    privacy.add_entry(demo.acme.id, "phone", "+14155550102")
+    assert edits.update_text(demo.acme.id, "edited", "new code 662211 for login") == "stored"
+    assert edits.update_text(demo.acme.id, "hidden", SECRET) == "stored"
+    rows = {m.external_id: m for m in messages()}
+    assert rows["edited"].text == "new code [one-time code redacted] for login"
+    assert rows["edited"].redactions == {"one-time code": 1}
+    assert rows["hidden"].text == "" and SECRET not in " ".join(_stored_texts())
