@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.integrations.close import crypto
 from webapp.integrations.close.client import CloseError
-from webapp.models import Gateway, GatewayEvent, NumberLink, WhatsAppSettings, utcnow
+from webapp.models import Gateway, GatewayEvent, NumberLink, utcnow
 from webapp.redis_conn import get_queue, get_redis
 from webapp.sync import edits
-from webapp.whatsapp import ingest_bridge, linking, messages
+from webapp.whatsapp import ingest_bridge, linking, messages, settings
 from webapp.whatsapp.gateways import base
 from webapp.whatsapp.gateways.kinds import client_for_kind
 from webapp.whatsapp.gateways_service import client_for
@@ -197,7 +197,7 @@ def handle(link, client, parsed, envelope):
     if isinstance(parsed, base.RevokeEvent):
         chat = messages.resolve_chat(link, client, parsed.chat_jid)
         outcome = edits.mark_revoked(link.workspace_id, messages.canonical_id(parsed.from_me, chat, parsed.short_id),
-                                     mirror_deletions(link.workspace_id))
+                                     settings.mirror_deletions(link.workspace_id))
         if outcome == "missing":
             raise messages.Hold("the deleted message has not arrived yet")
         return "done", f"revoke {outcome}"
@@ -210,11 +210,6 @@ def forget_old(days=7):
     db.session.execute(sa.delete(GatewayEvent).where(GatewayEvent.state.in_(("done", "ignored", "dead")),
                                                      GatewayEvent.created_at < cutoff))
     db.session.commit()
-
-
-def mirror_deletions(workspace_id):
-    settings = db.session.get(WhatsAppSettings, workspace_id)
-    return bool(settings and settings.mirror_deletions)
 
 
 def counts_by_state(workspace_id):

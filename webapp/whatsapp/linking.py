@@ -215,6 +215,16 @@ def relink(link):
     return link
 
 
+def qr_png(link):
+    """The QR code the gateway shows right now (PNG bytes); GatewayError when it rotated away."""
+    return client_for(link.gateway).qr_png(link.session_name)
+
+
+def pairing_code(link, phone):
+    """The code to type on the phone instead of scanning; InvalidPhone / GatewayError."""
+    return client_for(link.gateway).pairing_code(link.session_name, to_e164(phone).lstrip("+"))
+
+
 def enqueue_recovery(link):
     try:
         get_queue().enqueue(RECOVER_JOB, link.id, job_timeout=1800, result_ttl=600,

@@ -6,9 +6,9 @@ from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.extensions import db
-from webapp.models import Gateway, Membership, NumberLink, WhatsAppSettings
-from webapp.phones import InvalidPhone, to_e164
-from webapp.whatsapp import gateways_service, health, inbox, linking
+from webapp.models import Gateway, Membership, NumberLink
+from webapp.phones import InvalidPhone
+from webapp.whatsapp import gateways_service, health, inbox, linking, settings
 from webapp.whatsapp.forms import ConfirmForm, GatewayForm, LinkForm, PairingForm, SettingsForm
 from webapp.whatsapp.gateways.base import GatewayError
 
@@ -40,13 +40,12 @@ def _render(gateway_form=None, link_form=None, status=200):
     links = gateways_service.links_of(workspace.id)
     if not me.is_manager:
         links = [l for l in links if l.membership_id == me.id]
-    settings = db.session.get(WhatsAppSettings, workspace.id)
     return render_template(
         "whatsapp/page.html", workspace=workspace, me=me, links=links,
         gateways=gateways_service.gateways_of(workspace.id) if me.is_manager else [],
         has_gateways=bool(gateways_service.gateways_of(workspace.id)),
         gateway_form=gateway_form or GatewayForm(), link_form=link_form or _link_form(workspace, me),
-        settings_form=SettingsForm(mirror_deletions=bool(settings and settings.mirror_deletions)),
+        settings_form=SettingsForm(mirror_deletions=settings.mirror_deletions(workspace.id)),
         confirm_form=ConfirmForm(), events=inbox.counts_by_state(workspace.id)), status
 
 
@@ -109,11 +108,7 @@ def save_settings():
     form = SettingsForm()
     if not form.validate_on_submit():
         abort(400)
-    workspace = current_workspace()
-    settings = db.session.get(WhatsAppSettings, workspace.id) or WhatsAppSettings(workspace_id=workspace.id)
-    settings.mirror_deletions = bool(form.mirror_deletions.data)
-    db.session.add(settings)
-    db.session.commit()
+    settings.set_mirror_deletions(current_workspace().id, form.mirror_deletions.data)
     flash("WhatsApp settings saved.", "success")
     return redirect(url_for("whatsapp.page"))
 
@@ -163,7 +158,7 @@ def link_qr(link_id):
     if link.state != "qr":
         abort(404)
     try:
-        png = gateways_service.client_for(link.gateway).qr_png(link.session_name)
+        png = linking.qr_png(link)
     except GatewayError:
         abort(404)  # rotated or no longer scanning: the next poll shows the new state
     return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store"})
@@ -177,8 +172,7 @@ def pairing_code(link_id):
     code = error = None
     if form.validate_on_submit():
         try:
-            digits = to_e164(form.phone.data).lstrip("+")
-            code = gateways_service.client_for(link.gateway).pairing_code(link.session_name, digits)
+            code = linking.pairing_code(link, form.phone.data)
         except InvalidPhone as exc:
             error = str(exc)
         except GatewayError as exc:
