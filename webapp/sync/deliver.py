@@ -151,7 +151,7 @@ def deliver(message, ctx, maybe_sent, rerouted=False):
     try:
         activity = create_activity(ctx, built.payload)
     except CloseRejected as exc:
-        if set(exc.field_errors) & LINK_FIELDS and not rerouted:
+        if set(exc.field_errors) & LINK_FIELDS and not rerouted and result.link is not None:
             forget_link(result.link, ctx, message.chat_id)
             return deliver(message, ctx, False, rerouted=True)
         activity = create_without_refused_fields(ctx, built, exc)

@@ -30,6 +30,7 @@ from webapp.extensions import db
 from webapp.integrations.close.client import CloseError, CloseTransient
 from webapp.models import ChatLink, utcnow
 from webapp.phones import InvalidPhone, region_of, to_e164
+from webapp.sync import privacy
 from webapp.sync.states import SKIP_GROUP
 
 
@@ -41,7 +42,7 @@ def index_grace():
 class Route:
     lead_id: str
     contact_id: str
-    link: ChatLink
+    link: ChatLink | None   # None: a pinned group chat
 
 
 @dataclass
@@ -60,8 +61,12 @@ def find_link(chat_id, org_id):
 
 def route(message, connection, client):
     chat = message.chat
-    if chat.kind != "direct":
-        return Skip(SKIP_GROUP)
+    if chat.excluded_at is not None:  # excluded after this message was stored
+        return Skip(privacy.EXCLUDED_CHAT)
+    if chat.kind == "group":  # opt-in: only while pinned (no ChatLink, no search)
+        if not chat.pinned_lead_id:
+            return Skip(SKIP_GROUP)
+        return Route(chat.pinned_lead_id, chat.pinned_contact_id, None)
     if not chat.remote_phone:
         return Skip("The chat has no phone number to match in Close.")
     org_id = connection.close_org_id
@@ -77,6 +82,9 @@ def route(message, connection, client):
     matches = search(client, chat.remote_phone, region_of(message.number.e164))
     if matches:
         return _link_found(chat, org_id, matches, link)
+    if privacy.allow_list_only(chat.workspace_id):
+        return Skip(f"Allow-list mode: no Close contact has {chat.remote_phone}, so this chat is not synced "
+                    f"(only chats already in Close are).")
     if link is not None and link.updated_at and utcnow() - link.updated_at < index_grace():
         raise Deferred()  # a create is in flight, or done and not indexed yet: don't double it
     if not connection.auto_create_lead:

@@ -129,6 +129,20 @@ class CloseClient:
         }
         return self.post("/data/search/", json=body).get("data", [])
 
+    def search_leads_by_name(self, text, limit=10):
+        """Leads whose name has words beginning with `text` (the lead picker)."""
+        body = {
+            "query": {"type": "and", "queries": [
+                {"type": "object_type", "object_type": "lead"},
+                {"type": "field_condition",
+                 "field": {"type": "regular_field", "object_type": "lead", "field_name": "name"},
+                 "condition": {"type": "text", "mode": "beginning_of_words", "value": text}},
+            ]},
+            "_fields": {"lead": ["id", "display_name", "name"]},
+            "_limit": limit,
+        }
+        return self.post("/data/search/", json=body).get("data", [])
+
     def create_lead(self, name, contact_name, phone, status_id=None):
         body = {"name": name, "contacts": [{"name": contact_name, "phones": [{"phone": phone, "type": "mobile"}]}]}
         if status_id:
