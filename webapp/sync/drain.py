@@ -31,10 +31,12 @@ def run_batch(ids, ctx, heartbeat=None):
             outcomes.append((message, deliver.process(message, ctx)))
         except deliver.StopBatch as stop:
             outbox.record(outcomes, ctx.connection.close_org_id)
+            deliver.note_outcomes(ctx.connection, outcomes)
             outbox.release([m.id for m in messages[index:]])
             close_access.report_auth_failure(ctx.connection, stop.exc)
             return False
     outbox.record(outcomes, ctx.connection.close_org_id)
+    deliver.note_outcomes(ctx.connection, outcomes)
     return True
 
 
@@ -80,3 +82,4 @@ def sync_message_now(message_id):
         close_access.report_auth_failure(ctx.connection, stop.exc)
         raise stop.exc
     outbox.record([(message, outcome)], ctx.connection.close_org_id)
+    deliver.note_outcomes(ctx.connection, [(message, outcome)])

@@ -100,9 +100,11 @@ def connect():
     return redirect(url)
 
 
-def _refused(message, detail=None):
-    """Nothing is stored but the history entry; the page explains what happened."""
-    service.note_refusal(current_workspace(), current_user, detail or message)
+def _refused(message, detail=None, kind="connect_refused"):
+    """Nothing is stored but the history entry; the page explains what happened. The checklist
+    forgets an earlier attempt's findings: this attempt checked nothing in Close."""
+    session.pop(REFUSAL, None)
+    service.note_refusal(current_workspace(), current_user, detail or message, kind=kind)
     flash(message, "danger")
     return redirect(url_for("close.page"))
 
@@ -122,25 +124,28 @@ def callback():
     error = request.args.get("error")
     if error == "access_denied":
         return _refused("You clicked Deny on Close's consent screen, so nothing was connected.",
-                        "denied on Close's consent screen")
+                        "Deny was clicked on Close's consent screen; nothing was connected", kind="connect_denied")
     if error or not request.args.get("code"):
-        return _refused(f"Close did not authorize the connection ({error or 'no code'}). Nothing was stored.")
+        return _refused("Close did not authorize the connection. Nothing was stored; click Connect to try again.")
     try:
         token = oauth.exchange_code(request.args["code"], pending["verifier"])
     except oauth.OAuthRejected as exc:
-        return _refused(f"Close refused to complete the connection ({exc.error}). Nothing was stored; "
-                        "click Connect to try again.", f"token endpoint: {exc.error}")
+        return _refused("Close refused to complete the connection. Nothing was stored; "
+                        "click Connect to try again.", "Close refused to complete the connection")
     except oauth.OAuthUnavailable:
         return _refused("Close could not be reached to complete the connection. Nothing was stored; "
-                        "try again in a minute.", "token endpoint unreachable")
+                        "try again in a minute.", "Close could not be reached to complete the connection")
     try:
         connection = service.complete_connect(current_workspace(), current_user, token)
     except service.ConnectRefused as exc:
-        session[REFUSAL] = {"missing": exc.missing, "no_account": exc.no_account}
+        session[REFUSAL] = {"missing": exc.missing, "no_account": exc.no_account, "email": exc.email,
+                            "org_name": exc.org_name}
         flash(exc.message, "danger")
         return redirect(url_for("close.page"))
     session.pop(REFUSAL, None)
     flash(f"Connected to the Close organization {connection.close_org_name}.", "success")
+    if getattr(connection, "settings_note", ""):
+        flash(connection.settings_note, "warning")
     return redirect(url_for("close.page"))
 
 

@@ -31,7 +31,7 @@ def validate(connection_id):
     except tokens.ConnectionLost as exc:
         return f"disconnected:{exc.reason}"
     except CloseNotFound:
-        lifecycle.auto_disconnect(connection_id, "org_deleted", f"Close answered 404 for {connection.close_org_id}")
+        lifecycle.auto_disconnect(connection_id, "org_deleted", "Close no longer knows the organization")
         return "disconnected:org_deleted"
     except CloseTransient as exc:
         return _unreachable(connection_id, exc)
@@ -42,9 +42,8 @@ def validate(connection_id):
     if connection is None or not connection.is_live:
         return "not_live"
     missing = access.missing
-    connection.permission_warning = (
-        "Permission lost in Close: " + " ".join(checks.describe_missing(missing, access.role_name))) \
-        if missing else None
+    connection.permission_warning = checks.permission_warning(
+        missing, access.role_name, connection.close_user_email, connection.close_org_name)
     service.apply_org_cache(connection, access.source)
     connection.last_validated_at = utcnow()
     connection.unreachable_since = None
