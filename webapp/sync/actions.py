@@ -43,6 +43,12 @@ def count_held(workspace_id, reason=None):
     return db.session.scalar(query)
 
 
+def count_waiting(workspace_id):
+    """Messages waiting for Close: queued, or failed and due to be retried."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
+        Message.workspace_id == workspace_id, Message.state.in_(("queued", "failed"))))
+
+
 def release_held(workspace_id, reason=None):
     """Held → queued (kept in id order, so they sync in order) and a drain is kicked. Returns count."""
     query = sa.update(Message).where(Message.workspace_id == workspace_id, Message.state == "held")

@@ -13,7 +13,7 @@ from webapp.integrations.close import checks, oauth, service
 from webapp.integrations.close.forms import ActionForm, DisconnectForm, SettingsForm
 from webapp.integrations.close.tokens import live_connection
 from webapp.sync import test_runs
-from webapp.sync.actions import count_held
+from webapp.sync.actions import count_held, count_waiting
 
 bp = Blueprint("close", __name__, url_prefix="/integrations/close")
 
@@ -26,13 +26,16 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
     membership = current_membership()
     state, connection = service.card_state(workspace)
     live = connection if connection is not None and connection.is_live else None
-    job = test_runs.running_job(workspace.id) or service.latest_job(workspace.id)
+    job = service.current_job(workspace.id, live, test_runs.running_job(workspace.id))
     if live is not None and settings_form is None:
         settings_form = SettingsForm(live, formdata=None)
     return {
         "workspace": workspace, "membership": membership, "can_manage": membership.is_manager,
         "state": state, "connection": connection, "job": job,
-        "checklist": checks.checklist(membership, live, session.get(REFUSAL)),
+        "checklist": checks.checklist(membership, live, session.get(REFUSAL),
+                                      managers_text=service.managers_text(workspace.id)),
+        "attention": service.attention(live),
+        "waiting": count_waiting(workspace.id) if live is not None and live.unreachable_since else 0,
         "settings_form": settings_form,
         "confirm_disconnect": confirm_disconnect and live is not None,
         "held_disconnected": count_held(workspace.id, "disconnected") if live is not None else 0,
@@ -186,6 +189,13 @@ def _start_run(kind):
 @workspace_role("admin")
 def test_sync():
     return _start_run("test_sync")
+
+
+@bp.post("/check")
+@workspace_role("admin")
+def check_now():
+    """Check connection now: the periodic validation as a job; the card shows its result live."""
+    return _start_run("check")
 
 
 @bp.post("/catch-up")

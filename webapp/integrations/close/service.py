@@ -13,7 +13,7 @@ from webapp.integrations.close.client import CloseError, CloseTransient
 from webapp.integrations.close.factory import new_client
 from webapp.integrations.close.lifecycle import auto_disconnect, end_connection, record_event
 from webapp.integrations.close.tokens import live_connection, token_columns
-from webapp.models import CloseConnection, ConnectionEvent, JobRun, utcnow
+from webapp.models import CloseConnection, ConnectionEvent, JobRun, Membership, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,38 @@ def card_state(workspace):
 def latest_job(workspace_id):
     return db.session.scalar(sa.select(JobRun).where(JobRun.workspace_id == workspace_id)
                              .order_by(JobRun.id.desc()).limit(1))
+
+
+def current_job(workspace_id, live, running=None):
+    """The job to show on the card: a running one, else the latest finished run of THIS connection.
+    Results of an earlier connection (or of none) are not shown as if they were current."""
+    if running is not None:
+        return running
+    job = latest_job(workspace_id)
+    if job is None or live is None or job.connection_id != live.id:
+        return None
+    return job
+
+
+def attention(connection):
+    """Why a live connection needs attention ([] when healthy): the badge turns amber."""
+    if connection is None or not connection.is_live:
+        return []
+    reasons = []
+    if connection.unreachable_since:
+        reasons.append("Close unreachable")
+    if connection.permission_warning:
+        reasons.append("permission missing")
+    return reasons
+
+
+def managers_text(workspace_id):
+    """Who can change the connection, by name: "Olivia Owner (owner), Adam Admin (admin)"."""
+    rows = db.session.execute(sa.select(User.name, User.email, Membership.role).join(
+        Membership, Membership.user_id == User.id).where(
+        Membership.workspace_id == workspace_id, Membership.role.in_(("owner", "admin")))
+        .order_by(Membership.role.desc(), User.name)).all()
+    return ", ".join(f"{name or email} ({role})" for name, email, role in rows)
 
 
 # --- reactions to other features ----------------------------------------------------------------
