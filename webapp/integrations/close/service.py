@@ -100,7 +100,7 @@ def complete_connect(workspace, user, token):
                    no_account=True, email=me.get("email"))
         if access.missing:
             oauth.revoke(token.get("refresh_token"))
-            org_name = _org_name(client, org_id)
+            org_name = _org_name(client, org_id, me)
             refuse(workspace, user, "Close was not connected. " +
                    " ".join(checks.describe_missing(access.missing, access.role_name, me.get("email"), org_name)),
                    detail=f"{me.get('email')} in {org_name} lacks "
@@ -156,8 +156,11 @@ def carry_settings(previous, connection, org):
     return ""
 
 
-def _org_name(client, org_id):
-    """The organization's name for a message; its id only if Close won't say."""
+def _org_name(client, org_id, me):
+    """The organization's name for a message (from /me/, else /organization/)."""
+    listed = next((o.get("name") for o in me.get("organizations") or [] if o.get("id") == org_id), None)
+    if listed:
+        return listed
     try:
         return client.organization(org_id).get("name") or "the Close organization"
     except CloseError:
