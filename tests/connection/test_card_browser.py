@@ -73,7 +73,7 @@ def test_card_tells_the_truth(live_app, chromium, demo, worker, close_sandbox, a
     os.makedirs(SHOTS, exist_ok=True)
     owner.screenshot(path=os.path.join(SHOTS, "close-outage.png"), full_page=True)
     close_sandbox.control("DELETE", "/_sandbox/faults")
-    db.session.execute(db.text("UPDATE messages SET next_attempt_at = NULL"))
+    db.session.execute(db.text("UPDATE messages SET state = 'queued', next_attempt_at = NULL WHERE state = 'failed'"))
     db.session.commit()
     _drain(demo)
     owner.reload()

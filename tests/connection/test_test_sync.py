@@ -64,4 +64,6 @@ def test_test_sync_reports_lost_permission(owner_connected, demo, app, close_san
     db.session.add(run)
     db.session.commit()
     test_runs.execute(run.id)
-    assert run.status == "failed" and "Lead Visibility is not set" in run.message
+    assert run.status == "failed" and "permission is missing" in run.message
+    from tests.connection.conftest import live_connections
+    assert "Lead Visibility is not set" in live_connections()[0].permission_warning  # the card's one state

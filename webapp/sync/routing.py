@@ -119,8 +119,8 @@ def _link_found(chat, org_id, matches, link, client):
         leads.setdefault(contact["lead_id"], contact)
     chosen = pick(matches)
     ambiguous = len(leads) > 1
-    # Several leads: the review queue offers them by name, so read the names once now.
-    names = lead_names(client, leads) if ambiguous else {}
+    # Names are read once, when the lead is resolved: the log and review queue show them, not ids.
+    names = lead_names(client, leads)
     values = dict(lead_id=chosen["lead_id"], contact_id=chosen["id"],
                   source="ambiguous" if ambiguous else "found", needs_review=ambiguous,
                   review_note=(f"{len(leads)} Close leads have {chat.remote_phone}; picked the lead of "
