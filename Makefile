@@ -7,7 +7,7 @@ HTMX_VERSION := 2.0.9
 HTMX := webapp/static/vendor/htmx.min.js
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo-traffic run test test-sqlite test-postgres bench install install-dev vendor migrate clean
+.PHONY: close-check demo-traffic run test test-sqlite test-postgres bench install install-dev vendor migrate clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: install-dev
 # it reaches Closeline at PUBLIC_URL, which follows WEB_PORT (config.py).
 demo-traffic: install
 	$(PY) -m flask --app wsgi demo traffic
+
+# Before going live: check a real Close organization call by call (CLOSE_API_KEY=… make close-check).
+close-check: install
+	$(PY) -m scripts.close_check
 
 migrate: install-dev
 	$(PY) -m flask --app wsgi db migrate

@@ -77,7 +77,8 @@ class Config:
     SYNC_RETRY_CAP = float(os.environ.get("SYNC_RETRY_CAP", "3600"))
     SYNC_INLINE_RETRIES = int(os.environ.get("SYNC_INLINE_RETRIES", "2"))     # quick retries inside the job
     SYNC_FLAG_TTL = float(os.environ.get("SYNC_FLAG_TTL", "90"))              # "a drain is scheduled" flag
-    SYNC_MAX_ATTACHMENT_BYTES = int(os.environ.get("SYNC_MAX_ATTACHMENT_BYTES", str(25 * 1024 * 1024)))
+    SYNC_INDEX_GRACE = float(os.environ.get("SYNC_INDEX_GRACE", "300"))      # a lead another try may have made shows in search
+    SYNC_MAX_ATTACHMENT_BYTES = int(os.environ.get("SYNC_MAX_ATTACHMENT_BYTES", "25000000"))  # Close's "25 MB", decimal
 
     # WhatsApp Cloud API webhook.
     WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")

@@ -26,7 +26,10 @@ DEFAULTS = {
     "RATE_LIMIT": 600,  # per credential per endpoint group per window; org layer is 3x
     "RATE_WINDOW": 10.0,
     "RATE_LIMITS": {},  # {"activity": {"limit": 40, "window": 1}}
-    "MAX_ATTACHMENT_BYTES": 25 * 1024 * 1024,
+    "MAX_ATTACHMENT_BYTES": 25_000_000,  # Close's "25 MB" per message, in decimal bytes
+    "STRICT": False,  # refuse what real Close may refuse although the docs don't say (GET /role/admin/)
+    "SEARCH_INDEX_DELAY": 0.0,  # seconds before a new lead/contact shows in /data/search/
+    "DECLINE_WITH_STATE": False,  # Close's decline redirect may carry no state (close-api.md §2.2)
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "CONTROL_API": True,
     "LOG_REQUESTS": True,
@@ -43,6 +46,10 @@ def _env_config() -> dict:
         env["REDIRECT_URIS"] = [u.strip() for u in os.environ["SANDBOX_REDIRECT_URIS"].split(",") if u.strip()]
     if os.environ.get("SANDBOX_ACCESS_TOKEN_TTL"):
         env["ACCESS_TOKEN_TTL"] = int(os.environ["SANDBOX_ACCESS_TOKEN_TTL"])
+    if os.environ.get("SANDBOX_STRICT"):
+        env["STRICT"] = os.environ["SANDBOX_STRICT"].lower() in ("1", "true", "yes", "on")
+    if os.environ.get("SANDBOX_SEARCH_INDEX_DELAY"):
+        env["SEARCH_INDEX_DELAY"] = float(os.environ["SANDBOX_SEARCH_INDEX_DELAY"])
     if os.environ.get("SANDBOX_SECRET_KEY"):
         env["SECRET_KEY"] = os.environ["SANDBOX_SECRET_KEY"]
     return env
@@ -114,6 +121,10 @@ def _install_hooks(app: Flask) -> None:
         if sb.config["LOG_REQUESTS"]:
             log.info("%s %s %s org=%s%s", request.method, request.path, resp.status_code,
                      entry["organization_id"], f" fault={fault}" if fault else "")
+        if fate.get("response_delay"):  # committed and logged; the answer is slow on its way back
+            if g.pop("locked", False):
+                sb.world.lock.release()
+            time.sleep(fate["response_delay"])
         return resp
 
     @app.teardown_request

@@ -13,7 +13,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.before_request
 def _authenticate_and_limit():
     sb = sandbox()
-    g.group = group_for(request.path[len("/api/v1"):])
+    g.group = group_for(request.path[len("/api/v1"):], request.method)
     caller = resolve(sb.world, request.headers.get("Authorization"))
     g.caller = caller
     credential = caller.credential if caller else "anon:" + (request.remote_addr or "")
@@ -142,6 +142,8 @@ def list_roles():
 @bp.get("/role/<role_id>/")
 def get_role(role_id):
     role = world().role(caller().org.id, role_id)
-    if role is None:
+    builtin = role is not None and role.date_created is None
+    if role is None or (builtin and sandbox().config["STRICT"]):
+        # Strict: only the list is seen returning built-in roles (close-api.md §3.5).
         raise not_found("Role")
     return jsonify(serialize.role(role))

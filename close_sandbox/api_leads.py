@@ -15,14 +15,16 @@ def _custom(body: dict) -> dict:
 
 
 def parse_phone_list(value, field="phones") -> list:
+    """Phones normalized in the organization's country; unparseable ones are kept as typed."""
     if value is None:
         return []
     if not isinstance(value, list):
         raise field_errors({field: "Must be a list."})
     out = []
+    region = caller().org.country
     for entry in value:
         raw = entry.get("phone") if isinstance(entry, dict) else None
-        normalized = phones.normalize(raw)
+        normalized = phones.stored(raw, region)
         if normalized is None:
             raise field_errors({field: f"Invalid phone number: {raw!r}"})
         out.append({**normalized, "type": entry.get("type") or "office"})
@@ -84,8 +86,13 @@ def build_contact(body: dict, lead: Lead) -> Contact:
     return Contact(
         random_id("cont_"), lead.organization_id, lead.id, _optional_str(body, "name"), _optional_str(body, "title"),
         parse_phone_list(body.get("phones")), parse_emails(body.get("emails")), parse_urls(body.get("urls")),
-        c.user.id, c.user.id, now, now, _custom(body),
+        c.user.id, c.user.id, now, now, _custom(body), indexed_at=_indexed_at(now),
     )
+
+
+def _indexed_at(now):
+    from .core import sandbox
+    return now + sandbox().index_delay
 
 
 def new_lead(name, status_id, body=None) -> Lead:
@@ -94,7 +101,7 @@ def new_lead(name, status_id, body=None) -> Lead:
     body = body or {}
     return Lead(random_id("lead_"), c.org.id, name, _optional_str(body, "description"), _optional_str(body, "url"),
                 status_id, c.user.id, c.user.id, c.user.id, now, now,
-                parse_addresses(body.get("addresses")), _custom(body))
+                parse_addresses(body.get("addresses")), _custom(body), indexed_at=_indexed_at(now))
 
 
 def lead_json(lead):

@@ -89,6 +89,8 @@ def _validate(body: dict, allowed: set, errors: dict, lead_id=None) -> dict:
     if "message_markdown" in body:
         if not isinstance(body["message_markdown"], str):
             errors["message_markdown"] = "Not a valid string."
+        elif not body["message_markdown"].strip():
+            errors["message_markdown"] = "This field may not be blank."
         parsed["message_markdown"] = body["message_markdown"]
     if "user_id" in body and body["user_id"] is not None:
         if not isinstance(body["user_id"], str) or w.membership(body["user_id"], c.org.id) is None:

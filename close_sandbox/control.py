@@ -5,7 +5,7 @@ from . import serialize
 from .core import sandbox
 from .ids import iso, token
 from .pages import revoke_grants
-from .ratelimit import GROUPS
+from .ratelimit import GROUPS, METHODS, valid_group
 from .state import MANAGE_ORGANIZATION, VIEW_ALL_LEADS, ApiKey
 
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
@@ -180,8 +180,9 @@ def rate_limits():
     if request.method == "PUT":
         body = _body()
         group = body.get("group", "*")
-        if group != "*" and group not in GROUPS:
-            raise ControlError(400, f"group must be '*' or one of {list(GROUPS)}.")
+        if group != "*" and not valid_group(group):
+            raise ControlError(400, f"group must be '*', one of {list(GROUPS)} or '<group>:<METHOD>' "
+                                    f"with METHOD in {list(METHODS)}.")
         try:
             limit, window = int(body["limit"]), float(body.get("window", 10))
         except (KeyError, TypeError, ValueError):
@@ -243,6 +244,34 @@ def create_api_key():
     key = token("api_")
     world.api_keys[key] = ApiKey(key, user.id, org.id)
     return jsonify({"key": key, "user_id": user.id, "organization_id": org.id})
+
+
+@bp.route("/search-index", methods=["GET", "PUT"])
+def search_index():
+    """{"delay": seconds}: how long new leads/contacts stay invisible to /data/search/."""
+    sb = sandbox()
+    if request.method == "PUT":
+        try:
+            delay = float(_body()["delay"])
+        except (KeyError, TypeError, ValueError):
+            raise ControlError(400, "delay (seconds) is required.")
+        if delay < 0:
+            raise ControlError(400, "delay must be >= 0.")
+        sb.index_delay = delay
+    return jsonify({"delay": sb.index_delay})
+
+
+@bp.put("/organizations/<org_id>")
+def update_org(org_id):
+    """{"country": "GB"}: the region phones typed without a country code are read in."""
+    org, body = sandbox().world.org(org_id), _body()
+    if org is None:
+        raise ControlError(404, "Organization not found.")
+    country = body.get("country")
+    if not (isinstance(country, str) and len(country) == 2 and country.isalpha()):
+        raise ControlError(400, "country must be a two-letter ISO code.")
+    org.country = country.upper()
+    return jsonify({"organization_id": org.id, "country": org.country})
 
 
 @bp.post("/clock")

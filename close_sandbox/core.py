@@ -20,6 +20,7 @@ class Sandbox:
         self._log_lock = threading.Lock()
         self.requests: list[dict] = []
         self.log_offset = 0  # index of requests[0], so ?since= stays valid after trimming
+        self.index_delay = 0.0
         self.reset()
 
     @property
@@ -37,6 +38,7 @@ class Sandbox:
     def reset(self):
         with self.world.lock:
             seed_world.seed(self.world, self.app.config["REDIRECT_URIS"])
+        self.index_delay = float(self.app.config["SEARCH_INDEX_DELAY"])
         self.limiter.reset()
         self.faults.reset()
         self.clear_log()

@@ -9,7 +9,7 @@ GATEWAY_BODY = (
 )
 REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Time-out"}
 KEYS = {"error_rate", "error_status", "error_statuses", "latency_ms", "latency_rate",
-        "response_lost_rate", "paths", "methods", "seed"}
+        "response_lost_rate", "response_delay_ms", "paths", "methods", "seed"}
 
 
 class Faults:
@@ -20,7 +20,8 @@ class Faults:
     def reset(self):
         with self._lock:
             self.settings = {"error_rate": 0.0, "error_statuses": [503], "latency_ms": 0,
-                             "latency_rate": 1.0, "response_lost_rate": 0.0, "paths": None, "methods": None}
+                             "latency_rate": 1.0, "response_lost_rate": 0.0, "response_delay_ms": 0,
+                             "paths": None, "methods": None}
             self._rng = random.Random()
 
     def configure(self, body: dict) -> dict:
@@ -37,6 +38,8 @@ class Faults:
                     new[key] = value
             if "latency_ms" in body:
                 new["latency_ms"] = max(0, int(body["latency_ms"]))
+            if "response_delay_ms" in body:  # after the write: lets a test kill the caller mid-answer
+                new["response_delay_ms"] = max(0, int(body["response_delay_ms"]))
             if "error_status" in body:
                 new["error_statuses"] = [int(body["error_status"])]
             if "error_statuses" in body:
@@ -73,9 +76,11 @@ class Faults:
         """Decide this request's fate: {"latency": seconds, "error": status|None, "lost": bool}."""
         with self._lock:
             s = self.settings
-            fate = {"latency": 0.0, "error": None, "lost": False}
-            if not (s["error_rate"] or s["latency_ms"] or s["response_lost_rate"]) or not self.applies(path, method):
+            fate = {"latency": 0.0, "error": None, "lost": False, "response_delay": 0.0}
+            if not (s["error_rate"] or s["latency_ms"] or s["response_lost_rate"] or s["response_delay_ms"]) \
+                    or not self.applies(path, method):
                 return fate
+            fate["response_delay"] = s["response_delay_ms"] / 1000.0
             rng = self._rng
             if s["latency_ms"] and rng.random() < s["latency_rate"]:
                 fate["latency"] = s["latency_ms"] / 1000.0

@@ -73,7 +73,11 @@ def authorize():
     if not check_csrf():
         return _error_page("Invalid form token. Reload the page and try again.", 400)
     if request.form.get("action") != "allow":
-        return redirect(_with_query(redirect_uri, {"error": "access_denied", "state": state}))
+        # Close documents only error=access_denied on decline; echoing state is not promised.
+        declined = {"error": "access_denied"}
+        if sandbox().config["DECLINE_WITH_STATE"]:
+            declined["state"] = state
+        return redirect(_with_query(redirect_uri, declined))
     org_id = request.form.get("organization_id")
     if org_id not in {o.id for o in orgs}:
         return render_template("consent.html", client=client, user=user, orgs=orgs, params=params,
@@ -148,7 +152,7 @@ def _exchange_code(client):
     if code.code_challenge and not _pkce_ok(code.code_challenge, request.form.get("code_verifier")):
         raise OAuthError("invalid_grant", "PKCE verification failed.")
     if world.membership(code.user_id, code.organization_id) is None or world.org(code.organization_id) is None:
-        raise OAuthError("invalid_grant", "The user no longer has access to this organization.")
+        raise OAuthError("invalid_grant", "Invalid authorization code.")
     grant = Grant(random_id("grant_", 22), client.client_id, code.user_id, code.organization_id, world.now())
     world.grants[grant.id] = grant
     code.used, code.grant_id = True, grant.id
@@ -167,19 +171,10 @@ def _refresh(client):
     if refresh.rotated:
         raise OAuthError("invalid_grant", "Refresh token has already been used.")
     if not world.grant_is_live(grant):
-        raise OAuthError("invalid_grant", _dead_grant_reason(world, grant))
+        # Close documents no reason here (close-api.md §2.7): a dead grant looks like any bad token.
+        raise OAuthError("invalid_grant", "Invalid refresh token.")
     refresh.rotated = True
     return _issue(grant)
-
-
-def _dead_grant_reason(world, grant):
-    # Close documents no signal for these; the sandbox names the cause in error_description
-    # (an assumption, README "Deviations"), which is where a client can learn it.
-    if grant.revoked_at is None and world.org(grant.organization_id) is None:
-        return "The organization no longer exists."
-    if grant.revoked_at is None and world.membership(grant.user_id, grant.organization_id) is None:
-        return "The user is no longer an active member of the organization."
-    return "The authorization has been revoked."
 
 
 @bp.post("/oauth2/token/")

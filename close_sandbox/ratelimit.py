@@ -1,4 +1,9 @@
-"""Fixed-window rate limits per (credential, endpoint group) plus an organization layer at 3x."""
+"""Fixed-window rate limits per (credential, endpoint group) plus an organization layer at 3x.
+
+Close groups endpoints by path AND method (close-api.md §6.3): an endpoint group here is
+"<path family>:<METHOD>", e.g. "activity:POST" and "activity:GET" have separate buckets.
+Limits may be set for a whole family ("activity") or one group ("activity:POST").
+"""
 import math
 import threading
 import time
@@ -8,9 +13,10 @@ DEFAULT_WINDOW = 10.0
 ORG_MULTIPLIER = 3
 
 GROUPS = ("lead", "contact", "search", "activity", "identity", "files", "default")
+METHODS = ("GET", "POST", "PUT", "DELETE")
 
 
-def group_for(api_path: str) -> str:
+def family_for(api_path: str) -> str:
     """api_path is the part after /api/v1, e.g. /lead/lead_x/."""
     first = api_path.strip("/").split("/", 1)[0]
     if first in ("me", "user", "organization", "role", "membership"):
@@ -20,6 +26,15 @@ def group_for(api_path: str) -> str:
     if first in ("lead", "contact", "activity", "files"):
         return first
     return "default"
+
+
+def group_for(api_path: str, method: str = "GET") -> str:
+    return f"{family_for(api_path)}:{method.upper()}"
+
+
+def valid_group(group: str) -> bool:
+    family, _, method = group.partition(":")
+    return family in GROUPS and (not method or method in METHODS)
 
 
 class _Window:
@@ -50,12 +65,18 @@ class RateLimiter:
                 self._windows.clear()
             else:
                 self.limits[group] = {"limit": int(limit), "window": float(window)}
-                self._windows = {k: w for k, w in self._windows.items() if k[1] != group}
+                if ":" not in group:  # a family setting replaces its per-method settings
+                    self.limits = {g: v for g, v in self.limits.items() if not g.startswith(group + ":")}
+                self._windows = {k: w for k, w in self._windows.items()
+                                 if k[1] != group and not k[1].startswith(group + ":")}
 
     def config(self) -> dict:
         with self._lock:
             return {"default": dict(self.default),
-                    "groups": {g: dict(self.limits.get(g, self.default)) for g in GROUPS}}
+                    "groups": {f"{g}:{m}": dict(self._limit_for(f"{g}:{m}")) for g in GROUPS for m in METHODS}}
+
+    def _limit_for(self, group):
+        return self.limits.get(group) or self.limits.get(group.partition(":")[0]) or self.default
 
     def _window(self, key, window, now):
         w = self._windows.get(key)
@@ -67,7 +88,7 @@ class RateLimiter:
         """Count one request. Returns (allowed, info) where info feeds the headers/429 body."""
         now = time.monotonic()
         with self._lock:
-            cfg = self.limits.get(group, self.default)
+            cfg = self._limit_for(group)
             limit, window = cfg["limit"], cfg["window"]
             key_w = self._window(("key", group, credential), window, now)
             layers = [("key", key_w, limit)]

@@ -28,7 +28,7 @@ class QueryError(Exception):
 def _related(obj_type, obj, related_type):
     w = world()
     if obj_type == "lead":
-        contacts = [c for c in w.lead_contacts(obj)]
+        contacts = [c for c in w.lead_contacts(obj) if _indexed(c)]
         if related_type == "contact":
             return [("contact", c) for c in contacts]
         if related_type in ("contact_phone", "contact_email", "contact_url"):
@@ -74,7 +74,7 @@ def _text_match(value, condition, is_phone):
     if value is None:
         return False
     if is_phone:  # both sides to E.164: "(415) 555-0102" matches "+14155550102"
-        return phones.same_number(query, str(value))
+        return phones.same_number(query, str(value), caller().org.country)
     mode = condition.get("mode", "full_words")
     text = str(value)
     if mode == "exact_value":
@@ -98,7 +98,7 @@ def _condition(value, condition, is_phone):
     if kind == "term":
         values = condition.get("values") or []
         if is_phone:
-            return any(phones.same_number(v, str(value)) for v in values) if value else False
+            return any(phones.same_number(v, str(value), caller().org.country) for v in values) if value else False
         return value in values
     if kind == "exists":
         return value not in (None, "", [], {})
@@ -190,12 +190,17 @@ def _object_types(node) -> set:
     return set()
 
 
+def _indexed(obj):
+    """Search sees an object only once the (asynchronous) index has caught up with it."""
+    return obj.indexed_at <= world().now()
+
+
 def _candidates(obj_type):
     w, c = world(), caller()
     leads = [ld for ld in w.leads.values() if c.can_see_lead(ld)]
     if obj_type == "lead":
-        return leads
-    return [ct for ld in leads for ct in w.lead_contacts(ld)]
+        return [ld for ld in leads if _indexed(ld)]
+    return [ct for ld in leads for ct in w.lead_contacts(ld) if _indexed(ct)]
 
 
 def _render(obj_type, obj, fields_spec):

@@ -18,6 +18,7 @@ class Organization:
     pipelines: list
     currency: str = "USD"
     deleted: bool = False
+    country: str = "US"  # region for phones typed without a country code (not part of the API)
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Lead:
     addresses: list = field(default_factory=list)
     custom: dict = field(default_factory=dict)  # flat "custom.cf_x" keys
     contact_ids: list = field(default_factory=list)
+    indexed_at: float = 0.0  # when /data/search/ starts seeing it (Close indexes asynchronously)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Contact:
     date_created: float
     date_updated: float
     custom: dict = field(default_factory=dict)
+    indexed_at: float = 0.0
 
 
 @dataclass

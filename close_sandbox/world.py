@@ -23,7 +23,8 @@ ADMIN_PERMISSIONS = [
 ]
 SUPERUSER_PERMISSIONS = [p for p in ADMIN_PERMISSIONS if p != "manage_organization"]
 USER_PERMISSIONS = ["calling", "delete_own_activities", "delete_own_opportunities", "delete_own_tasks", "view_all_leads"]
-RESTRICTED_PERMISSIONS = ["calling", "delete_own_activities"]
+# As in a real role listing (close-api.md §3.5): Restricted User still sees all leads.
+RESTRICTED_PERMISSIONS = ["calling", "delete_own_activities", "view_all_leads"]
 FIELD_REP_PERMISSIONS = ["calling", "delete_own_activities", "delete_own_tasks", "export"]
 
 BUILTIN_ROLES = [
@@ -120,7 +121,7 @@ def seed(world: World, redirect_uris=None) -> None:
                     user_id(owner), user_id(owner), created, created)
         for ckey, cname, title, phone_list in contacts:
             cid = contact_id(ckey)
-            normalized = [dict(phones.normalize(raw), type=ptype) for raw, ptype in phone_list]
+            normalized = [dict(phones.stored(raw, org.country), type=ptype) for raw, ptype in phone_list]
             world.contacts[cid] = Contact(cid, oid, lead.id, cname, title, normalized, [], [],
                                           lead.created_by, lead.created_by, created, created)
             lead.contact_ids.append(cid)

@@ -83,7 +83,7 @@ def free_port():
 def sandbox():
     """The Close sandbox served over real HTTP in a thread (reset before each test that uses it)."""
     from close_sandbox.testing import SandboxServer
-    server = SandboxServer()
+    server = SandboxServer({"STRICT": True})  # refuses what real Close may refuse (GET /role/admin/)
     server.start()
     yield server
     server.stop()

@@ -1,7 +1,7 @@
 """cached lead names on chat links, the connection a job run checked
 
 Revision ID: card0001aaaa
-Revises: ux0001aaaa01
+Revises: closefid0001
 Create Date: 2026-11-27 12:15:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'card0001aaaa'
-down_revision = 'ux0001aaaa01'
+down_revision = 'closefid0001'
 branch_labels = None
 depends_on = None
 

@@ -113,17 +113,27 @@ def test_empty_bucket_blocks_every_worker_of_the_org_until_reset():
     now = [1000.0]
     a = RedisRateLimiter(redis, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     b = RedisRateLimiter(redis, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    a.after_response("orga_1", "activity", 200, {"ratelimit": "limit=40, remaining=0, reset=0.8"})
-    assert b.wait_time("orga_1", "activity") == pytest.approx(0.8)
-    assert b.wait_time("orga_2", "activity") == 0  # other organizations are not affected
-    assert b.wait_time("orga_1", "lead") == 0      # nor other endpoint groups
-    assert b.before_call("orga_1", "activity") == pytest.approx(0.8)
+    a.after_response("orga_1", "activity:POST", 200, {"ratelimit": "limit=40, remaining=0, reset=0.8"})
+    assert b.wait_time("orga_1", "activity:POST") == pytest.approx(0.8)
+    assert b.wait_time("orga_2", "activity:POST") == 0  # other organizations are not affected
+    assert b.wait_time("orga_1", "lead:POST") == 0      # nor other endpoint groups
+    assert b.wait_time("orga_1", "activity:GET") == 0   # nor other methods of the same path
+    assert b.before_call("orga_1", "activity:POST") == pytest.approx(0.8)
+
+
+def test_ratelimit_reset_header_is_read_when_the_ratelimit_header_is_absent():
+    redis = fakeredis.FakeRedis()
+    now = [1000.0]
+    limiter = RedisRateLimiter(redis, clock=lambda: now[0])
+    limiter.after_response("orga_1", "lead:GET", 429, {"RateLimit-Reset": "4.5", "Retry-After": "5"})
+    assert limiter.wait_time("orga_1", "lead:GET") == pytest.approx(4.5)
 
 
 def test_header_parsing_accepts_decimal_reset():
     assert parse_ratelimit("limit=100, remaining=50, reset=5.25") == (100, 50, 5.25)
     assert parse_ratelimit("garbage") is None
-    assert endpoint_group("/activity/whatsapp_message/") == "activity"
+    assert endpoint_group("/activity/whatsapp_message/", "post") == "activity:POST"
+    assert endpoint_group("/activity/whatsapp_message/") == "activity:GET"
 
 
 def test_upload_file_posts_the_form_then_returns_the_download_url(requests_mock):
@@ -137,5 +147,5 @@ def test_upload_file_posts_the_form_then_returns_the_download_url(requests_mock)
 
 def test_attachments_over_25_mb_are_refused_before_any_call(requests_mock):
     with pytest.raises(CloseRejected):
-        client().upload_file("big.bin", "application/octet-stream", b"0" * (25 * 1024 * 1024 + 1))
+        client().upload_file("big.bin", "application/octet-stream", b"0" * 25_000_001)
     assert requests_mock.call_count == 0

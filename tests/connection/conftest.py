@@ -25,7 +25,7 @@ def live_port():
 def sandbox(live_port):
     """Overrides the shared one: the browser tests' live server callback is a registered redirect URI."""
     from close_sandbox.testing import SandboxServer
-    server = SandboxServer(config={"REDIRECT_URIS": [
+    server = SandboxServer(config={"STRICT": True, "REDIRECT_URIS": [
         DEFAULT_CALLBACK, f"http://127.0.0.1:{live_port}/integrations/close/callback"]})
     server.start()
     yield server

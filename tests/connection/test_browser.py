@@ -111,7 +111,7 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
     expect(owner.locator("#close-state")).to_have_text("not connected")
     expect(owner.locator("#close-history-table")).to_contain_text("Disconnected")
 
-    # The same as rep@acme.test (no All Leads, no Manage Organization) ends in the refusal
+    # The same as rep@acme.test (no Lead Visibility = All Leads) ends in the refusal
     owner.goto(f"{close_sandbox.url}/logout/")
     owner.goto(f"{base}/integrations/close/")
     owner.click("#close-connect")

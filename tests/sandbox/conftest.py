@@ -48,7 +48,7 @@ def contract():
 
 @pytest.fixture(scope="session")
 def server():
-    with SandboxServer() as srv:
+    with SandboxServer({"STRICT": True}) as srv:  # as unkind as real Close may be
         yield srv
 
 

@@ -89,7 +89,7 @@ def test_request_log_and_no_secrets(sb, dana, http):
     entries = log["data"]
     assert [(e["method"], e["path"], e["status"], e["credential"]) for e in entries] == [
         ("GET", "/api/v1/me/", 200, "api_key"), ("GET", "/api/v1/lead/", 401, None)]
-    assert entries[0]["organization_id"] == SALES and entries[0]["group"] == "identity"
+    assert entries[0]["organization_id"] == SALES and entries[0]["group"] == "identity:GET"
     later = sb.control("GET", f"requests?since={log['next_index']}")
     assert later["data"] == [] and later["next_index"] == log["next_index"]
     assert DANA_SALES_KEY not in str(entries) and "bad-key" not in str(entries)

@@ -24,9 +24,14 @@ def test_full_flow_state_org_and_me(sb, http):
     assert Api(http, sb, token=tokens["access_token"]).get(f"/organization/{SALES}/").status_code == 404
 
 
-def test_deny_redirects_with_access_denied(sb):
+def test_deny_redirects_with_access_denied_and_no_state_by_default(sb):
     query = authorize(sb, action="deny", state="s1")
-    assert query == {"error": "access_denied", "state": "s1"}
+    assert query == {"error": "access_denied"}  # Close does not promise to echo state on decline
+    sb.app.config["DECLINE_WITH_STATE"] = True
+    try:
+        assert authorize(sb, action="deny", state="s2") == {"error": "access_denied", "state": "s2"}
+    finally:
+        sb.app.config["DECLINE_WITH_STATE"] = False
 
 
 def test_unknown_client_or_redirect_shows_error_page_without_redirect(sb):

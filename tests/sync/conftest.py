@@ -19,6 +19,7 @@ FAST = {
     "SYNC_FLAG_TTL": 4.0,
     "SYNC_DRAIN_BUDGET": 5.0,
     "CLOSE_TIMEOUT": 3.0,
+    "SYNC_INDEX_GRACE": 5.0,  # the sandbox's index is instant unless a test delays it (and raises this)
 }
 _ids = itertools.count(1)
 

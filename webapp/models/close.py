@@ -8,10 +8,11 @@ from webapp.models.base import UTCDateTime, utcnow
 # Why a connection ended; shown on the card and in the history.
 DISCONNECT_REASONS = {
     "user": "Disconnected by a workspace admin",
-    "org_deleted": "The Close organization no longer exists",
-    "owner_gone": "The Close connection owner no longer exists",
+    "org_deleted": "The Close organization no longer exists",  # older rows only: Close gives no such signal
+    "owner_gone": "The Close user who connected is no longer an active member of the organization",
     "member_removed": "The workspace member who connected was removed from the workspace",
-    "access_revoked": "Access was revoked in Close",
+    # Close answers a dead grant the same way whatever the cause (close-api.md §2.7, §3.7).
+    "access_revoked": "Access was revoked in Close, or the Close user or organization no longer exists",
 }
 
 
@@ -50,6 +51,8 @@ class CloseConnection(db.Model):
     new_lead_status_id: Mapped[str | None] = mapped_column(sa.String(64))
     sync_attachments: Mapped[bool] = mapped_column(default=True)
     catch_up_held: Mapped[bool] = mapped_column(default=True)
+    # Incoming messages also notify in Close's Inbox (POST …?send_to_inbox=true); off by default.
+    send_to_inbox: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Cached from Close at connect/validation: [{"id","label"}] and {email: close_user_id}.
     lead_statuses: Mapped[list] = mapped_column(sa.JSON, default=list)
     close_users: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CIRCUIT_BREAK = 3  # consecutive messages Close failed on before the rest of the batch backs off
 LINK_FIELDS = {"lead", "contact", "lead_id", "contact_id"}
 REPLY_FIELDS = {"response_to", "response_to_id"}
+USER_FIELDS = {"user", "user_id"}
 
 
 @dataclass
@@ -161,21 +162,50 @@ def deliver(message, ctx, maybe_sent, rerouted=False):
                            lead_id=result.lead_id, activity_id=existing)
     built = build_payload(message, ctx, result)
     try:
-        activity = ctx.client.create_whatsapp_activity(built.payload)
+        activity = create_activity(ctx, built.payload)
     except CloseRejected as exc:
-        fields = set(exc.field_errors)
-        if fields & LINK_FIELDS and not rerouted:
+        if set(exc.field_errors) & LINK_FIELDS and not rerouted:
             forget_link(result.link, ctx, message.chat_id)
             return deliver(message, ctx, False, rerouted=True)
-        if not (fields & REPLY_FIELDS and built.payload.pop("response_to_id", None)):
-            raise
-        built.notes.append("the replied-to activity is gone in Close")
-        activity = ctx.client.create_whatsapp_activity(built.payload)
+        activity = create_without_refused_fields(ctx, built, exc)
     if rerouted:
         built.notes.append("re-routed: the previously linked lead no longer exists")
     ctx.activity_ids[message.external_id] = activity["id"]
     return Outcome("synced", "; ".join(built.notes), lead_id=result.lead_id, activity_id=activity["id"],
                    attachments=built.attachments)
+
+
+def create_activity(ctx, payload):
+    """Incoming messages also land in Close's Inbox when the connection's setting says so."""
+    inbox = bool(ctx.connection.send_to_inbox) and payload["direction"] == "incoming"
+    return ctx.client.create_whatsapp_activity(payload, send_to_inbox=inbox)
+
+
+def create_without_refused_fields(ctx, built, refused):
+    """Close refused an optional field: a reply to an activity gone from Close, or a user_id it no
+    longer accepts (e.g. a deactivated Close user). The message still belongs in Close, so it goes
+    again without that field, and the row says so. Each field is dropped at most once; any other
+    refusal is raised."""
+    while drop_refused_field(built, refused):
+        try:
+            return create_activity(ctx, built.payload)
+        except CloseRejected as exc:
+            refused = exc
+    raise refused
+
+
+def drop_refused_field(built, refused):
+    """Remove the optional field Close refused from the payload and note it; False when none."""
+    fields = set(refused.field_errors)
+    if fields & REPLY_FIELDS and built.payload.pop("response_to_id", None):
+        built.notes.append("the replied-to activity is gone in Close")
+        return True
+    if fields & USER_FIELDS and "user_id" in built.payload:
+        user_id = built.payload.pop("user_id")
+        built.notes.append(f"synced without attributing it to Close user {user_id} "
+                           f"(Close refused it: {refused.message})")
+        return True
+    return False
 
 
 def find_copy(client, external_id, lead_id):

@@ -45,8 +45,11 @@ def build_payload(message, ctx, route, reuse_uploads=False):
         "activity_at": message.sent_at.isoformat(),
         "local_phone": number.e164,
         "remote_phone": message.chat.remote_phone,
-        "message_markdown": message.text or "",
+        "message_markdown": message_markdown(message),
     }
+    link = integration_link(message)
+    if link:
+        payload["integration_link"] = link
     user_id = close_user_for(number, connection)
     if user_id:
         payload["user_id"] = user_id
@@ -67,6 +70,21 @@ def build_payload(message, ctx, route, reuse_uploads=False):
     else:
         built.notes.append("attachments not synced (setting off)")
     return built
+
+
+def message_markdown(message):
+    """Close requires a non-empty message_markdown: a media-only message names its files."""
+    if message.text and message.text.strip():
+        return message.text
+    names = [item.get("filename") or "file" for item in message.attachments or []]
+    return "\n".join(f"📎 {name}" for name in names) or "(empty message)"
+
+
+def integration_link(message):
+    """Close links the activity back to the message's chat in Closeline's sync log (1–2083 chars)."""
+    base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    link = f"{base}/sync/?chat={message.chat_id}#message-{message.id}"
+    return link if base.startswith(("http://", "https://")) and len(link) <= 2083 else None
 
 
 def _close_file(item):

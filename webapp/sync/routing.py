@@ -7,8 +7,11 @@
 3. none, auto-create on → create one lead with a contact carrying the phone. Exactly one lead per
    chat even when many messages of a new chat are processed at once: the worker first *inserts*
    the link row (lead_id NULL) and only the one whose insert commits calls Close; the others
-   wait for it (Deferred). A claim whose worker died is taken over after CLAIM_STALE, and the
-   taker searches Close again first, so a lead created just before the crash is found, not doubled;
+   wait for it (Deferred). Close's search index lags (close-api.md §4.4), so an unfinished claim
+   means "a create may have reached Close": the others search, and while nothing is found they
+   wait up to SYNC_INDEX_GRACE from the claim before taking it over and creating again. A worker
+   killed right after Close created the lead therefore leaves a claim that the next worker
+   resolves by finding that lead once indexed, not by creating a second one;
 4. else skip with the reason.
 
 RULE for several leads: the lead of the earliest-created matching contact; ties → smallest
@@ -20,15 +23,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.integrations.close.client import CloseError
+from webapp.integrations.close.client import CloseError, CloseTransient
 from webapp.models import ChatLink, utcnow
 from webapp.phones import InvalidPhone, region_of, to_e164
 from webapp.sync.states import SKIP_GROUP
 
-CLAIM_STALE = timedelta(seconds=60)
+
+def index_grace():
+    return timedelta(seconds=current_app.config["SYNC_INDEX_GRACE"])
 
 
 @dataclass
@@ -68,12 +74,11 @@ def route(message, connection, client):
                 return Skip(f"Lead {link.lead_id} has no contact to attach the message to.")
             db.session.commit()
         return Route(link.lead_id, link.contact_id, link)
-    if link is not None and link.updated_at and utcnow() - link.updated_at < CLAIM_STALE:
-        raise Deferred()
-
     matches = search(client, chat.remote_phone, region_of(message.number.e164))
     if matches:
         return _link_found(chat, org_id, matches, link, client)
+    if link is not None and link.updated_at and utcnow() - link.updated_at < index_grace():
+        raise Deferred()  # a create is in flight, or done and not indexed yet: don't double it
     if not connection.auto_create_lead:
         return Skip(f"No Close contact has {chat.remote_phone} and auto-create is off.")
     return _create(chat, connection, client, link)
@@ -161,9 +166,10 @@ def _create(chat, connection, client, link):
     try:
         lead = client.create_lead(name=name, contact_name=name, phone=chat.remote_phone,
                                   status_id=connection.new_lead_status_id or None)
-    except Exception:
-        _release_claim(chat.id, org_id)
-        raise
+    except CloseError as exc:
+        if not (isinstance(exc, CloseTransient) and exc.ambiguous):
+            _release_claim(chat.id, org_id)  # Close created nothing: the next try may create
+        raise  # otherwise the claim stays: the lead may exist and will show once indexed
     contact = (lead.get("contacts") or [{}])[0]
     link = find_link(chat.id, org_id)
     values = dict(lead_id=lead["id"], contact_id=contact.get("id"), source="created",
@@ -176,7 +182,8 @@ def _create(chat, connection, client, link):
 
 
 def _claim(chat, org_id, link):
-    """Insert-first claim (or take over a stale one). True when this worker may create the lead."""
+    """Insert-first claim (or take over one older than the index grace). True when this worker may
+    create the lead. The claim row is committed before Close is called."""
     if link is None:
         try:
             db.session.add(ChatLink(workspace_id=chat.workspace_id, chat_id=chat.id, close_org_id=org_id,
@@ -186,7 +193,7 @@ def _claim(chat, org_id, link):
         except IntegrityError:
             db.session.rollback()
             return False
-    # A stale claim: take it over atomically (only one updater matches the old timestamp).
+    # An old claim whose lead never showed in search: take it over atomically (one updater wins).
     taken = db.session.execute(
         sa.update(ChatLink).where(ChatLink.id == link.id, ChatLink.lead_id.is_(None),
                                   ChatLink.updated_at == link.updated_at)

@@ -3,9 +3,10 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from webapp.integrations.close.client import CloseNotFound
+from webapp.integrations.close.client import CloseRejected
 
-REQUIRED = ("view_all_leads", "manage_organization")
+# Only Lead Visibility = All Leads: no call Closeline makes needs manage_organization (PRODUCT.md).
+REQUIRED = ("view_all_leads",)
 
 # Plain-words explanation of each missing permission and what the person can do about it.
 PERMISSION_TEXT = {
@@ -34,15 +35,17 @@ def membership_in(memberships, org_id, user_id=None):
 
 
 def effective_permissions(client, membership):
-    """Permissions granted to the membership plus those of its role (GET /role/{id}/)."""
+    """Permissions granted to the membership plus those of its role.
+
+    The role comes from the list GET /role/: built-in roles have plain ids (`admin`, `superuser`…)
+    that only the list is seen returning (close-api.md §3.5). When the list is refused (any 4xx but
+    401) the membership's own `permissions_granted` decides; only 5xx/timeouts propagate.
+    """
     permissions = set(membership.get("permissions_granted") or [])
     role_id = membership.get("role_id")
     role_name = ""
     if role_id:
-        try:
-            role = client.role(role_id)
-        except CloseNotFound:
-            role = {}
+        role = _role_from_list(client, role_id)
         permissions |= set(role.get("permissions") or [])
         role_name = role.get("name") or role_id
     return permissions, role_name
@@ -81,6 +84,14 @@ def verify_access(client, org_id, user_id=None):
 def _only_org(me):
     orgs = me.get("organizations") or []
     return orgs[0]["id"] if len(orgs) == 1 else None
+
+
+def _role_from_list(client, role_id):
+    try:
+        roles = client.roles()
+    except CloseRejected:  # 400/403/404…: not "unreachable"; permissions_granted decides
+        return {}
+    return next((r for r in roles if r.get("id") == role_id), {})
 
 
 def missing_permissions(permissions):
@@ -132,7 +143,7 @@ def checklist(membership, connection, last_refusal=None, managers_text=""):
         perms_ok = not connection.permission_warning
         account_hint = f"Connected as {connection.close_user_email}."
         perms_hint = "Missing: see the warning above." if connection.permission_warning else \
-            "Lead Visibility = All Leads and Manage Organization: granted."
+            "Lead Visibility = All Leads: granted."
     elif last_refusal:
         if last_refusal.get("no_account"):
             account_ok = False
@@ -149,6 +160,6 @@ def checklist(membership, connection, last_refusal=None, managers_text=""):
     items.append({"key": "close_account", "label": "An active Close account",
                   "ok": account_ok, "hint": account_hint})
     items.append({"key": "close_permissions",
-                  "label": "The Close role has Lead Visibility = All Leads and may manage the organization",
+                  "label": "The Close role has Lead Visibility = All Leads",
                   "ok": perms_ok, "hint": perms_hint, "link": roles_url()})
     return items

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 # A 429 means Close did nothing, so even a write may be sent again after waiting.
 MAX_RATE_LIMIT_RETRIES = 5
-MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+MAX_ATTACHMENT_BYTES = 25_000_000  # Close's "25 MB" per message: decimal megabytes
 
 
 class CloseClient:
@@ -50,7 +50,7 @@ class CloseClient:
         """Send one call; returns the decoded JSON body (dict) or raises a CloseError subclass."""
         if not path.endswith("/"):
             path += "/"
-        group = endpoint_group(path)
+        group = endpoint_group(path, method)
         refreshed = False
         for _ in range(MAX_RATE_LIMIT_RETRIES + 1):
             if self.rate_limiter:

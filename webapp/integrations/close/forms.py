@@ -13,6 +13,7 @@ class SettingsForm(FlaskForm):
     new_lead_status_id = SelectField("Status of new leads", validate_choice=False)
     sync_attachments = BooleanField("Sync attachments")
     catch_up_held = BooleanField("Catch up messages held while the subscription was inactive")
+    send_to_inbox = BooleanField("Notify in Close's Inbox for incoming messages")
     submit = SubmitField("Save settings")
 
     def __init__(self, connection, *args, **kwargs):

@@ -67,22 +67,6 @@ def auto_disconnect(connection_id, reason, detail=""):
     return True
 
 
-def reason_from_invalid_grant(description):
-    """Which definitive reason a refused refresh means.
-
-    Close documents no signal for these (close-api.md §2.7, §9): once the organization is gone or
-    the user left it, every token of the grant is dead, so the token endpoint's
-    error_description is the only place that can say why. We read it when it names the cause
-    and otherwise call it a revocation.
-    """
-    text = (description or "").lower()
-    if "organization" in text and any(w in text for w in ("exist", "deleted", "not found", "gone")):
-        return "org_deleted"
-    if any(w in text for w in ("member", "inactive", "deactivated", "user no longer", "user is no longer")):
-        return "owner_gone"
-    return "access_revoked"
-
-
 def record_refresh_failure(connection_id, error):
     """A token refresh failed without a definitive answer: keep the connection, say so, tell managers once."""
     with own_session() as session:

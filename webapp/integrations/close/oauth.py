@@ -27,6 +27,11 @@ class OAuthUnavailable(Exception):
     pass
 
 
+def token_call_timeout():
+    """Seconds one token-endpoint call may take, for connecting and again for reading."""
+    return max(3 * float(current_app.config.get("CLOSE_TIMEOUT", 10.0)), 30.0)
+
+
 def _session():
     cfg = current_app.config
     return OAuth2Session(
@@ -38,7 +43,7 @@ def _session():
         revocation_endpoint_auth_method="client_secret_post",
         # Generous: a refresh that times out after Close rotated the pair leaves us without a usable
         # refresh token (the next one is invalid_grant), so we wait rather than give up early.
-        default_timeout=max(3 * float(cfg.get("CLOSE_TIMEOUT", 10.0)), 30.0),
+        default_timeout=token_call_timeout(),
     )
 
 

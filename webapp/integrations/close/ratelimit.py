@@ -1,7 +1,9 @@
 """Close's rate limits, honoured by every worker of an organization together.
 
 Close answers every call with `ratelimit: limit=N, remaining=N, reset=S` (per endpoint group)
-and 429 + `Retry-After` when a bucket is empty. We keep one "blocked until" timestamp per
+and 429 + `Retry-After` when a bucket is empty. Close groups endpoints by path AND method
+(close-api.md §6.3), so our groups are "<path family>:<METHOD>": a full bucket for creating
+activities never stalls reading them. We keep one "blocked until" timestamp per
 (organization, endpoint group) in Redis: any worker that learns the bucket is empty blocks
 all the others until it refills, so the organization spends its budget instead of 429s.
 """
@@ -20,10 +22,23 @@ def parse_ratelimit(value):
     return int(float(match["limit"])), int(float(match["remaining"])), float(match["reset"])
 
 
-def endpoint_group(path):
-    """'/activity/whatsapp_message/' → 'activity'; Close buckets calls by endpoint group."""
+def endpoint_group(path, method="GET"):
+    """('/activity/whatsapp_message/', 'POST') → 'activity:POST'."""
     parts = [p for p in path.split("/") if p]
-    return parts[0] if parts else "root"
+    return f"{parts[0] if parts else 'root'}:{method.upper()}"
+
+
+def reset_seconds(headers):
+    """Seconds until the bucket refills: `reset` of the RateLimit header (the precise one), else a
+    separate RateLimit-Reset header, else Retry-After (close-api.md §6.3); None when absent."""
+    parsed = parse_ratelimit(headers.get("ratelimit"))
+    if parsed:
+        return parsed[2]
+    for name in ("ratelimit-reset", "retry-after"):
+        value = _float(headers.get(name))
+        if value is not None:
+            return value
+    return None
 
 
 class RedisRateLimiter:
@@ -66,13 +81,13 @@ class RedisRateLimiter:
             self.redis.set(key, repr(until), px=max(1, int(seconds * 1000) + 50))
 
     def after_response(self, org_id, group, status, headers):
-        parsed = parse_ratelimit(headers.get("ratelimit") or headers.get("RateLimit"))
+        headers = {k.lower(): v for k, v in headers.items()}
+        parsed = parse_ratelimit(headers.get("ratelimit"))
+        reset = reset_seconds(headers)
         if status == 429:
-            retry_after = _float(headers.get("retry-after"))
-            reset = parsed[2] if parsed else None
-            self.block(org_id, group, max(x for x in (retry_after, reset, 1.0) if x is not None))
+            self.block(org_id, group, reset if reset else 2.0)  # 2 s: the official client's default
         elif parsed and parsed[1] <= 0:
-            self.block(org_id, group, parsed[2])
+            self.block(org_id, group, reset)
 
 
 def _float(value):

@@ -120,19 +120,22 @@ def callback():
     if pending is None:
         return _refused("This answer from Close was already used or no connect was started. "
                         "Nothing was stored; click Connect to try again.", "callback without a pending authorization")
+    error = request.args.get("error")
+    if error == "access_denied" and not request.args.get("code"):
+        # Close's decline may carry no state (close-api.md §2.2); a decline grants nothing, so
+        # there is nothing to protect here: the pending authorization is simply dropped.
+        return _refused("You declined on Close's consent screen. Nothing was connected or stored; "
+                        "click Connect to try again.", "declined on Close's consent screen; nothing was connected",
+                        kind="connect_denied")
     if not hmac.compare_digest(state, pending["state"]) or pending["workspace_id"] != current_workspace().id \
             or pending["user_id"] != current_user.id:
         return _refused("The answer from Close did not match the connect you started (state mismatch). "
                         "Nothing was stored; click Connect to try again.", "state mismatch")
-    error = request.args.get("error")
-    if error == "access_denied":
-        return _refused("You clicked Deny on Close's consent screen, so nothing was connected.",
-                        "Deny was clicked on Close's consent screen; nothing was connected", kind="connect_denied")
     if error or not request.args.get("code"):
         return _refused("Close did not authorize the connection. Nothing was stored; click Connect to try again.")
     try:
         token = oauth.exchange_code(request.args["code"], pending["verifier"])
-    except oauth.OAuthRejected as exc:
+    except oauth.OAuthRejected:
         return _refused("Close refused to complete the connection. Nothing was stored; "
                         "click Connect to try again.", "Close refused to complete the connection")
     except oauth.OAuthUnavailable:

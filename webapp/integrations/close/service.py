@@ -22,6 +22,7 @@ SETTING_LABELS = {
     "new_lead_status_id": "Status of new leads",
     "sync_attachments": "Sync attachments",
     "catch_up_held": "Catch up held messages on renewal",
+    "send_to_inbox": "Notify in Close's Inbox for incoming messages",
 }
 
 

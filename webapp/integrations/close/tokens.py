@@ -25,10 +25,20 @@ from webapp.redis_conn import get_redis
 log = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=2)  # refresh this long before Close's expiry
-LOCK_TTL = 30  # seconds a refresh may hold the lock (token calls time out well before)
-LOCK_WAIT = 40
+LOCK_SLACK = 15  # seconds on top of the token call's own timeouts (DB reads and writes around it)
+
+
+def lock_ttl():
+    """The refresh lock outlives the slowest token call (connect + read timeouts): were it to
+    expire mid-call, a second worker would refresh with a token Close already rotated."""
+    return int(2 * oauth.token_call_timeout() + LOCK_SLACK)
+
 
 _T = CloseConnection.__table__
+
+
+CONFIG_ERROR = ("Close refused Closeline's OAuth app credentials (invalid_client): the server operator must "
+                "check CLOSE_CLIENT_ID and CLOSE_CLIENT_SECRET. The connection is kept; sync resumes once fixed.")
 
 
 class ConnectionLost(CloseAuthError):
@@ -72,8 +82,8 @@ def _fresh(connection_id, min_valid, stale_version):
     _ensure_live(row)
     if not _needs_refresh(row, min_valid, stale_version):
         return crypto.decrypt(row["access_token_enc"]), row["token_version"]
-    lock = get_redis().lock(f"closeline:token-refresh:{connection_id}", timeout=LOCK_TTL,
-                            blocking_timeout=LOCK_WAIT)
+    lock = get_redis().lock(f"closeline:token-refresh:{connection_id}", timeout=lock_ttl(),
+                            blocking_timeout=lock_ttl() + 5)
     if not lock.acquire():
         raise CloseTransient("Another token refresh of this connection is taking too long")
     try:
@@ -81,7 +91,7 @@ def _fresh(connection_id, min_valid, stale_version):
         _ensure_live(row)
         if not _needs_refresh(row, min_valid, stale_version):
             return crypto.decrypt(row["access_token_enc"]), row["token_version"]
-        return _refresh_locked(row)
+        return refresh_locked(row)
     finally:
         try:
             lock.release()
@@ -95,18 +105,28 @@ def _ensure_live(row):
                              reason=row["disconnect_reason"] if row is not None else None)
 
 
-def _refresh_locked(row):
+def refresh_locked(row):
+    """Refresh row's pair; the caller holds the connection's refresh lock. Returns (token, version)."""
     connection_id = row["id"]
     try:
         token = oauth.refresh(crypto.decrypt(row["refresh_token_enc"]))
     except oauth.OAuthRejected as exc:
         if exc.error == "invalid_grant":
-            reason = lifecycle.reason_from_invalid_grant(exc.description)
-            lifecycle.auto_disconnect(connection_id, reason, f"Token refresh refused: {exc.error}")
-            raise ConnectionLost("Close refused the token refresh", reason=reason) from None
-        # invalid_client and friends: our configuration, not the user's grant. Keep the connection.
-        lifecycle.record_refresh_failure(connection_id, f"Close refused the token refresh ({exc.error})")
-        raise CloseError(f"Close refused the token refresh ({exc.error})") from None
+            current = read_row(connection_id)
+            if current is not None and current["token_version"] != row["token_version"]:
+                # Someone rotated the pair while we called Close: our token was merely superseded.
+                _ensure_live(current)
+                return crypto.decrypt(current["access_token_enc"]), current["token_version"]
+            # invalid_grant names no cause at Close: one honest reason for all of them.
+            lifecycle.auto_disconnect(connection_id, "access_revoked", f"Token refresh refused: {exc.error}")
+            raise ConnectionLost("Close refused the token refresh", reason="access_revoked") from None
+        # invalid_client and friends: our OAuth app's configuration, not the user's grant. Keep the
+        # connection and tell the operator what to fix instead of retrying silently.
+        message = CONFIG_ERROR if exc.error == "invalid_client" else \
+            f"Close refused the token refresh ({exc.error})"
+        log.error("Close token refresh of connection %s refused: %s", connection_id, exc.error)
+        lifecycle.record_refresh_failure(connection_id, message)
+        raise CloseError(message) from None
     except oauth.OAuthUnavailable as exc:
         lifecycle.record_refresh_failure(connection_id, str(exc))
         raise CloseTransient(str(exc)) from None
@@ -122,8 +142,8 @@ def store_rotated(row, token):
             _T.c.id == row["id"], _T.c.token_version == row["token_version"],
             _T.c.disconnected_at.is_(None)).values(**values)).rowcount
     if updated != 1:
-        # Lost a race (the lock expired mid-refresh, or a disconnect): the row wins, drop ours.
-        oauth.revoke(token.get("refresh_token"))
+        # Lost a race (a disconnect, or a lock that expired anyway): the row wins, drop ours. Never
+        # revoke it: revoking ends the whole grant at Close, and another worker may be using it.
         current = read_row(row["id"])
         _ensure_live(current)
         return crypto.decrypt(current["access_token_enc"])

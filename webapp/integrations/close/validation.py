@@ -1,6 +1,6 @@
 """Periodic validation of one connection: token, organization, connection owner, permissions.
 
-Only definitive answers disconnect (see service.auto_disconnect); timeouts, 5xx, 429 and network
+Only definitive answers disconnect (see lifecycle.auto_disconnect); timeouts, 5xx, 429 and network
 errors mark the connection "Close unreachable, retrying" and keep everything.
 """
 from datetime import timedelta
@@ -31,8 +31,9 @@ def validate(connection_id):
     except tokens.ConnectionLost as exc:
         return f"disconnected:{exc.reason}"
     except CloseNotFound:
-        lifecycle.auto_disconnect(connection_id, "org_deleted", "Close no longer knows the organization")
-        return "disconnected:org_deleted"
+        # The token's own organization is 404: Close documents no reason, so claim none.
+        lifecycle.auto_disconnect(connection_id, "access_revoked", "Close no longer shows the organization")
+        return "disconnected:access_revoked"
     except CloseTransient as exc:
         return _unreachable(connection_id, exc)
     except CloseError as exc:  # 400/403…: not definitive, keep trying
