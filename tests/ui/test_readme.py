@@ -14,6 +14,8 @@ def test_readme_documents_ports_and_embeds_existing_screenshots():
     assert {"dashboard.png", "sync-log-mobile.png", "api-keys.png"} <= set(shots)
     for name in shots:
         assert os.path.exists(os.path.join(ROOT, "docs", "screenshots", name)), name
-    with open(os.path.join(ROOT, "tests", "ui", "test_screens.py")) as fh:
-        suite = fh.read()
+    suite = ""
+    for path in (("tests", "ui", "test_screens.py"), ("tests", "connection", "test_card_browser.py")):
+        with open(os.path.join(ROOT, *path)) as fh:
+            suite += fh.read()
     assert all(f'"{name}"' in suite for name in shots), "every embedded screenshot is made by the suite"
