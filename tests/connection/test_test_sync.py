@@ -29,7 +29,8 @@ def test_test_sync_reports_each_message(owner_connected, demo, app, worker, clos
     (run,) = _runs()
     assert run.rq_job_id == f"test-sync-{demo.acme.id}" and run.status == "finished", run.message
     assert run.progress_done == run.progress_total == 3
-    assert [c["label"] for c in run.result["checks"] if c["ok"]] == ["Access token is valid", "Permission view_all_leads"]
+    assert [c["label"] for c in run.result["checks"] if c["ok"]] == [
+        "Close is reachable and accepts Closeline's access", "Lead Visibility: All Leads"]
     items = run.result["items"]
     assert len(items) == 3 and all(i["state"] == "synced" for i in items), items
     lead_url = items[0]["lead_url"]
