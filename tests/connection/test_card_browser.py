@@ -35,7 +35,6 @@ def _connect(page, base):
 def _queued(demo, count, remote="+14155550102"):
     """Queued messages of a second chat (ids distinct from add_messages')."""
     from webapp.extensions import db
-    from webapp.models import Message
     chat, rows = add_messages(demo, count, remote=remote, kind="group")
     chat.kind = "direct"
     for row in rows:
