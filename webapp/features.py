@@ -7,6 +7,7 @@ from webapp.integrations.close.routes import bp as close_bp
 from webapp.integrations.close.service import on_member_removed
 from webapp.history.routes import bp as history_bp
 from webapp.privacy.routes import bp as privacy_bp
+from webapp.integrations.close.wording import event_label, plain_detail
 from webapp.signals import member_removed, subscription_changed
 from webapp.sync.actions import on_subscription_changed
 from webapp.sync import history
@@ -31,5 +32,7 @@ def register_features(app):
     history.set_source_factory(history_source.source_for)  # history import reads linked numbers
     app.cli.add_command(demo_group)  # `flask demo traffic`
     app.add_template_filter(state_badge)
+    app.add_template_filter(event_label)
+    app.add_template_filter(plain_detail)
     member_removed.connect(on_member_removed)
     subscription_changed.connect(on_subscription_changed)

@@ -42,6 +42,8 @@ class ChatLink(db.Model):
     close_org_id: Mapped[str] = mapped_column(sa.String(64))
     lead_id: Mapped[str | None] = mapped_column(sa.String(64))
     contact_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # The lead's name in Close, cached when the lead is resolved (shown instead of the id).
+    lead_name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     # found (one match), ambiguous (several: in review queue), created, manual (re-routed)
     source: Mapped[str] = mapped_column(sa.String(20), default="found")
     needs_review: Mapped[bool] = mapped_column(default=False)

@@ -34,7 +34,7 @@ def search_leads(workspace_id, text):
     if len(text) < MIN_QUERY:
         return []
     try:
-        found = _client(workspace_id).search_leads_by_name(text[:100])
+        found = _client(workspace_id).search_leads(text[:100])
     except CloseError as exc:
         raise GroupError(f"Close could not search leads right now ({exc.message}). Try again.") from exc
     return [{"id": lead["id"], "name": lead.get("display_name") or lead.get("name") or lead["id"]} for lead in found]

@@ -73,7 +73,7 @@ def route(message, connection, client):
     link = find_link(chat.id, org_id)
     if link is not None and link.lead_id:
         if not link.contact_id:  # re-routed by hand to a lead: pick its contact once
-            link.contact_id = contact_on_lead(client, link.lead_id, chat.remote_phone)
+            link.contact_id = contact_on_lead(client, link.lead_id, chat.remote_phone, link)
             if link.contact_id is None:
                 db.session.rollback()
                 return Skip(f"Lead {link.lead_id} has no contact to attach the message to.")
@@ -81,7 +81,7 @@ def route(message, connection, client):
         return Route(link.lead_id, link.contact_id, link)
     matches = search(client, chat.remote_phone, region_of(message.number.e164))
     if matches:
-        return _link_found(chat, org_id, matches, link)
+        return _link_found(chat, org_id, matches, link, client)
     if privacy.allow_list_only(chat.workspace_id):
         return Skip(f"Allow-list mode: no Close contact has {chat.remote_phone}, so this chat is not synced "
                     f"(only chats already in Close are).")
@@ -114,17 +114,33 @@ def pick(matches):
     return min(matches, key=lambda c: (c.get("date_created") or "", c.get("lead_id") or ""))
 
 
-def _link_found(chat, org_id, matches, link):
+def lead_names(client, lead_ids):
+    """{lead id: name} read from Close; a lead Close won't show keeps no name (best effort)."""
+    names = {}
+    for lead_id in lead_ids:
+        try:
+            lead = client.get_lead(lead_id)
+        except CloseError:
+            continue
+        names[lead_id] = (lead.get("display_name") or lead.get("name") or "")[:200]
+    return names
+
+
+def _link_found(chat, org_id, matches, link, client):
     leads = {}
     for contact in sorted(matches, key=lambda c: (c.get("date_created") or "", c.get("lead_id") or "")):
         leads.setdefault(contact["lead_id"], contact)
     chosen = pick(matches)
     ambiguous = len(leads) > 1
+    # Names are read once, when the lead is resolved: the log and review queue show them, not ids.
+    names = lead_names(client, leads)
     values = dict(lead_id=chosen["lead_id"], contact_id=chosen["id"],
                   source="ambiguous" if ambiguous else "found", needs_review=ambiguous,
                   review_note=(f"{len(leads)} Close leads have {chat.remote_phone}; picked the lead of "
                                f"the oldest matching contact." if ambiguous else ""),
+                  lead_name=names.get(chosen["lead_id"], ""),
                   candidates=[{"lead_id": lid, "contact_id": c["id"], "name": c.get("name") or "",
+                               "lead_name": names.get(lid, ""),
                                "date_created": c.get("date_created")} for lid, c in leads.items()]
                   if ambiguous else [])
     link = _save_link(chat, org_id, link, values)
@@ -165,6 +181,7 @@ def _create(chat, connection, client, link):
     contact = (lead.get("contacts") or [{}])[0]
     link = find_link(chat.id, org_id)
     values = dict(lead_id=lead["id"], contact_id=contact.get("id"), source="created",
+                  lead_name=(lead.get("display_name") or lead.get("name") or name or "")[:200],
                   needs_review=False, review_note="", candidates=[])
     for key, value in values.items():
         setattr(link, key, value)
@@ -200,8 +217,10 @@ def _release_claim(chat_id, org_id):
     db.session.commit()
 
 
-def contact_on_lead(client, lead_id, e164):
+def contact_on_lead(client, lead_id, e164, link=None):
     lead = client.get_lead(lead_id)
+    if link is not None:  # the lead was read anyway: cache its name
+        link.lead_name = (lead.get("display_name") or lead.get("name") or link.lead_name or "")[:200]
     contacts = lead.get("contacts") or []
     region = region_of(e164)
     for contact in contacts:

@@ -129,14 +129,12 @@ class CloseClient:
         }
         return self.post("/data/search/", json=body).get("data", [])
 
-    def search_leads_by_name(self, text, limit=10):
-        """Leads whose name has words beginning with `text` (the lead picker)."""
+    def search_leads(self, query, limit=10):
+        """Leads whose name (or other text) contains `query`: [{id, display_name, name}] (free text search)."""
         body = {
             "query": {"type": "and", "queries": [
                 {"type": "object_type", "object_type": "lead"},
-                {"type": "field_condition",
-                 "field": {"type": "regular_field", "object_type": "lead", "field_name": "name"},
-                 "condition": {"type": "text", "mode": "beginning_of_words", "value": text}},
+                {"type": "text", "value": query},
             ]},
             "_fields": {"lead": ["id", "display_name", "name"]},
             "_limit": limit,
