@@ -9,9 +9,8 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseError, CloseNotFound
 from webapp.models import Chat
-from webapp.sync import close_access
+from webapp.sync import actions, close_access
 
-MIN_QUERY = 2
 
 
 class GroupError(ValueError):
@@ -29,15 +28,12 @@ def _client(workspace_id):
 
 
 def search_leads(workspace_id, text):
-    """[{"id", "name"}] of Close leads whose name starts like `text` (the lead picker)."""
-    text = (text or "").strip()
-    if len(text) < MIN_QUERY:
-        return []
+    """[{"id", "name"}] of Close leads matching `text` (the group lead picker; same search as re-route)."""
     try:
-        found = _client(workspace_id).search_leads(text[:100])
+        found = actions.search_leads(workspace_id, text)
     except CloseError as exc:
         raise GroupError(f"Close could not search leads right now ({exc.message}). Try again.") from exc
-    return [{"id": lead["id"], "name": lead.get("display_name") or lead.get("name") or lead["id"]} for lead in found]
+    return [{"id": lead_id, "name": name} for lead_id, name in found]
 
 
 def pin(chat, lead_id):
