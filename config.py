@@ -72,6 +72,10 @@ class Config:
     SWEEP_INTERVAL = int(os.environ.get("SWEEP_INTERVAL", "60"))
 
     # Sync engine tunables (read once, here; tests override them through create_app(config)).
+    # History import: messages released to the outbox per slice, and how often the feeder looks.
+    # A live message waits behind at most one slice: 25 ≈ 4-6 s at Close's 150 ms per call.
+    SYNC_IMPORT_SLICE = int(os.environ.get("SYNC_IMPORT_SLICE", "25"))
+    SYNC_IMPORT_INTERVAL = float(os.environ.get("SYNC_IMPORT_INTERVAL", "0.5"))
     SYNC_BATCH_SIZE = int(os.environ.get("SYNC_BATCH_SIZE", "50"))            # rows claimed per drain round
     SYNC_POOL_SIZE = int(os.environ.get("SYNC_POOL_SIZE", "24"))              # chats delivered at once per drain
     SYNC_DRAIN_BUDGET = float(os.environ.get("SYNC_DRAIN_BUDGET", "20"))      # seconds per drain job (fairness)

@@ -26,13 +26,13 @@ def pytest(args, env=None):
 
 def main():
     extra = sys.argv[1:]
-    code = pytest(["-q", *extra])
+    code = pytest(["-q", "--durations=15", *extra])
     if code != 0:
         return code
     if reachable("127.0.0.1", 5432):
         env = dict(os.environ, TEST_DATABASE_URL=PG_URL)
         # Everything that touches the database, on PostgreSQL (browser and bench-style runs once is enough).
-        code = pytest(["-q", "-m", "not browser and not sqlite_only", *extra], env)
+        code = pytest(["-q", "--durations=15", "-m", "not browser and not sqlite_only", *extra], env)
     else:
         print("PostgreSQL is not reachable on 127.0.0.1:5432: PostgreSQL run skipped.", flush=True)
     return code

@@ -5,11 +5,16 @@ from webapp.api.blueprint import bp as api_bp
 from webapp.extensions import csrf
 from webapp.integrations.close.routes import bp as close_bp
 from webapp.integrations.close.service import on_member_removed
+from webapp.history.routes import bp as history_bp
+from webapp.privacy.routes import bp as privacy_bp
+from webapp.integrations.close.wording import event_label, plain_detail
 from webapp.signals import member_removed, subscription_changed
 from webapp.sync.actions import on_subscription_changed
+from webapp.sync import history
 from webapp.sync.demo_traffic import demo_group
 from webapp.sync.states import state_badge
 from webapp.sync.views import bp as sync_bp
+from webapp.whatsapp import history_source
 from webapp.whatsapp.routes import bp as whatsapp_bp
 from webapp.whatsapp.webhook import bp as whatsapp_hooks_bp
 
@@ -17,12 +22,17 @@ from webapp.whatsapp.webhook import bp as whatsapp_hooks_bp
 def register_features(app):
     app.register_blueprint(close_bp)
     app.register_blueprint(sync_bp)
+    app.register_blueprint(privacy_bp)
+    app.register_blueprint(history_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(whatsapp_bp)          # the WhatsApp page (gateways, linking, health)
     csrf.exempt(whatsapp_hooks_bp)               # gateway webhooks are authenticated by HMAC
     app.register_blueprint(whatsapp_hooks_bp)
+    history.set_source_factory(history_source.source_for)  # history import reads linked numbers
     app.cli.add_command(demo_group)  # `flask demo traffic`
     app.add_template_filter(state_badge)
+    app.add_template_filter(event_label)
+    app.add_template_filter(plain_detail)
     member_removed.connect(on_member_removed)
     subscription_changed.connect(on_subscription_changed)

@@ -1,7 +1,7 @@
 """Cloud API numbers: Graph access token (encrypted) and the last webhook error
 
 Revision ID: evo0001aaaa
-Revises: speed0001aaaa
+Revises: card0001aaaa
 Create Date: 2026-11-27 11:40:00
 
 """
@@ -11,7 +11,7 @@ import webapp.models.base  # noqa: F401  (custom column types)
 
 
 revision = 'evo0001aaaa'
-down_revision = 'speed0001aaaa'
+down_revision = 'card0001aaaa'
 branch_labels = None
 depends_on = None
 

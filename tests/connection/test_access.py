@@ -29,8 +29,10 @@ def test_full_page_or_card_fragment(app, demo, login):
 def test_member_sees_card_read_only(owner_connected, login):
     member = login("member@acme.test")
     page = text_of(member.get(PAGE))
-    assert "Acme Sales" in page and "Only the workspace owner or an admin can connect" in page
-    assert 'data-check="workspace_role" data-ok="no"' in page
+    assert "Acme Sales" in page and "Changes are made by Olivia Owner (owner), Adam Admin (admin)" in page
+    # no red ✗ for a member on a healthy connection: read-only, and who can change it
+    assert 'data-check="workspace_role" data-ok="info"' in page and 'data-ok="no"' not in page
+    assert 'data-attention="no"' in page
     for button in BUTTONS:
         assert button not in page
     assert 'id="close-history"' not in page

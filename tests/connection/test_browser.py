@@ -109,7 +109,7 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
     expect(owner.locator("#close-disconnect-confirm")).to_be_visible()
     owner.click("#close-disconnect-yes")
     expect(owner.locator("#close-state")).to_have_text("not connected")
-    expect(owner.locator("#close-history-table")).to_contain_text("disconnected")
+    expect(owner.locator("#close-history-table")).to_contain_text("Disconnected")
 
     # The same as rep@acme.test (no Lead Visibility = All Leads) ends in the refusal
     owner.goto(f"{close_sandbox.url}/logout/")

@@ -43,7 +43,8 @@ def test_disconnect_needs_confirmation_then_revokes(owner_connected, demo, close
     assert connection.disconnect_reason == "user" and connection.access_token_enc is None
     assert connection.refresh_token_enc is None
     assert connection.disconnected_by_id == demo.users["owner@acme.test"].id
-    assert "token revoked at Close" in events(demo.acme.id, "disconnected")[0].detail
+    detail = events(demo.acme.id, "disconnected")[0].detail
+    assert "access revoked at Close" in detail and "Olivia Owner" not in detail  # the actor is its own column
     assert [g["revoked"] for g in close_sandbox.control("GET", "/_sandbox/state")["grants"]] == [True]
 
 
@@ -95,9 +96,11 @@ def test_history_lists_events_with_actor(owner_connected, demo):
     owner.post(f"{PAGE}settings", htmx=True, data={"auto_create_lead": ""})
     owner.post(f"{PAGE}disconnect", htmx=True, data={"confirm": "yes"})
     fragment = text_of(owner.get(f"{PAGE}history", headers={"HX-Request": "true"}))
-    for text in ("connected", "settings changed", "disconnected", "Olivia Owner", "Acme Sales"):
+    for text in ("Connected", "Settings", "Disconnected", "Olivia Owner", "Acme Sales"):
         assert text in fragment
-    assert fragment.index("disconnected") < fragment.index("settings changed")  # newest first
+    assert fragment.index("Disconnected") < fragment.index("Settings")  # newest first
+    assert fragment.count("Olivia Owner") == 3  # once per entry: no "Olivia Owner: by Olivia Owner"
+    assert "orga_" not in fragment and "by Olivia Owner" not in fragment
 
 
 def test_catch_up_releases_held_messages(owner_connected, demo):

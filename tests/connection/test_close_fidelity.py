@@ -51,7 +51,7 @@ def test_super_user_without_manage_organization_connects_and_stays_valid(app, de
     owner = login("owner@acme.test")
     page = text_of(connect_as(owner, "dana@acme.test"))
     assert "Connected to the Close organization Acme Sales" in page
-    assert "Your Close role has Lead Visibility = All Leads" in page and "manage" not in page.lower()
+    assert "The Close role has Lead Visibility = All Leads" in page and "manage" not in page.lower()
     (connection,) = live_connections(demo.acme.id)
     assert _validate(connection.id) == "ok" and live_connections()[0].permission_warning is None
     assert checks.REQUIRED == ("view_all_leads",)
@@ -67,7 +67,7 @@ def test_decline_without_state_is_explained_and_stores_nothing(app, demo, login,
     page = text_of(response)
     assert "You declined on Close's consent screen" in page and "state mismatch" not in page
     assert live_connections() == [] and close_sandbox.control("GET", "/_sandbox/state")["grants"] == []
-    (refusal,) = events(demo.acme.id, "connect_refused")
+    (refusal,) = events(demo.acme.id, "connect_denied")  # a decline is no refusal (issue 12)
     assert "declined" in refusal.detail
     with owner.client.session_transaction() as session:
         assert PENDING not in session  # nothing kept for a later replay

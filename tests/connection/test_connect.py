@@ -25,9 +25,13 @@ def test_connect_stores_details_caches_and_encrypted_tokens(owner_connected, dem
     access = crypto.decrypt(connection.access_token_enc)
     assert access not in connection.access_token_enc
     page = text_of(owner.get(PAGE))
-    for text in ("Acme Sales", connection.close_org_id, "Dana Scully", "dana@acme.test", "Olivia Owner",
-                 "Connected since", "Last successful validation", "Token health", "Run test sync", "Save settings"):
+    for text in ("Connected to <strong>Acme Sales</strong> as <strong>dana@acme.test</strong> since",
+                 "Dana Scully", "Olivia Owner", "Last successful check", "Check connection now",
+                 "Run test sync", "Save settings"):
         assert text in page
+    assert connection.close_org_id not in page  # no raw org id on the card
+    assert page.index('id="close-summary"') < page.index('id="close-checklist"')  # summary first
+    assert '<details class="mb-3" id="close-checklist-box">' in page  # collapsed once connected
     assert [e.kind for e in events(demo.acme.id)] == ["connected"]
     assert [g["live"] for g in _grants(close_sandbox)] == [True]
 
@@ -44,12 +48,16 @@ def test_missing_permissions_are_explained_and_token_revoked(app, demo, login, c
     owner = login("owner@acme.test")
     page = text_of(connect_as(owner, "rep@acme.test"))
     assert "Close was not connected" in page
+    assert "Checked rep@acme.test in Acme Sales (role Field Rep)" in page
     assert "Lead Visibility is not set to “All Leads”" in page
+    assert "Ask an admin of Acme Sales in Close to set Lead Visibility to “All Leads” for" in page
+    assert "or connect with another Close account" in page and "sign out of Close" in page
     assert "manage the organization" not in page and "Settings → Roles" in page
     assert live_connections(demo.acme.id) == []
     assert [g["revoked"] for g in _grants(close_sandbox)] == [True]  # revoked at Close
     (refusal,) = events(demo.acme.id, "connect_refused")
-    assert "view_all_leads" in refusal.detail and "manage_organization" not in refusal.detail
+    assert "Lead Visibility: All Leads" in refusal.detail and "Manage Organization" not in refusal.detail
+    assert "rep@acme.test in Acme Sales" in refusal.detail
     assert 'data-check="close_permissions" data-ok="no"' in page
 
 
@@ -67,7 +75,9 @@ def test_deny_on_consent_screen(app, demo, login, connect_as):
     page = text_of(connect_as(owner, action="deny"))
     assert "You declined on Close's consent screen" in page and "state mismatch" not in page
     assert live_connections() == []
-    assert "declined" in events(demo.acme.id, "connect_refused")[0].detail
+    assert events(demo.acme.id, "connect_refused") == []  # Deny is no refusal
+    assert "declined" in events(demo.acme.id, "connect_denied")[0].detail
+    assert 'data-check="close_permissions" data-ok="unknown"' in page
 
 
 def test_state_mismatch_is_refused(app, demo, login, connect_as, close_sandbox):
@@ -91,7 +101,7 @@ def test_replayed_callback_is_refused(app, demo, login, connect_as, close_sandbo
 def test_token_endpoint_errors(app, demo, login, connect_as, close_sandbox):
     owner = login("owner@acme.test")
     page = text_of(connect_as(owner, tamper=lambda loc: loc.replace("code=", "code=x")))
-    assert "Close refused to complete the connection (invalid_grant)" in page
+    assert "Close refused to complete the connection." in page and "invalid_grant" not in page
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_status": 503,
                                                        "paths": ["/oauth2/token/"]})
     page = text_of(connect_as(owner))

@@ -29,7 +29,8 @@ def test_test_sync_reports_each_message(owner_connected, demo, app, worker, clos
     (run,) = _runs()
     assert run.rq_job_id == f"test-sync-{demo.acme.id}" and run.status == "finished", run.message
     assert run.progress_done == run.progress_total == 3
-    assert [c["label"] for c in run.result["checks"] if c["ok"]] == ["Access token is valid", "Permission view_all_leads"]
+    assert [c["label"] for c in run.result["checks"] if c["ok"]] == [
+        "Close is reachable and accepts Closeline's access", "Lead Visibility: All Leads"]
     items = run.result["items"]
     assert len(items) == 3 and all(i["state"] == "synced" for i in items), items
     lead_url = items[0]["lead_url"]
@@ -64,4 +65,6 @@ def test_test_sync_reports_lost_permission(owner_connected, demo, app, close_san
     db.session.add(run)
     db.session.commit()
     test_runs.execute(run.id)
-    assert run.status == "failed" and "Lead Visibility is not set" in run.message
+    assert run.status == "failed" and "permission is missing" in run.message
+    from tests.connection.conftest import live_connections
+    assert "Lead Visibility is not set" in live_connections()[0].permission_warning  # the card's one state

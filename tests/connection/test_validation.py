@@ -135,7 +135,8 @@ def test_twenty_transient_failures_never_disconnect(owner_connected, app, close_
     (row,) = live_connections()
     assert row.unreachable_since is not None
     page = text_of(owner.get(PAGE))
-    assert "Close unreachable, retrying" in page and "Last successful validation" in page
+    assert "Close unreachable since" in page and "retrying</strong>" in page and "Last successful check" in page
+    assert 'data-attention="yes"' in page and "needs attention" in page
     assert events(demo.acme.id, "auto_disconnected") == []
     close_sandbox.control("PUT", "/_sandbox/rate-limits", {"group": "*", "limit": 600, "window": 10})
     assert _validate(connection.id) == "ok"

@@ -40,6 +40,18 @@ def extra_acme_ids(demo):
         db.session.add(link)
         db.session.commit()
         values.update(gateway_id=gateway.id, link_id=link.id)
+        from webapp.models import ExclusionEntry
+        entry = ExclusionEntry(workspace_id=demo.acme.id, kind="phone", value="+14155550124")
+        db.session.add(entry)
+        db.session.commit()
+        values.update(entry_id=entry.id)
+        from webapp.models import HistoryImport
+        number = demo.memberships["member@acme.test"].numbers[0]
+        row = HistoryImport(workspace_id=demo.acme.id, whatsapp_number_id=number.id, since=utcnow(),
+                            until=utcnow(), scope="all", state="planned", plan={"messages": 0}, progress={})
+        db.session.add(row)
+        db.session.commit()
+        values.update(import_id=row.id)
     except ImportError:
         pass
     return values

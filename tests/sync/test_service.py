@@ -132,11 +132,14 @@ def test_reroute_moves_activities_and_future_messages(app, api, connected, close
     admin = login("admin@acme.test")
     page = admin.get("/sync/").get_data(as_text=True)
     assert "Review queue" in page and "Gavin Belson" in page
+    # Leads offered by name (read once when the lead was resolved), with their contact
+    assert "Use Hooli (contact Gavin Belson)" in page and "Keep Pied Piper" in page
     chat_id = messages()[0].chat_id
     response = admin.post(f"/sync/chats/{chat_id}/reroute", data={"lead_id": ids.hooli, "move_existing": "1"})
     assert response.status_code == 302
     link = db.session.scalar(sa.select(ChatLink))
     assert link.lead_id == ids.hooli and link.source == "manual" and not link.needs_review
+    assert link.lead_name == "Hooli"
     assert moves.move_chat_activities(chat_id) == 2  # what the enqueued job runs
     assert activities(close_sandbox, lead_id=ids.piedpiper) == []
     moved = {a["external_whatsapp_message_id"]: a for a in activities(close_sandbox, lead_id=ids.hooli)}

@@ -90,6 +90,8 @@ NAV_ITEMS = [
     ("close.page", "Close CRM", "member"),
     ("sync.status", "Sync status", "member"),
     ("whatsapp.page", "WhatsApp", "member"),
+    ("privacy.page", "Privacy", "member"),
+    ("history.page", "History import", "admin"),
     ("team.index", "Team", "member"),
     ("account.api_keys", "API keys", "admin"),
     ("account.whatsapp_cloud", "WhatsApp Cloud API", "admin"),

@@ -96,6 +96,8 @@ class JobRun(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20))
+    # The connection the run checked: results of another connection are not shown as current.
+    connection_id: Mapped[int | None] = mapped_column(sa.ForeignKey("close_connections.id", ondelete="SET NULL"))
     rq_job_id: Mapped[str] = mapped_column(sa.String(100))
     status: Mapped[str] = mapped_column(sa.String(20), default="queued")  # queued/running/finished/failed
     progress_done: Mapped[int] = mapped_column(default=0)

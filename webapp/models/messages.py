@@ -19,6 +19,13 @@ class Chat(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(10), default="direct")  # direct | group
     remote_phone: Mapped[str | None] = mapped_column(sa.String(20))  # E.164
     display_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    # "Never sync this chat" (privacy): set by the member who owns the number, or an owner/admin.
+    excluded_at = mapped_column(UTCDateTime, nullable=True)
+    excluded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # Opt-in group chats: a group syncs only while pinned to a Close lead (and its contact).
+    pinned_lead_id: Mapped[str | None] = mapped_column(sa.String(64))
+    pinned_contact_id: Mapped[str | None] = mapped_column(sa.String(64))
+    pinned_lead_name: Mapped[str] = mapped_column(sa.String(200), default="")
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
     number = relationship("WhatsAppNumber")
@@ -35,6 +42,8 @@ class ChatLink(db.Model):
     close_org_id: Mapped[str] = mapped_column(sa.String(64))
     lead_id: Mapped[str | None] = mapped_column(sa.String(64))
     contact_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # The lead's name in Close, cached when the lead is resolved (shown instead of the id).
+    lead_name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     # found (one match), ambiguous (several: in review queue), created, manual (re-routed)
     source: Mapped[str] = mapped_column(sa.String(20), default="found")
     needs_review: Mapped[bool] = mapped_column(default=False)
@@ -75,6 +84,11 @@ class Message(db.Model):
     text: Mapped[str] = mapped_column(sa.Text, default="")
     reply_to_external_id: Mapped[str | None] = mapped_column(sa.String(200))
     attachments: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # Group chats: who wrote it (name, phone as sent by the source).
+    sender_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    sender_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    # What was redacted from the text before storing: {"one-time code": 1, "card number": 2}.
+    redactions: Mapped[dict] = mapped_column(sa.JSON, default=dict)
 
     state: Mapped[str] = mapped_column(sa.String(10), default="received")
     reason: Mapped[str] = mapped_column(sa.Text, default="")

@@ -5,10 +5,13 @@ development and benchmarks: it uses the API key in CLOSE_API_KEY (e.g. the sandb
 """
 import logging
 
+import sqlalchemy as sa
 from flask import current_app
 
+from webapp.extensions import db
 from webapp.integrations.close import tokens
 from webapp.integrations.close.factory import new_client
+from webapp.models import CloseConnection, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,3 +43,17 @@ def lead_url(lead_id):
     if not lead_id:
         return None
     return f"{current_app.config['CLOSE_APP_URL'].rstrip('/')}/lead/{lead_id}/"
+
+
+def note_reachability(connection_id, reached, error=""):
+    """The sync's own verdict on Close, kept on the connection row (the card's outage banner):
+    a call that failed for lack of Close starts "unreachable since"; one that Close answered ends it."""
+    live = sa.and_(CloseConnection.id == connection_id, CloseConnection.disconnected_at.is_(None))
+    if reached:
+        db.session.execute(sa.update(CloseConnection).where(live, CloseConnection.unreachable_since.is_not(None))
+                           .values(unreachable_since=None, last_error=None))
+    else:
+        db.session.execute(sa.update(CloseConnection).where(live).values(
+            unreachable_since=sa.func.coalesce(CloseConnection.unreachable_since, utcnow()),
+            last_error=(error or "Close did not answer")[:500]))
+    db.session.commit()

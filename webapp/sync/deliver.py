@@ -37,6 +37,7 @@ class Outcome:
     next_attempt_at: object = None
     retry_soon: bool = False        # deferred: leave queued, short lease
     attachments: list | None = None  # metadata to keep once synced (uploaded files' Close URLs)
+    close_down: bool = False        # failed because Close did not answer (timeouts, 5xx, 429, network)
 
 
 @dataclass
@@ -76,6 +77,7 @@ def open_context(workspace):
         return None
     except CloseError as exc:  # token endpoint unreachable: stay queued, try again later
         log.warning("Close unreachable for workspace %s: %s", workspace.id, exc)
+        close_access.note_reachability(connection.id, False, f"Close unreachable: {exc.message}")
         return None
     return Context(connection, client)
 
@@ -84,7 +86,7 @@ def process(message, ctx):
     """Route and deliver one message with quick inline retries."""
     if ctx.transient_streak >= CIRCUIT_BREAK:
         # Close is down: don't spend timeouts on every row of the batch; back off instead.
-        return failed(message, "Close unreachable (several calls in a row failed)", None)
+        return failed(message, "Close unreachable (several calls in a row failed)", None, close_down=True)
     outcome = _with_retries(message, ctx)
     ctx.transient_streak = ctx.transient_streak + 1 if outcome.state == "failed" else 0
     return outcome
@@ -105,7 +107,7 @@ def _with_retries(message, ctx):
             if attempt < inline:
                 time.sleep(min(exc.retry_after or 0.2 * (attempt + 1), 5.0))
                 continue
-            return failed(message, f"Close unreachable: {exc.message}", exc.retry_after)
+            return failed(message, f"Close unreachable: {exc.message}", exc.retry_after, close_down=True)
         except CloseRejected as exc:
             return Outcome("dead", f"Close refused the activity: {exc.message}")
         except cloud_media.MediaSourceDown as exc:  # before any Close write: nothing half-done
@@ -117,14 +119,25 @@ def _with_retries(message, ctx):
     raise AssertionError("unreachable")
 
 
-def failed(message, reason, retry_after):
+def failed(message, reason, retry_after, close_down=False):
     """`failed` with an exponential, jittered next attempt; `dead` after SYNC_MAX_ATTEMPTS."""
     config = current_app.config
     if message.attempts >= config["SYNC_MAX_ATTEMPTS"]:
-        return Outcome("dead", f"{reason} (gave up after {message.attempts} attempts)")
+        return Outcome("dead", f"{reason} (gave up after {message.attempts} attempts)", close_down=close_down)
     delay = min(config["SYNC_RETRY_CAP"], config["SYNC_RETRY_BASE"] * 3 ** (message.attempts - 1))
     delay = max(delay * random.uniform(0.8, 1.2), retry_after or 0)
-    return Outcome("failed", reason, next_attempt_at=utcnow() + timedelta(seconds=delay))
+    return Outcome("failed", reason, next_attempt_at=utcnow() + timedelta(seconds=delay), close_down=close_down)
+
+
+def note_outcomes(connection_id, outcomes):
+    """Tell the connection what this batch learned about Close: answered (any message synced or
+    refused by Close) or down (only timeouts/5xx/429). Rows routed without a call say nothing."""
+    results = [o for _, o in outcomes]
+    if any(o.state == "synced" or (o.state == "dead" and not o.close_down) for o in results):
+        close_access.note_reachability(connection_id, True)
+    elif any(o.close_down for o in results):
+        reason = next(o.reason for o in results if o.close_down)
+        close_access.note_reachability(connection_id, False, reason)
 
 
 def route(message, ctx):
@@ -153,7 +166,7 @@ def deliver(message, ctx, maybe_sent, rerouted=False):
     try:
         activity = create_activity(ctx, built.payload)
     except CloseRejected as exc:
-        if set(exc.field_errors) & LINK_FIELDS and not rerouted:
+        if set(exc.field_errors) & LINK_FIELDS and not rerouted and result.link is not None:
             forget_link(result.link, ctx, message.chat_id)
             return deliver(message, ctx, False, rerouted=True)
         activity = create_without_refused_fields(ctx, built, exc)

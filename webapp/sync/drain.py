@@ -50,3 +50,4 @@ def sync_message_now(message_id):
         close_access.report_auth_failure(ctx.connection, stop.exc)
         raise stop.exc
     outbox.record([(message, outcome)], ctx.connection.close_org_id)
+    deliver.note_outcomes(ctx.connection.id, [(message, outcome)])

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseNotFound
 from webapp.models import Message, utcnow
-from webapp.sync import close_access, outbox, totals
+from webapp.sync import close_access, outbox, privacy, totals
 from webapp.sync.ingest import find
 from webapp.sync.payload import message_markdown
 
@@ -55,6 +55,11 @@ def update_text(workspace_id, external_id, text):
     message = _unleased(workspace_id, external_id)
     if message is None:
         return "missing"
+    cleaned = privacy.clean_edit(message, text)
+    if cleaned is None:  # excluded chat: the edit's text is not stored either
+        return "stored"
+    text, redactions = cleaned
+    message.redactions = redactions
     outcome = "stored"
     if message.state == "synced" and message.close_activity_id and message.text != text:
         message.text = text

@@ -7,6 +7,10 @@ number and the customer's phone, stores each message in the outbox (the messages
 commits, updates the status-page totals and kicks the drain. Storing is idempotent on
 (workspace, message id) even under concurrency: the unique constraint decides, a losing insert
 is rolled back to its savepoint and the existing row returned. Close is never called here.
+
+Privacy is decided here, in one place (webapp/sync/privacy.py): a message of an excluded chat is
+stored without text, attachments or sender (only that it was excluded, state `skipped`); any other
+text is redacted before it is stored. Group chats sync only while pinned to a lead.
 """
 import time
 from dataclasses import dataclass
@@ -17,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from webapp.extensions import db
 from webapp.models import Chat, Message, WhatsAppNumber, utcnow
 from webapp.phones import InvalidPhone, region_of, to_e164
-from webapp.sync import close_access, scheduler, totals
+from webapp.sync import close_access, privacy, scheduler, totals
 from webapp.sync.schema import IncomingMessage
 from webapp.sync.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION, SKIP_GROUP
 
@@ -34,10 +38,12 @@ class Accepted:
     errors: dict | None = None
 
 
-def accept(workspace_id, items: list[IncomingMessage], source: str) -> list[Accepted]:
-    """Store every valid item, commit, count and kick the drain once. One Accepted per item, in order."""
+def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason: str = "") -> list[Accepted]:
+    """Store every valid item, commit, count and kick the drain once. One Accepted per item, in order.
+    wait_reason: rows that would be queued are held with this reason instead (a history import
+    feeds them to the outbox in slices, so live messages are never stuck behind it)."""
     live = close_access.live_connection(workspace_id) is not None
-    results = [_accept_one(workspace_id, item, source, live) for item in items]
+    results = [_accept_one(workspace_id, item, source, live, wait_reason) for item in items]
     created = {}
     for result in results:
         if result.status == "created":
@@ -49,7 +55,7 @@ def accept(workspace_id, items: list[IncomingMessage], source: str) -> list[Acce
     return results
 
 
-def _accept_one(workspace_id, item, source, live):
+def _accept_one(workspace_id, item, source, live, wait_reason=""):
     errors = {}
     number = _number(workspace_id, item.whatsapp_number, errors)
     remote = None
@@ -61,7 +67,7 @@ def _accept_one(workspace_id, item, source, live):
             errors["chat.phone"] = str(exc)
     if errors:
         return Accepted("invalid", errors=errors)
-    message, created = store(number, item, remote, source, live)
+    message, created = store(number, item, remote, source, live, wait_reason)
     return Accepted("created" if created else "duplicate", message)
 
 
@@ -94,9 +100,9 @@ def _get_or_create_chat(number, chat_in, remote_phone):
     return chat
 
 
-def initial_state(workspace, chat_kind, connection_live):
+def initial_state(workspace, chat, connection_live):
     """The state a new row starts in; `received` only lives inside the ingest transaction."""
-    if chat_kind == "group":
+    if chat.kind == "group" and not chat.pinned_lead_id:
         return "skipped", SKIP_GROUP
     if not workspace.subscription_active:
         return "held", HOLD_SUBSCRIPTION
@@ -105,27 +111,43 @@ def initial_state(workspace, chat_kind, connection_live):
     return "queued", ""
 
 
-def store(number, item, remote_phone, source, connection_live):
+def store(number, item, remote_phone, source, connection_live, wait_reason=""):
     """Insert the message (not committed). Returns (message, created)."""
     content = item.message
     existing = find(number.workspace_id, content.id)
     if existing is not None:
         return existing, False
     chat = _get_or_create_chat(number, item.chat, remote_phone)
-    state, reason = initial_state(number.workspace, item.chat.type, connection_live)
+    decision = privacy.decide(number.workspace_id, chat, remote_phone, item.chat.labels, content.text)
     now = utcnow()
+    if decision.excluded_reason:  # only that a message was excluded: no content at all
+        message = Message(workspace_id=number.workspace_id, chat=chat, whatsapp_number_id=number.id,
+                          external_id=content.id, source=source, direction=content.direction,
+                          sent_at=content.sent_at, text="", attachments=[], state="skipped",
+                          reason=decision.excluded_reason, created_at=now, updated_at=now)
+        return _insert(number.workspace_id, message)
+    state, reason = initial_state(number.workspace, chat, connection_live)
+    if state == "queued" and wait_reason:
+        state, reason = "held", wait_reason
+    sender = content.sender
     message = Message(workspace_id=number.workspace_id, chat=chat, whatsapp_number_id=number.id,
                       external_id=content.id, source=source, direction=content.direction,
-                      sent_at=content.sent_at, text=content.text, reply_to_external_id=content.reply_to or None,
+                      sent_at=content.sent_at, text=decision.text, redactions=decision.redactions,
+                      reply_to_external_id=content.reply_to or None,
+                      sender_name=sender.name if sender else "", sender_phone=sender.phone if sender else None,
                       attachments=[a.stored() for a in content.attachments], state=state, reason=reason,
                       queued_at=now if state == "queued" else None, created_at=now, updated_at=now)
+    return _insert(number.workspace_id, message)
+
+
+def _insert(workspace_id, message):
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with db.session.begin_nested():
                 db.session.add(message)
             return message, True
         except IntegrityError:  # the same id won a concurrent race: answer with that row
-            existing = find(number.workspace_id, content.id)
+            existing = find(workspace_id, message.external_id)
             if existing is None:
                 raise
             return existing, False

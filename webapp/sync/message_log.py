@@ -39,3 +39,13 @@ def log_page(workspace_id, state=None, number_id=None, chat_id=None, q=None, bef
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more and rows else None)
+
+
+def lead_names(workspace_id, lead_ids):
+    """{lead id: cached name} for the log's lead links (names cached on the chat links)."""
+    ids = {i for i in lead_ids if i}
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(ChatLink.lead_id, ChatLink.lead_name).where(
+        ChatLink.workspace_id == workspace_id, ChatLink.lead_id.in_(ids), ChatLink.lead_name != ""))
+    return {lead_id: name for lead_id, name in rows}

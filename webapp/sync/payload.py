@@ -18,6 +18,7 @@ from webapp.extensions import db
 from webapp.integrations.close.client import CloseTransient
 from webapp.models import Message
 from webapp.sync import cloud_media
+from webapp.sync.redaction import note_for
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,11 @@ def build_payload(message, ctx, route, reuse_uploads=False):
         "direction": message.direction,
         "activity_at": message.sent_at.isoformat(),
         "local_phone": number.e164,
-        "remote_phone": message.chat.remote_phone,
         "message_markdown": message_markdown(message),
     }
+    remote = message.chat.remote_phone if message.chat.kind == "direct" else _group_sender_phone(message)
+    if remote:
+        payload["remote_phone"] = remote
     link = integration_link(message)
     if link:
         payload["integration_link"] = link
@@ -72,12 +75,20 @@ def build_payload(message, ctx, route, reuse_uploads=False):
 
 
 def message_markdown(message):
-    """The activity text of a message (creation and later edits write the same field). Close
-    requires it non-empty: a media-only message names its files."""
-    if message.text and message.text.strip():
-        return message.text
-    names = [item.get("filename") or "file" for item in message.attachments or []]
-    return "\n".join(f"📎 {name}" for name in names) or "(empty message)"
+    """The activity text (creation and later edits write the same field). Close requires it
+    non-empty: a media-only message names its files; group messages start with who wrote them; a
+    redaction is noted."""
+    text = message.text if message.text and message.text.strip() else ""
+    if not text:
+        text = "\n".join(f"📎 {item.get('filename') or 'file'}" for item in message.attachments or [])
+    if message.chat.kind == "group":
+        who = " ".join(p for p in (message.sender_name, f"({message.sender_phone})" if message.sender_phone else "")
+                       if p) or "Unknown sender"
+        group = message.chat.display_name or "group chat"
+        text = f"**{who}** in {group}:\n{text}" if text else f"**{who}** in {group}"
+    note = note_for(message.redactions or {})
+    text = f"{text}\n\n_{note}_" if note else text
+    return text or "(empty message)"
 
 
 def integration_link(message):
@@ -85,6 +96,11 @@ def integration_link(message):
     base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
     link = f"{base}/sync/?chat={message.chat_id}#message-{message.id}"
     return link if base.startswith(("http://", "https://")) and len(link) <= 2083 else None
+
+
+def _group_sender_phone(message):
+    phone = (message.sender_phone or "").strip()
+    return phone if phone.startswith("+") else None
 
 
 def _close_file(item):

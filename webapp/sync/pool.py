@@ -126,6 +126,7 @@ class ChatLanes:
     def _record(self, pending):
         done = [(message, outcome) for message, outcome in pending if outcome is not None]
         outbox.record(done, self.org_id)
+        deliver.note_outcomes(self.connection_id, done)  # the card's outage banner
         # Rows given up without a result keep their lease: a later drain retakes them.
         self.claimed.difference_update(message.id for message, _ in pending)
 

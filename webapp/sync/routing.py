@@ -30,6 +30,7 @@ from webapp.extensions import db
 from webapp.integrations.close.client import CloseError, CloseTransient
 from webapp.models import ChatLink, utcnow
 from webapp.phones import InvalidPhone, region_of, to_e164
+from webapp.sync import privacy
 from webapp.sync.states import SKIP_GROUP
 
 
@@ -41,7 +42,7 @@ def index_grace():
 class Route:
     lead_id: str
     contact_id: str
-    link: ChatLink
+    link: ChatLink | None   # None: a pinned group chat
 
 
 @dataclass
@@ -60,15 +61,19 @@ def find_link(chat_id, org_id):
 
 def route(message, connection, client):
     chat = message.chat
-    if chat.kind != "direct":
-        return Skip(SKIP_GROUP)
+    if chat.excluded_at is not None:  # excluded after this message was stored
+        return Skip(privacy.EXCLUDED_CHAT)
+    if chat.kind == "group":  # opt-in: only while pinned (no ChatLink, no search)
+        if not chat.pinned_lead_id:
+            return Skip(SKIP_GROUP)
+        return Route(chat.pinned_lead_id, chat.pinned_contact_id, None)
     if not chat.remote_phone:
         return Skip("The chat has no phone number to match in Close.")
     org_id = connection.close_org_id
     link = find_link(chat.id, org_id)
     if link is not None and link.lead_id:
         if not link.contact_id:  # re-routed by hand to a lead: pick its contact once
-            link.contact_id = contact_on_lead(client, link.lead_id, chat.remote_phone)
+            link.contact_id = contact_on_lead(client, link.lead_id, chat.remote_phone, link)
             if link.contact_id is None:
                 db.session.rollback()
                 return Skip(f"Lead {link.lead_id} has no contact to attach the message to.")
@@ -76,7 +81,10 @@ def route(message, connection, client):
         return Route(link.lead_id, link.contact_id, link)
     matches = search(client, chat.remote_phone, region_of(message.number.e164))
     if matches:
-        return _link_found(chat, org_id, matches, link)
+        return _link_found(chat, org_id, matches, link, client)
+    if privacy.allow_list_only(chat.workspace_id):
+        return Skip(f"Allow-list mode: no Close contact has {chat.remote_phone}, so this chat is not synced "
+                    f"(only chats already in Close are).")
     if link is not None and link.updated_at and utcnow() - link.updated_at < index_grace():
         raise Deferred()  # a create is in flight, or done and not indexed yet: don't double it
     if not connection.auto_create_lead:
@@ -106,17 +114,33 @@ def pick(matches):
     return min(matches, key=lambda c: (c.get("date_created") or "", c.get("lead_id") or ""))
 
 
-def _link_found(chat, org_id, matches, link):
+def lead_names(client, lead_ids):
+    """{lead id: name} read from Close; a lead Close won't show keeps no name (best effort)."""
+    names = {}
+    for lead_id in lead_ids:
+        try:
+            lead = client.get_lead(lead_id)
+        except CloseError:
+            continue
+        names[lead_id] = (lead.get("display_name") or lead.get("name") or "")[:200]
+    return names
+
+
+def _link_found(chat, org_id, matches, link, client):
     leads = {}
     for contact in sorted(matches, key=lambda c: (c.get("date_created") or "", c.get("lead_id") or "")):
         leads.setdefault(contact["lead_id"], contact)
     chosen = pick(matches)
     ambiguous = len(leads) > 1
+    # Names are read once, when the lead is resolved: the log and review queue show them, not ids.
+    names = lead_names(client, leads)
     values = dict(lead_id=chosen["lead_id"], contact_id=chosen["id"],
                   source="ambiguous" if ambiguous else "found", needs_review=ambiguous,
                   review_note=(f"{len(leads)} Close leads have {chat.remote_phone}; picked the lead of "
                                f"the oldest matching contact." if ambiguous else ""),
+                  lead_name=names.get(chosen["lead_id"], ""),
                   candidates=[{"lead_id": lid, "contact_id": c["id"], "name": c.get("name") or "",
+                               "lead_name": names.get(lid, ""),
                                "date_created": c.get("date_created")} for lid, c in leads.items()]
                   if ambiguous else [])
     link = _save_link(chat, org_id, link, values)
@@ -157,6 +181,7 @@ def _create(chat, connection, client, link):
     contact = (lead.get("contacts") or [{}])[0]
     link = find_link(chat.id, org_id)
     values = dict(lead_id=lead["id"], contact_id=contact.get("id"), source="created",
+                  lead_name=(lead.get("display_name") or lead.get("name") or name or "")[:200],
                   needs_review=False, review_note="", candidates=[])
     for key, value in values.items():
         setattr(link, key, value)
@@ -192,8 +217,10 @@ def _release_claim(chat_id, org_id):
     db.session.commit()
 
 
-def contact_on_lead(client, lead_id, e164):
+def contact_on_lead(client, lead_id, e164, link=None):
     lead = client.get_lead(lead_id)
+    if link is not None:  # the lead was read anyway: cache its name
+        link.lead_name = (lead.get("display_name") or lead.get("name") or link.lead_name or "")[:200]
     contacts = lead.get("contacts") or []
     region = region_of(e164)
     for contact in contacts:

@@ -122,6 +122,9 @@ class IncomingChat(BaseModel):
         "The customer's phone; national formats are read in the region of whatsapp_number. "
         "Required for direct chats."))] | None = None
     name: Annotated[Str, Field(max_length=200)] = ""
+    labels: Annotated[list[Annotated[Str, Field(max_length=200)]], Field(max_length=50, description=(
+        "Chat labels from the gateway, where it has them; a label on the workspace's exclusion list "
+        "keeps the chat out of Close."))] = []
 
     @model_validator(mode="after")
     def _phone_for_direct(self):
@@ -132,6 +135,12 @@ class IncomingChat(BaseModel):
         return self
 
 
+class Sender(BaseModel):
+    """Who wrote a group-chat message (shown in the Close activity of a pinned group)."""
+    name: Annotated[Str, Field(max_length=200)] = ""
+    phone: Annotated[Str, Field(max_length=40, examples=["+14155550102"])] | None = None
+
+
 class IncomingContent(BaseModel):
     """Needs text or at least one attachment."""
     id: Annotated[Id, Field(description="The message id in WhatsApp; the idempotency key.")]
@@ -140,6 +149,7 @@ class IncomingContent(BaseModel):
     text: Annotated[Str, Field(max_length=MAX_TEXT)] = ""
     reply_to: Annotated[Id, Field(description="Id of the message this one replies to.")] | None = None
     attachments: Annotated[list[Attachment], Field(max_length=MAX_ATTACHMENTS)] = []
+    sender: Annotated[Sender | None, Field(description="Group chats: who wrote the message.")] = None
 
     @model_validator(mode="after")
     def _has_content(self):

@@ -12,12 +12,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from webapp.extensions import db
-from webapp.integrations.close import checks, tokens
-from webapp.integrations.close.client import CloseAuthError, CloseError
+from webapp.integrations.close import checks, tokens, validation
+from webapp.integrations.close.client import CloseAuthError, CloseError, CloseTransient
 from webapp.integrations.close.lifecycle import record_event
-from webapp.models import Chat, JobRun, Message, utcnow
+from webapp.models import Chat, ChatLink, CloseConnection, JobRun, Message, utcnow
 from webapp.redis_conn import get_queue, get_redis
 from webapp.sync.actions import count_held, release_held
+from webapp.sync import close_access
 from webapp.sync.close_access import lead_url
 from webapp.sync.drain import sync_message_now
 
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 TEST_SYNC_LIMIT = 10
 LOST_AFTER = timedelta(seconds=30)  # a queued row whose RQ job vanished is marked failed after this
-JOB_IDS = {"test_sync": "test-sync-{}", "catch_up": "catch-up-{}"}
+JOB_IDS = {"test_sync": "test-sync-{}", "catch_up": "catch-up-{}", "check": "check-connection-{}"}
+LABELS = {"test_sync": "Test sync", "catch_up": "Catch-up", "check": "Connection check"}
 RUN_JOB = "jobs.connection.run_job"
 
 
@@ -36,8 +38,10 @@ class NotStartable(Exception):
 def blocker(workspace, kind):
     """Why a test sync / catch-up can't run for this workspace now, or None (checked on start and in the job)."""
     if tokens.live_connection(workspace.id) is None:
-        return "Connect Close first." if kind == "test_sync" else \
+        return "Connect Close first." if kind in ("test_sync", "check") else \
             "Held messages can be synced once Close is connected and the subscription is active."
+    if kind == "check":  # a read-only check works whatever the subscription
+        return None
     if not workspace.subscription_active:
         return "The subscription is inactive: test sync is paused until renewal." if kind == "test_sync" else \
             "Held messages can be synced once Close is connected and the subscription is active."
@@ -72,7 +76,9 @@ def start(workspace, user, kind):
         if run is not None:
             return run
         job_id = JOB_IDS[kind].format(workspace.id)
+        connection = tokens.live_connection(workspace.id)
         run = JobRun(workspace_id=workspace.id, kind=kind, rq_job_id=job_id, status="queued",
+                     connection_id=connection.id if connection is not None else None,
                      started_by_id=user.id, message="Waiting for a worker…")
         db.session.add(run)
         db.session.commit()  # before enqueueing: the worker must find the row
@@ -86,9 +92,9 @@ def _finish(run, status, message, result=None):
     if result is not None:
         run.result = result
     run.finished_at = utcnow()
-    label = "Test sync" if run.kind == "test_sync" else "Catch-up"
+    label = LABELS.get(run.kind, run.kind)
     record_event(db.session, run.workspace_id, run.kind, f"{label} {status}: {message}",
-                         actor_id=run.started_by_id)
+                 connection_id=run.connection_id, actor_id=run.started_by_id)
     db.session.commit()
 
 
@@ -111,7 +117,7 @@ def execute(run_id):
     run.status = "running"
     _progress(run, message="Checking the connection…")
     try:
-        (test_sync if run.kind == "test_sync" else catch_up)(run)
+        {"test_sync": test_sync, "catch_up": catch_up, "check": check}[run.kind](run)
     except Exception as exc:  # the card must never spin forever
         db.session.rollback()
         log.exception("%s %s failed", run.kind, run_id)
@@ -121,34 +127,69 @@ def execute(run_id):
 
 
 def _check_connection(run, result):
-    """Token + permissions, read-only. Returns False (run finished) when the connection is unusable."""
+    """Token + permissions, read-only. Returns False (run finished) when the connection is unusable.
+    Each check is listed once; what it learns is written to the connection (the card's one state)."""
     connection = tokens.live_connection(run.workspace_id)
     if connection is None:
         _finish(run, "failed", "The workspace is not connected to Close.", result)
         return False
-    if not connection.workspace.subscription_active:
+    if run.kind != "check" and not connection.workspace.subscription_active:
         _finish(run, "failed", "The subscription is inactive: sync is paused until renewal.", result)
         return False
+    checked = f"{connection.close_user_email or 'the connected Close user'} in {connection.close_org_name or 'Close'}"
     try:
         client = tokens.client_for(connection)
-        result["checks"].append({"label": "Access token is valid", "ok": True})
         access = checks.verify_access(client, connection.close_org_id)
-        if access.membership is None:
-            raise CloseError("the authorizing Close user has no membership in the organization")
     except tokens.ConnectionLost as exc:
-        result["checks"].append({"label": "Access token is valid", "ok": False})
-        _finish(run, "failed", f"Close refused the connection: {exc.message}.", result)
+        result["checks"].append({"label": "Close accepts Closeline's access", "ok": False})
+        _finish(run, "failed", f"Close refused the connection of {checked}: {exc.message}.", result)
+        return False
+    except CloseTransient as exc:
+        close_access.note_reachability(connection.id, False, f"Close unreachable: {exc.message}")
+        result["checks"].append({"label": "Close is reachable", "ok": False})
+        _finish(run, "failed", "Close could not be reached; nothing could be checked. Closeline keeps retrying; "
+                "try again later.", result)
         return False
     except CloseError as exc:
-        result["checks"].append({"label": "Close is reachable", "ok": False})
-        _finish(run, "failed", f"Close could not be reached: {exc.message}. Try again later.", result)
+        result["checks"].append({"label": "Close accepts Closeline's access", "ok": False})
+        _finish(run, "failed", f"Close did not show the account details of {checked} ({exc.message}).", result)
+        return False
+    close_access.note_reachability(connection.id, True)
+    result["checks"].append({"label": "Close is reachable and accepts Closeline's access", "ok": True})
+    if access.membership is None:
+        result["checks"].append({"label": f"{checked}: active member", "ok": False})
+        _finish(run, "failed", f"{checked}: the Close user is no longer an active member.", result)
         return False
     for permission in checks.REQUIRED:
-        result["checks"].append({"label": f"Permission {permission}", "ok": permission not in access.missing})
-    if access.missing:
-        _finish(run, "failed", " ".join(checks.describe_missing(access.missing, access.role_name)), result)
+        result["checks"].append({"label": checks.PERMISSION_LABELS[permission], "ok": permission not in access.missing})
+    record_permissions(connection.id, access)
+    if access.missing:  # the card's permission warning says what and how (one warning, not two)
+        _finish(run, "failed", "A permission is missing in Close: see the warning on the card.", result)
         return False
     return True
+
+
+def record_permissions(connection_id, access):
+    """What Close just said about the permissions becomes the connection's state (one source)."""
+    connection = db.session.get(CloseConnection, connection_id)
+    if connection is not None and connection.is_live:
+        connection.permission_warning = checks.permission_warning(
+            access.missing, access.role_name, connection.close_user_email, connection.close_org_name)
+        db.session.commit()
+
+
+def check(run):
+    """Check connection now: the periodic validation, on demand, shown live on the card."""
+    result = {"checks": []}
+    if not _check_connection(run, result):
+        return
+    outcome = validation.validate(run.connection_id) if run.connection_id else "not_live"
+    if outcome.startswith("disconnected"):
+        _finish(db.session.get(JobRun, run.id), "failed", "Close refused the connection; it was disconnected "
+                "(see the card).", result)
+        return
+    _finish(db.session.get(JobRun, run.id), "finished",
+            "Close answered: the connection works and the permissions are in place.", result)
 
 
 def latest_direct_messages(workspace_id, limit=TEST_SYNC_LIMIT):
@@ -198,7 +239,14 @@ def _sync_one(message_id):
             "direction": message.direction, "text": (message.text or "")[:80],
             "state": message.state if not error else "not synced",
             "reason": error or message.reason or "", "lead_id": message.close_lead_id,
-            "lead_url": lead_url(message.close_lead_id)}
+            "lead_name": _lead_name(message), "lead_url": lead_url(message.close_lead_id)}
+
+
+def _lead_name(message):
+    if not message.close_lead_id:
+        return ""
+    return db.session.scalar(sa.select(ChatLink.lead_name).where(
+        ChatLink.chat_id == message.chat_id, ChatLink.lead_id == message.close_lead_id).limit(1)) or ""
 
 
 def catch_up(run):

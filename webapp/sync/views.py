@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.extensions import htmx
+from webapp.integrations.close.client import CloseError
 from webapp.models import Chat, Message
 from webapp.sync import actions, close_access, message_log
 from webapp.sync.states import STATES
@@ -34,6 +35,7 @@ def _log_context():
     counts = state_totals(workspace.id)
     return {"rows": rows, "next_before": next_before, "before": before, "filters": filters, "query": query,
             "lead_url": close_access.lead_url, "can_manage": current_membership().is_manager,
+            "lead_names": message_log.lead_names(workspace.id, [m.close_lead_id for m in rows]),
             "totals": counts, "pending": pending(counts), "numbers": message_log.numbers_overview(workspace.id)}
 
 
@@ -67,7 +69,8 @@ def totals():
 
 def _back(notice, level="success"):
     if htmx:
-        return log()
+        return render_template("partials/_sync_log.html", oob_totals=True, notice=notice, notice_level=level,
+                               **_log_context())
     flash(notice, level)
     return redirect(url_for("sync.status", **{k: v for k, v in request.args.items()}))
 
@@ -76,6 +79,9 @@ def _back(notice, level="success"):
 @workspace_role("admin")
 def retry_message(message_id):
     message = get_or_404_in_workspace(Message, message_id)
+    still_held = actions.why_still_held(message)
+    if still_held:  # queuing it again would only hold it again: say why instead
+        return _back(still_held, "warning")
     count = actions.retry_messages(message.workspace_id, [message.id])
     return _back("Queued again." if count else "Nothing to retry.")
 
@@ -95,15 +101,29 @@ def retry_all():
 @workspace_role("admin")
 def reroute(chat_id):
     chat = get_or_404_in_workspace(Chat, chat_id)
+    lead_id = (request.form.get("lead_id_typed") or "").strip() or request.form.get("lead_id")
     try:
-        actions.reroute_chat(chat.workspace_id, chat.id, request.form.get("lead_id"),
-                             move_existing=request.form.get("move_existing") in ("1", "on", "yes", "true"))
+        link = actions.reroute_chat(chat.workspace_id, chat.id, lead_id,
+                                    move_existing=request.form.get("move_existing") in ("1", "on", "yes", "true"))
     except actions.RerouteError as exc:
         flash(str(exc), "danger")
-        return redirect(url_for("sync.status")), 303
-    flash(f"Chat {chat.display_name or chat.remote_phone} now goes to lead {request.form.get('lead_id')}."
+        return redirect(url_for("sync.status", chat=chat.id), 303)
+    flash(f"Chat {chat.display_name or chat.remote_phone} now goes to the lead {link.lead_name or link.lead_id}."
           + (" Its synced messages are being moved." if request.form.get("move_existing") else ""), "success")
-    return redirect(url_for("sync.status"))
+    return redirect(url_for("sync.status", chat=chat.id))
+
+
+@bp.get("/leads")
+@workspace_role("admin")
+def lead_search():
+    """The re-route picker: Close leads matching the typed name (an HTMX fragment)."""
+    query = request.args.get("lead_query", "")
+    try:
+        leads = actions.search_leads(current_workspace().id, query)
+        problem = None
+    except (CloseError, close_access.NoCredentials):
+        leads, problem = [], "Close could not be searched right now; try again, or paste a lead id."
+    return render_template("partials/_lead_choices.html", leads=leads, query=query.strip(), problem=problem)
 
 
 @bp.post("/chats/<int:chat_id>/resolve")

@@ -8,11 +8,17 @@ from webapp.integrations.close.client import CloseRejected
 # Only Lead Visibility = All Leads: no call Closeline makes needs manage_organization (PRODUCT.md).
 REQUIRED = ("view_all_leads",)
 
-# Plain-words explanation of each missing permission and how to fix it in Close.
+# Plain-words explanation of each missing permission and what the person can do about it.
 PERMISSION_TEXT = {
-    "view_all_leads": ("Lead Visibility is not set to “All Leads”",
-                       "In Close, open Settings → Roles, open your role and set Lead Visibility to “All Leads”."),
+    "view_all_leads": ("Lead Visibility is not set to “All Leads”", "set Lead Visibility to “All Leads” for"),
+    "manage_organization": ("the role may not manage the organization", "allow “Manage Organization” for"),
 }
+PERMISSION_LABELS = {
+    "view_all_leads": "Lead Visibility: All Leads",
+    "manage_organization": "Manage Organization",
+}
+SWITCH_ACCOUNTS = ("To connect with another Close account, sign out of Close (or use a private window) "
+                   "first, then click Connect and sign in as that user.")
 
 
 def roles_url():
@@ -92,23 +98,43 @@ def missing_permissions(permissions):
     return [p for p in REQUIRED if p not in permissions]
 
 
-def describe_missing(missing, role_name=""):
-    """One sentence per missing permission: what is wrong and how to fix it."""
-    role = f" (your role: {role_name})" if role_name else ""
-    sentences = []
-    for permission in missing:
-        problem, fix = PERMISSION_TEXT[permission]
-        sentences.append(f"{problem[0].upper()}{problem[1:]}{role}. {fix}")
-    return sentences
+def describe_missing(missing, role_name="", email="", org_name=""):
+    """What is wrong with the checked Close account and how to get past it, in plain words.
+
+    The Close user usually can't edit roles: the fix is asking an admin of the organization, or
+    connecting with another Close account (which needs signing out of Close first)."""
+    if not missing:
+        return []
+    who = email or "the Close user"
+    org = org_name or "the Close organization"
+    role = f" (role {role_name})" if role_name else ""
+    problems = "; ".join(PERMISSION_TEXT[p][0] for p in missing)
+    fixes = " and ".join(PERMISSION_TEXT[p][1] for p in missing)
+    return [f"Checked {who} in {org}{role}: {problems}.",
+            f"Ask an admin of {org} in Close to {fixes} that role, or connect with another Close account.",
+            SWITCH_ACCOUNTS]
 
 
-def checklist(membership, connection, last_refusal=None):
-    """The prerequisite items shown on the card: [{label, ok (True/False/None), hint}]."""
+def permission_warning(missing, role_name="", email="", org_name=""):
+    """The connection's one permission state: None when all is granted, else the warning text."""
+    if not missing:
+        return None
+    return "Permission missing in Close. " + " ".join(describe_missing(missing, role_name, email, org_name))
+
+
+def checklist(membership, connection, last_refusal=None, managers_text=""):
+    """The prerequisite items shown on the card: [{label, ok (True/False/None), hint}].
+
+    Connected: the permission item reads the connection's one permission state (set by every
+    check: connect, validation, test sync, Check connection now). A member's own role is no
+    prerequisite failure: they see the state read-only and who can change it."""
     connected = connection is not None and connection.is_live
-    role_hint = {"owner": "You are the owner.", "admin": "You are an admin."}.get(
-        membership.role, "Ask the workspace owner to make you an admin on the Team page.")
-    items = [{"key": "workspace_role", "label": "You are the owner or an admin of this workspace",
-              "ok": membership.is_manager, "hint": role_hint}]
+    if membership.is_manager:
+        items = [{"key": "workspace_role", "label": "You are the owner or an admin of this workspace",
+                  "ok": True, "hint": {"owner": "You are the owner."}.get(membership.role, "You are an admin.")}]
+    else:
+        items = [{"key": "workspace_role", "label": "Who can change the connection", "ok": None, "info": True,
+                  "hint": managers_text or "The workspace owner and admins."}]
     account_ok = perms_ok = None
     account_hint = "Checked when you connect."
     perms_hint = "Checked when you connect."
@@ -116,7 +142,8 @@ def checklist(membership, connection, last_refusal=None):
         account_ok = True
         perms_ok = not connection.permission_warning
         account_hint = f"Connected as {connection.close_user_email}."
-        perms_hint = connection.permission_warning or "Lead Visibility = All Leads: granted."
+        perms_hint = "Missing: see the warning above." if connection.permission_warning else \
+            "Lead Visibility = All Leads: granted."
     elif last_refusal:
         if last_refusal.get("no_account"):
             account_ok = False
@@ -128,10 +155,11 @@ def checklist(membership, connection, last_refusal=None):
             missing = last_refusal.get("missing") or []
             perms_ok = not missing
             if missing:
-                perms_hint = " ".join(describe_missing(missing))
-    items.append({"key": "close_account", "label": "You have an active Close account",
+                perms_hint = " ".join(describe_missing(missing, "", last_refusal.get("email", ""),
+                                                       last_refusal.get("org_name", "")))
+    items.append({"key": "close_account", "label": "An active Close account",
                   "ok": account_ok, "hint": account_hint})
     items.append({"key": "close_permissions",
-                  "label": "Your Close role has Lead Visibility = All Leads",
+                  "label": "The Close role has Lead Visibility = All Leads",
                   "ok": perms_ok, "hint": perms_hint, "link": roles_url()})
     return items

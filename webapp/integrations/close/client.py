@@ -129,6 +129,18 @@ class CloseClient:
         }
         return self.post("/data/search/", json=body).get("data", [])
 
+    def search_leads(self, query, limit=10):
+        """Leads whose name (or other text) contains `query`: [{id, display_name, name}] (free text search)."""
+        body = {
+            "query": {"type": "and", "queries": [
+                {"type": "object_type", "object_type": "lead"},
+                {"type": "text", "value": query},
+            ]},
+            "_fields": {"lead": ["id", "display_name", "name"]},
+            "_limit": limit,
+        }
+        return self.post("/data/search/", json=body).get("data", [])
+
     def create_lead(self, name, contact_name, phone, status_id=None):
         body = {"name": name, "contacts": [{"name": contact_name, "phones": [{"phone": phone, "type": "mobile"}]}]}
         if status_id:

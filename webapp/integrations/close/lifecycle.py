@@ -53,9 +53,11 @@ def auto_disconnect(connection_id, reason, detail=""):
         refresh_token = crypto.decrypt(row.refresh_token_enc) if reason == "member_removed" else None
         if not end_connection(session, connection_id, reason):
             return False
-        text = f"Close was disconnected automatically: {DISCONNECT_REASONS.get(reason, reason)}."
+        who = f"{row.close_org_name or 'the Close organization'} (Close user {row.close_user_email or 'unknown'})"
+        text = (f"Close was disconnected automatically from {who}: {DISCONNECT_REASONS.get(reason, reason)}. "
+                "Messages are held until someone reconnects on the Close CRM page.")
         record_event(session, row.workspace_id, "auto_disconnected",
-                     f"{DISCONNECT_REASONS.get(reason, reason)}. {detail}".strip(), connection_id=connection_id)
+                     f"{who}: {DISCONNECT_REASONS.get(reason, reason)}. {detail}".strip(), connection_id=connection_id)
         emails = notify.announce(session, row.workspace_id, text)
         session.commit()
     log.warning("Close connection %s auto-disconnected: %s", connection_id, reason)

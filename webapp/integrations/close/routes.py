@@ -14,7 +14,7 @@ from webapp.integrations.close import checks, oauth, service
 from webapp.integrations.close.forms import ActionForm, DisconnectForm, SettingsForm
 from webapp.integrations.close.tokens import live_connection
 from webapp.sync import test_runs
-from webapp.sync.actions import count_held
+from webapp.sync.actions import count_held, count_waiting
 
 bp = Blueprint("close", __name__, url_prefix="/integrations/close")
 
@@ -27,13 +27,16 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
     membership = current_membership()
     state, connection = service.card_state(workspace)
     live = connection if connection is not None and connection.is_live else None
-    job = test_runs.running_job(workspace.id) or service.latest_job(workspace.id)
+    job = service.current_job(workspace.id, live, test_runs.running_job(workspace.id))
     if live is not None and settings_form is None:
         settings_form = SettingsForm(live, formdata=None)
     return {
         "workspace": workspace, "membership": membership, "can_manage": membership.is_manager,
         "state": state, "connection": connection, "job": job,
-        "checklist": checks.checklist(membership, live, session.get(REFUSAL)),
+        "checklist": checks.checklist(membership, live, session.get(REFUSAL),
+                                      managers_text=service.managers_text(workspace.id)),
+        "attention": service.attention(live),
+        "waiting": count_waiting(workspace.id) if live is not None and live.unreachable_since else 0,
         "settings_form": settings_form,
         "confirm_disconnect": confirm_disconnect and live is not None,
         "held_disconnected": count_held(workspace.id, "disconnected") if live is not None else 0,
@@ -102,9 +105,11 @@ def connect():
     return redirect(url)
 
 
-def _refused(message, detail=None):
-    """Nothing is stored but the history entry; the page explains what happened."""
-    service.note_refusal(current_workspace(), current_user, detail or message)
+def _refused(message, detail=None, kind="connect_refused"):
+    """Nothing is stored but the history entry; the page explains what happened. The checklist
+    forgets an earlier attempt's findings: this attempt checked nothing in Close."""
+    session.pop(REFUSAL, None)
+    service.note_refusal(current_workspace(), current_user, detail or message, kind=kind)
     flash(message, "danger")
     return redirect(url_for("close.page"))
 
@@ -122,29 +127,33 @@ def callback():
         # Close's decline may carry no state (close-api.md §2.2); a decline grants nothing, so
         # there is nothing to protect here: the pending authorization is simply dropped.
         return _refused("You declined on Close's consent screen. Nothing was connected or stored; "
-                        "click Connect to try again.", "declined on Close's consent screen")
+                        "click Connect to try again.", "declined on Close's consent screen; nothing was connected",
+                        kind="connect_denied")
     if not hmac.compare_digest(state, pending["state"]) or pending["workspace_id"] != current_workspace().id \
             or pending["user_id"] != current_user.id:
         return _refused("The answer from Close did not match the connect you started (state mismatch). "
                         "Nothing was stored; click Connect to try again.", "state mismatch")
     if error or not request.args.get("code"):
-        return _refused(f"Close did not authorize the connection ({error or 'no code'}). Nothing was stored.")
+        return _refused("Close did not authorize the connection. Nothing was stored; click Connect to try again.")
     try:
         token = oauth.exchange_code(request.args["code"], server_secrets.take(pending.get("verifier_ref")) or "")
-    except oauth.OAuthRejected as exc:
-        return _refused(f"Close refused to complete the connection ({exc.error}). Nothing was stored; "
-                        "click Connect to try again.", f"token endpoint: {exc.error}")
+    except oauth.OAuthRejected:
+        return _refused("Close refused to complete the connection. Nothing was stored; "
+                        "click Connect to try again.", "Close refused to complete the connection")
     except oauth.OAuthUnavailable:
         return _refused("Close could not be reached to complete the connection. Nothing was stored; "
-                        "try again in a minute.", "token endpoint unreachable")
+                        "try again in a minute.", "Close could not be reached to complete the connection")
     try:
         connection = service.complete_connect(current_workspace(), current_user, token)
     except service.ConnectRefused as exc:
-        session[REFUSAL] = {"missing": exc.missing, "no_account": exc.no_account}
+        session[REFUSAL] = {"missing": exc.missing, "no_account": exc.no_account, "email": exc.email,
+                            "org_name": exc.org_name}
         flash(exc.message, "danger")
         return redirect(url_for("close.page"))
     session.pop(REFUSAL, None)
     flash(f"Connected to the Close organization {connection.close_org_name}.", "success")
+    if getattr(connection, "settings_note", ""):
+        flash(connection.settings_note, "warning")
     return redirect(url_for("close.page"))
 
 
@@ -185,6 +194,13 @@ def _start_run(kind):
 @workspace_role("admin")
 def test_sync():
     return _start_run("test_sync")
+
+
+@bp.post("/check")
+@workspace_role("admin")
+def check_now():
+    """Check connection now: the periodic validation as a job; the card shows its result live."""
+    return _start_run("check")
 
 
 @bp.post("/catch-up")

@@ -13,7 +13,7 @@ from webapp.integrations.close.client import CloseError, CloseTransient
 from webapp.integrations.close.factory import new_client
 from webapp.integrations.close.lifecycle import auto_disconnect, end_connection, record_event
 from webapp.integrations.close.tokens import live_connection, token_columns
-from webapp.models import CloseConnection, ConnectionEvent, JobRun, utcnow
+from webapp.models import CloseConnection, ConnectionEvent, JobRun, Membership, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,12 @@ SETTING_LABELS = {
 class ConnectRefused(Exception):
     """Connecting failed; `message` is shown to the user, nothing was stored."""
 
-    def __init__(self, message, missing=None, no_account=False):
+    def __init__(self, message, missing=None, no_account=False, email="", org_name=""):
         super().__init__(message)
         self.message = message
         self.missing = missing or []
         self.no_account = no_account
+        self.email, self.org_name = email or "", org_name or ""
 
 
 def history(workspace_id, limit=100):
@@ -58,9 +59,9 @@ def connect_blocker(workspace):
     return None
 
 
-def note_refusal(workspace, user, detail):
+def note_refusal(workspace, user, detail, kind="connect_refused"):
     """A connect that stored nothing still leaves a history entry."""
-    record_event(db.session, workspace.id, "connect_refused", detail, actor_id=user.id)
+    record_event(db.session, workspace.id, kind, detail, actor_id=user.id)
     db.session.commit()
 
 
@@ -93,27 +94,32 @@ def complete_connect(workspace, user, token):
         me, org_id = access.source, access.org_id
         if access.membership is None:
             oauth.revoke(token.get("refresh_token"))
-            refuse(workspace, user, "Your Close user is not an active member of the organization you picked. "
-                   "Ask a Close admin of that organization to invite you, then connect again.",
-                   detail=f"{me.get('email')}: no active membership in {org_id}", no_account=True)
+            refuse(workspace, user, f"The Close user {me.get('email')} is not an active member of the organization "
+                   "you picked. Ask a Close admin of that organization to invite you, then connect again. "
+                   + checks.SWITCH_ACCOUNTS,
+                   detail=f"{me.get('email')}: no active membership in the organization picked",
+                   no_account=True, email=me.get("email"))
         if access.missing:
             oauth.revoke(token.get("refresh_token"))
-            refuse(workspace, user, "Close was not connected: " +
-                   " ".join(checks.describe_missing(access.missing, access.role_name)),
-                   detail=f"{me.get('email')} lacks {', '.join(access.missing)} (role {access.role_name})",
-                   missing=access.missing)
+            org_name = _org_name(client, org_id, me)
+            refuse(workspace, user, "Close was not connected. " +
+                   " ".join(checks.describe_missing(access.missing, access.role_name, me.get("email"), org_name)),
+                   detail=f"{me.get('email')} in {org_name} lacks "
+                          f"{', '.join(checks.PERMISSION_LABELS[p] for p in access.missing)} (role {access.role_name})",
+                   missing=access.missing, email=me.get("email"), org_name=org_name)
         org = client.organization(org_id)
     except CloseError as exc:
         oauth.revoke(token.get("refresh_token"))
         problem = "could not be reached" if isinstance(exc, CloseTransient) else "did not show your account details"
         refuse(workspace, user, f"Close {problem} while checking your account. Nothing was stored; "
                "try again in a minute.", detail=f"Close error during connect: {exc.message}")
+    previous = latest_connection(workspace.id)
     connection = CloseConnection(
         workspace_id=workspace.id, close_org_id=org_id, close_org_name=org.get("name") or "",
         close_user_id=me.get("id"), close_user_email=me.get("email") or "",
         close_user_name=" ".join(p for p in (me.get("first_name"), me.get("last_name")) if p),
         connected_by_id=user.id, last_validated_at=utcnow(), **token_columns(token))
-    apply_org_cache(connection, org)
+    note = carry_settings(previous, connection, org)
     db.session.add(connection)
     try:
         db.session.flush()
@@ -122,10 +128,44 @@ def complete_connect(workspace, user, token):
         oauth.revoke(token.get("refresh_token"))
         refuse(workspace, user, "This workspace is already connected to Close.")
     record_event(db.session, workspace.id, "connected",
-                 f"{connection.close_org_name} ({org_id}) authorized by {connection.close_user_email}",
+                 f"{connection.close_org_name}, authorized by the Close user {connection.close_user_email}",
                  connection_id=connection.id, actor_id=user.id)
+    if note:
+        record_event(db.session, workspace.id, "settings_changed", note, connection_id=connection.id)
+    connection.settings_note = note  # shown once on the card after the redirect
     db.session.commit()
     return connection
+
+
+def carry_settings(previous, connection, org):
+    """A reconnect to the same organization keeps the settings; returns what the user must be told
+    when they could not all apply (another organization, a lead status deleted in Close), else ""."""
+    if previous is not None and previous.close_org_id == connection.close_org_id:
+        for field in SETTING_LABELS:
+            setattr(connection, field, getattr(previous, field))
+    status_before = connection.new_lead_status_id
+    status_label = _show(previous, "new_lead_status_id", status_before) if previous is not None else ""
+    apply_org_cache(connection, org)
+    if previous is None:
+        return ""
+    if previous.close_org_id != connection.close_org_id:
+        return (f"Settings start from the defaults: {connection.close_org_name or 'this organization'} is another "
+                f"Close organization than the previous connection ({previous.close_org_name or 'unnamed'}).")
+    if status_before and connection.new_lead_status_id is None:
+        return (f"Settings kept, except Status of new leads: “{status_label}” no longer exists in "
+                f"{connection.close_org_name}, so new leads get Close's default status. Pick another below.")
+    return ""
+
+
+def _org_name(client, org_id, me):
+    """The organization's name for a message (from /me/, else /organization/)."""
+    listed = next((o.get("name") for o in me.get("organizations") or [] if o.get("id") == org_id), None)
+    if listed:
+        return listed
+    try:
+        return client.organization(org_id).get("name") or "the Close organization"
+    except CloseError:
+        return "the Close organization"
 
 
 def apply_org_cache(connection, org):
@@ -154,8 +194,8 @@ def disconnect(connection, actor):
         return False
     revoked = oauth.revoke(refresh_token) if refresh_token else False
     record_event(db.session, connection.workspace_id, "disconnected",
-                 f"by {actor.name} ({actor.email}); " +
-                 ("token revoked at Close" if revoked else "Close did not confirm the revocation; tokens deleted here"),
+                 f"{connection.close_org_name} ({connection.close_user_email}); " +
+                 ("access revoked at Close" if revoked else "Close did not confirm the revocation; tokens deleted here"),
                  connection_id=connection.id, actor_id=actor.id)
     db.session.commit()
     db.session.refresh(connection)
@@ -206,6 +246,38 @@ def card_state(workspace):
 def latest_job(workspace_id):
     return db.session.scalar(sa.select(JobRun).where(JobRun.workspace_id == workspace_id)
                              .order_by(JobRun.id.desc()).limit(1))
+
+
+def current_job(workspace_id, live, running=None):
+    """The job to show on the card: a running one, else the latest finished run of THIS connection.
+    Results of an earlier connection (or of none) are not shown as if they were current."""
+    if running is not None:
+        return running
+    job = latest_job(workspace_id)
+    if job is None or live is None or job.connection_id != live.id:
+        return None
+    return job
+
+
+def attention(connection):
+    """Why a live connection needs attention ([] when healthy): the badge turns amber."""
+    if connection is None or not connection.is_live:
+        return []
+    reasons = []
+    if connection.unreachable_since:
+        reasons.append("Close unreachable")
+    if connection.permission_warning:
+        reasons.append("permission missing")
+    return reasons
+
+
+def managers_text(workspace_id):
+    """Who can change the connection, by name: "Olivia Owner (owner), Adam Admin (admin)"."""
+    rows = db.session.execute(sa.select(User.name, User.email, Membership.role).join(
+        Membership, Membership.user_id == User.id).where(
+        Membership.workspace_id == workspace_id, Membership.role.in_(("owner", "admin")))
+        .order_by(Membership.role.desc(), User.name)).all()
+    return ", ".join(f"{name or email} ({role})" for name, email, role in rows)
 
 
 # --- reactions to other features ----------------------------------------------------------------

@@ -32,7 +32,7 @@ def validate(connection_id):
         return f"disconnected:{exc.reason}"
     except CloseNotFound:
         # The token's own organization is 404: Close documents no reason, so claim none.
-        lifecycle.auto_disconnect(connection_id, "access_revoked", f"Close answered 404 for {connection.close_org_id}")
+        lifecycle.auto_disconnect(connection_id, "access_revoked", "Close no longer shows the organization")
         return "disconnected:access_revoked"
     except CloseTransient as exc:
         return _unreachable(connection_id, exc)
@@ -43,9 +43,8 @@ def validate(connection_id):
     if connection is None or not connection.is_live:
         return "not_live"
     missing = access.missing
-    connection.permission_warning = (
-        "Permission lost in Close: " + " ".join(checks.describe_missing(missing, access.role_name))) \
-        if missing else None
+    connection.permission_warning = checks.permission_warning(
+        missing, access.role_name, connection.close_user_email, connection.close_org_name)
     service.apply_org_cache(connection, access.source)
     connection.last_validated_at = utcnow()
     connection.unreachable_since = None

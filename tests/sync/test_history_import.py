@@ -1,0 +1,176 @@
+"""History import: the dry run's counts are what the run then does, a re-run creates nothing,
+an out-of-scope chat is not stored, and 5,000 messages go beside live traffic in per-chat order."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import wait_for
+from tests.sync.conftest import activities, body, messages
+
+T0 = datetime(2025, 5, 1, 8, 0, tzinfo=timezone.utc)
+
+
+class ListSource:
+    """A gateway's history as plain data (the adapter's contract: chats(), messages(chat))."""
+
+    def __init__(self, chats):
+        self._chats = chats    # [(HistoryChat, [IncomingMessage])]
+
+    def chats(self):
+        return [chat for chat, _ in self._chats]
+
+    def messages(self, chat):
+        return next(items for c, items in self._chats if c.id == chat.id)
+
+
+def _chat(chat_id, count, phone=None, kind="direct", name="", number="+14155550001", prefix=None):
+    from webapp.sync.history import HistoryChat
+    from webapp.sync.schema import IncomingMessage
+    prefix = prefix or chat_id
+    items = [IncomingMessage(whatsapp_number=number,
+                             chat={"id": chat_id, "type": kind, "phone": phone, "name": name},
+                             message={"id": f"{prefix}-{i}", "direction": "incoming" if i % 2 else "outgoing",
+                                      "sent_at": T0 + timedelta(minutes=i), "text": f"history {i}",
+                                      **({"sender": {"name": "Ann", "phone": "+14155550180"}} if kind == "group" else {})})
+             for i in range(count)]
+    return HistoryChat(id=chat_id, kind=kind, phone=phone, name=name), items
+
+
+def _fixture_history():
+    return ListSource([
+        _chat("chat-+14155550101", 5, "+14155550101", name="Gob"),          # in Close (Bluth)
+        _chat("chat-new", 4, "+14155550142", name="Newton"),                # a lead would be created
+        _chat("chat-private", 3, "+14155550143", name="Doctor"),            # on the exclusion list
+        _chat("grp-1", 2, kind="group", name="Family"),                     # group, not pinned
+        _chat("chat-+14155550102", 3, "415 555 0102", name="Michael"),      # in Close; one already stored
+    ])
+
+
+def _run_to_the_end(row, source, connected, drain_now):
+    from webapp.extensions import db
+    from webapp.sync import close_access, history
+    history.store(row, source, connected, close_access.client_for_connection(connected))
+    while history.feed(row.id):
+        drain_now(row.workspace_id)
+    drain_now(row.workspace_id)
+    db.session.expire_all()
+
+
+CATEGORY = {"Excluded chat": "excluded", "Phone on the workspace exclusion list": "excluded",
+            "Group chat": "group", "Allow-list mode": "allow_list"}
+
+
+def _outcome(workspace_id, since):
+    from webapp.sync import history
+    rows = [m for m in messages() if m.source == "import"]
+    skipped = {}
+    for m in rows:
+        if m.state == "skipped":
+            key = next(v for k, v in CATEGORY.items() if m.reason.startswith(k))
+            skipped[key] = skipped.get(key, 0) + 1
+    synced = [m for m in rows if m.state == "synced"]
+    found, created = history.links_created_since(workspace_id, since)
+    return {"messages": len(synced), "chats": len({m.chat_id for m in synced}), "match_existing": found,
+            "leads_to_create": created, "skipped": skipped}
+
+
+def test_dry_run_counts_are_what_the_run_does_and_a_rerun_creates_nothing(
+        app, api, connected, close_sandbox, drain_now, demo, login):
+    from webapp.models import WhatsAppNumber, utcnow
+    from webapp.extensions import db
+    from webapp.sync import close_access, history, privacy
+    privacy.add_entry(demo.acme.id, "phone", "+14155550143")
+    api.post(body("chat-+14155550102-0", phone="415 555 0102", chat_id="chat-+14155550102"))  # live, earlier
+    number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
+    source, client = _fixture_history(), close_access.client_for_connection(connected)
+    close_sandbox.control("DELETE", "/_sandbox/requests")
+
+    counts = history.plan(number, source, "all", connected, client)
+    writes = [r for r in close_sandbox.control("GET", "/_sandbox/requests")["data"] if r.get("method") != "GET"
+              and "/data/search/" not in r.get("path", "")]
+    assert writes == []                                         # the dry run touches nothing in Close
+    assert messages()[0].external_id == "chat-+14155550102-0" and len(messages()) == 1  # nor our outbox
+    assert counts["messages"] == 11 and counts["chats"] == 3
+    assert counts["match_existing"] == 2 and counts["leads_to_create"] == 1
+    assert {k: v for k, v in counts["skipped"].items() if v} == {"already_stored": 1, "excluded": 3, "group": 2}
+
+    started = utcnow()
+    row = history.create(number, T0, T0 + timedelta(days=1), "all", demo.users["owner@acme.test"].id, counts)
+    _run_to_the_end(row, source, connected, drain_now)
+    outcome = _outcome(demo.acme.id, started)
+    assert outcome == {"messages": counts["messages"], "chats": counts["chats"],
+                       "match_existing": counts["match_existing"], "leads_to_create": counts["leads_to_create"],
+                       "skipped": {k: v for k, v in counts["skipped"].items() if v and k != "already_stored"}}
+    assert len(activities(close_sandbox)) == 11 + 1             # + the live one
+    private = [m for m in messages() if m.chat.remote_phone == "+14155550143"]
+    assert private and all(m.text == "" for m in private)
+    assert history.status(db.session.get(type(row), row.id))["finished"]
+
+    # A re-run: the dry run sees everything stored, the run creates no row and no Close activity.
+    again = history.plan(number, source, "all", connected, client)
+    assert again["messages"] == 0 and again["skipped"]["already_stored"] == 17
+    before_rows, before_close = len(messages()), len(activities(close_sandbox))
+    row2 = history.create(number, T0, T0 + timedelta(days=1), "all", None, again)
+    _run_to_the_end(row2, source, connected, drain_now)
+    assert len(messages()) == before_rows and len(activities(close_sandbox)) == before_close
+
+
+def test_scope_known_chats_only_stores_nothing_of_the_others(app, connected, close_sandbox, drain_now, demo):
+    from webapp.extensions import db
+    from webapp.models import WhatsAppNumber
+    from webapp.sync import close_access, history
+    number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
+    source = ListSource([_chat("chat-+14155550101", 2, "+14155550101"), _chat("chat-new", 4, "+14155550142")])
+    counts = history.plan(number, source, "known", connected, close_access.client_for_connection(connected))
+    assert counts["messages"] == 2 and counts["skipped"]["not_in_close"] == 4 and counts["leads_to_create"] == 0
+    row = history.create(number, T0, T0 + timedelta(days=1), "known", None, counts)
+    _run_to_the_end(row, source, connected, drain_now)
+    assert sorted(m.external_id for m in messages()) == ["chat-+14155550101-0", "chat-+14155550101-1"]
+    assert db.session.get(type(row), row.id).progress["not_imported"] == 4
+
+
+@pytest.fixture
+def app_overrides():
+    from tests.sync.conftest import FAST
+    return dict(FAST, SYNC_IMPORT_SLICE=250, SYNC_IMPORT_INTERVAL=0.2)   # SYNC_* reach the worker too
+
+
+def _import_count(*states):
+    from webapp.extensions import db
+    from webapp.models import Message
+    db.session.rollback()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
+        Message.source == "import", Message.state.in_(states)))
+
+
+@pytest.mark.timeout(2400)
+def test_five_thousand_messages_beside_live_traffic(app, api, connected, close_sandbox, demo, worker):
+    from webapp.extensions import db
+    from webapp.models import Message, WhatsAppNumber
+    from webapp.sync import close_access, history
+    number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
+    source = ListSource([_chat(f"bulk-{c:02d}", 100, f"+1415555{c + 1200:04d}", name=f"Bulk {c}")
+                         for c in range(50)])
+    row = history.create(number, T0, T0 + timedelta(days=1), "all", None, {})
+    history.store(row, source, connected, close_access.client_for_connection(connected))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(Message.source == "import")) == 5000
+    history.enqueue_feed(row.id, 0)
+
+    for i in range(5):   # live messages arrive while the import runs, and are synced before it ends
+        assert api.post(body(f"live-{i}", phone="+14155550101")).status_code == 202
+        wait_for(lambda: messages(external_id=f"live-{i}")[0].state == "synced", timeout=300,
+                 message=f"live message {i} to sync")
+        assert _import_count("held", "queued") > 0, "the import finished first: live messages were not interleaved"
+
+    wait_for(lambda: _import_count("synced") == 5000, timeout=1800, interval=2.0, message="the import to finish")
+    def finished():
+        db.session.rollback()   # a fresh read: the worker writes the import row
+        return history.status(db.session.get(type(row), row.id))["finished"]
+    wait_for(finished, timeout=300, message="the import to be done")
+    # Per-chat order: in each chat, Close received the messages in the order they were sent.
+    for c in (0, 17, 49):
+        lead_id = messages(external_id=f"bulk-{c:02d}-0")[0].close_lead_id
+        got = activities(close_sandbox, lead_id=lead_id)
+        created = [a["external_whatsapp_message_id"] for a in sorted(got, key=lambda a: a["date_created"])]
+        assert created == [f"bulk-{c:02d}-{i}" for i in range(100)]

@@ -1,0 +1,57 @@
+"""History import pages: dry run shown before anything happens, confirm enqueues the job, the
+progress partial polls while it runs and stops by itself; bad input is refused with a reason."""
+import re
+
+import pytest
+
+from tests.sync.test_history_import import ListSource, _chat
+
+
+@pytest.fixture
+def fixture_source(app):
+    from webapp.sync import history
+    source = ListSource([_chat("chat-+14155550101", 3, "+14155550101"), _chat("chat-new", 2, "+14155550142")])
+    history.set_source_factory(lambda number, since, until, media=True: source)
+    yield source
+    history.set_source_factory(None)
+
+
+def test_dry_run_confirm_and_progress(app, connected, close_sandbox, demo, login, fixture_source, drain_now):
+    from webapp.redis_conn import get_queue
+    from webapp.sync import history
+    from tests.sync.conftest import messages
+    admin = login("admin@acme.test")
+    number_id = demo.memberships["owner@acme.test"].numbers[0].id
+    response = admin.post("/history/dry-run", data={"number_id": number_id, "period": "30", "scope": "all"})
+    assert response.status_code == 302
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'class="plan-messages">5<', page) and "Leads that would be created" in page
+    assert messages() == []                                      # a dry run stores nothing
+    import_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    assert admin.post(f"/history/{import_id}/start").status_code == 302
+    assert [j.func_name for j in get_queue().jobs] == ["jobs.history.run_import"]
+    partial = admin.get(f"/history/{import_id}/progress").get_data(as_text=True)
+    assert 'hx-trigger="every 2s"' in partial                    # polls while it runs
+
+    from jobs import history as jobs
+    assert jobs.run_import(import_id) == "stored"                # what the worker runs
+    while history.feed(import_id):
+        drain_now(demo.acme.id)
+    drain_now(demo.acme.id)
+    partial = admin.get(f"/history/{import_id}/progress").get_data(as_text=True)
+    assert "Import finished" in partial and "hx-trigger" not in partial   # the poll stops
+    assert len([m for m in messages() if m.state == "synced"]) == 5
+
+
+def test_bad_input_and_roles(app, connected, demo, login):
+    admin = login("admin@acme.test")
+    number_id = demo.memberships["owner@acme.test"].numbers[0].id
+    response = admin.post("/history/dry-run", data={"number_id": number_id, "period": "dates", "since": "2025-13-01"})
+    assert response.status_code == 303
+    assert "give both dates" in admin.get("/history/").get_data(as_text=True)
+    response = admin.post("/history/dry-run", data={"number_id": number_id, "period": "7"})
+    assert response.status_code == 303                              # no gateway registered here
+    assert "linked through a WhatsApp gateway" in admin.get("/history/").get_data(as_text=True)
+    member = login("member@acme.test")
+    assert member.get("/history/").status_code == 403
+    assert member.post("/history/dry-run", data={"number_id": number_id}).status_code == 403
