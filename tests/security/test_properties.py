@@ -134,4 +134,5 @@ def test_signed_webhook_never_answers_5xx(app, demo, connected):
         assert response.status_code in (200, 413), (response.status_code, payload)
     check()
     db.session.rollback()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) > 2   # some were stored
+    # Some generated messages really went through the storing path (how many depends on the draw).
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) > 0
