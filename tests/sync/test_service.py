@@ -82,7 +82,8 @@ def test_transient_failures_back_off_then_dead_then_retry_button(app, api, conne
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_statuses": [503]})
     drain_now(demo.acme.id)
     row = messages()[0]
-    assert row.state == "failed" and row.attempts == 1 and row.next_attempt_at is not None
+    # A busy machine may let the short backoff (0.3 s) pass while the drain still runs: a second try.
+    assert row.state == "failed" and 1 <= row.attempts < 3 and row.next_attempt_at is not None
     assert "Close unreachable" in row.reason
 
     def dead_after_a_drain():
