@@ -21,6 +21,18 @@ class GatewayError(Exception):
         self.kind, self.message, self.status = kind, message, status
 
 
+def json_answer(response):
+    """The parsed body of a successful gateway answer (None when empty); a body that is not JSON
+    means the URL is not the gateway it claims to be."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise GatewayError("not_gateway", "The gateway answered with something that is not JSON.",
+                           response.status_code)
+
+
 @dataclass
 class ServerInfo:
     version: str

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from webapp.whatsapp import http
 from webapp.whatsapp.gateways.base import (
     FAILED, QR, STARTING, WORKING, EditEvent, GatewayClient, GatewayError, GatewayMessage, IgnoredEvent,
-    Media, MessageEvent, RevokeEvent, ServerInfo, SessionState, StatusEvent)
+    Media, MessageEvent, RevokeEvent, ServerInfo, SessionState, StatusEvent, json_answer)
 from webapp.whatsapp.gateways.waha import chat_kind, phone_jid, readable_location, readable_vcard
 
 SECRET_HEADER = "X-Closeline-Webhook-Secret"
@@ -181,13 +181,7 @@ class Client(GatewayClient):
         except http.GatewayUnreachable as exc:
             raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
         if response.status_code in ok:
-            if not response.content:
-                return None
-            try:
-                return response.json()
-            except ValueError:
-                raise GatewayError("not_gateway", "The gateway answered with something that is not JSON.",
-                                   response.status_code)
+            return json_answer(response)
         raise self._error(response)
 
     @staticmethod

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from webapp.whatsapp import http
 from webapp.whatsapp.gateways.base import (
     EditEvent, GatewayClient, GatewayError, GatewayMessage, IgnoredEvent, Media, MessageEvent,
-    RevokeEvent, ServerInfo, SessionState, StatusEvent)
+    RevokeEvent, ServerInfo, SessionState, StatusEvent, json_answer)
 
 EVENTS = ("message.any", "message.edited", "message.revoked", "session.status")
 # WAHA Core before this version serves only the session named `default`.
@@ -151,13 +151,7 @@ class Client(GatewayClient):
         if response.status_code in ok:
             if raw:
                 return response
-            if not response.content:
-                return None
-            try:
-                return response.json()
-            except ValueError:
-                raise GatewayError("not_gateway", "The gateway answered with something that is not JSON.",
-                                   response.status_code)
+            return json_answer(response)
         raise self._error(response)
 
     @staticmethod
