@@ -76,7 +76,7 @@ class Config:
     # A live message waits behind at most one slice: 25 ≈ 4-6 s at Close's 150 ms per call.
     SYNC_IMPORT_SLICE = int(os.environ.get("SYNC_IMPORT_SLICE", "25"))
     SYNC_IMPORT_INTERVAL = float(os.environ.get("SYNC_IMPORT_INTERVAL", "0.5"))
-    SYNC_BATCH_SIZE = int(os.environ.get("SYNC_BATCH_SIZE", "50"))            # rows claimed per drain round
+    SYNC_BATCH_SIZE = int(os.environ.get("SYNC_BATCH_SIZE", "200"))           # rows claimed per drain round
     SYNC_POOL_SIZE = int(os.environ.get("SYNC_POOL_SIZE", "24"))              # chats delivered at once per drain
     SYNC_DRAIN_BUDGET = float(os.environ.get("SYNC_DRAIN_BUDGET", "20"))      # seconds per drain job (fairness)
     SYNC_LEASE_SECONDS = float(os.environ.get("SYNC_LEASE_SECONDS", "120"))   # a dead worker's rows come back

@@ -1,8 +1,10 @@
 """The RQ worker class Closeline runs: `rq worker --worker-class jobs.worker.PreloadedWorker`.
 
 RQ's default worker forks a child per job; building the Flask app once in the parent means every
-child starts with it ready instead of paying imports and setup per job."""
+child starts with it ready instead of paying imports and setup per job (the ORM's mappers are
+configured in the parent too, not again in every child)."""
 from rq.worker import Worker
+from sqlalchemy.orm import configure_mappers
 
 from webapp.jobs_app import job_app
 
@@ -11,3 +13,4 @@ class PreloadedWorker(Worker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         job_app()  # no connection is opened here: pools start empty in each child
+        configure_mappers()

@@ -2,7 +2,7 @@
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder
+from babel import Locale
 
 
 MIN_DIGITS = 6  # fewer digits are no phone number in any country (shortest national numbers have 6+)
@@ -63,9 +63,12 @@ def region_of(e164):
 
 
 def region_name(region):
-    """'US' → 'United States' (English name from phonenumbers' own data; the code when unknown)."""
-    example = phonenumbers.example_number(region)
-    return (geocoder.country_name_for_number(example, "en") if example else "") or region
+    """'US' → 'United States' (CLDR's English name; the code when unknown). Babel, not phonenumbers'
+    geocoder: the geocoder loads every prefix's place names (about 100 MB per process) for this."""
+    return _ENGLISH_TERRITORIES.get(region) or region
+
+
+_ENGLISH_TERRITORIES = Locale("en").territories
 
 
 @lru_cache(maxsize=1)

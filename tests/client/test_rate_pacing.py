@@ -61,3 +61,25 @@ def test_every_worker_of_the_org_takes_its_own_slot_spaced_under_the_limit(share
     assert sum(slept) > 0                     # 60 calls at once had to wait for their slots
     other = _org()                            # another organization has its own budget
     assert workers[1].before_call(other, "activity") == 0.0
+
+
+def test_when_fewer_calls_remain_than_the_pace_would_send_the_next_slot_waits(shared):
+    """The limit drops from 100,000 to 40 while calls paced for the old limit are in flight:
+    Close says 16 calls remain for 0.85 s, so the next slot starts when 16 paced calls end
+    at the reset, not now (which would send 32 and earn 16 429s)."""
+    limiter, org = RedisRateLimiter(shared), _org()
+    limiter.after_response(org, "activity", 200, {"ratelimit": "limit=100000, remaining=99000, reset=10"})
+    limiter.before_call(org, "activity")
+    limiter.after_response(org, "activity", 200, {"ratelimit": "limit=40, remaining=16, reset=0.85"})
+    now = float(shared.time()[0]) + shared.time()[1] / 1e6
+    interval = 0.85 / (40 * PACE_SHARE)  # the window is the largest reset seen for the new limit
+    assert _next_slot(shared, limiter, org, "activity") - now == pytest.approx(0.85 - 16 * interval, abs=0.05)
+
+
+def test_a_pace_that_fits_the_remaining_calls_is_left_alone(shared):
+    limiter, org = RedisRateLimiter(shared), _org()
+    limiter.after_response(org, "activity", 200, {"ratelimit": "limit=40, remaining=39, reset=1.0"})
+    limiter.before_call(org, "activity")
+    slot = _next_slot(shared, limiter, org, "activity")
+    limiter.after_response(org, "activity", 200, {"ratelimit": "limit=40, remaining=30, reset=0.7"})
+    assert _next_slot(shared, limiter, org, "activity") == slot

@@ -128,11 +128,11 @@ def test_a_batch_that_fails_stores_none_of_itself(app, api, connected, monkeypat
     assert api.post(body("before")).status_code == 202
     real_store, calls = ingest.store, []
 
-    def flaky_store(number, item, remote_phone, source, live):
+    def flaky_store(number, item, *args):
         calls.append(item.message.id)
         if len(calls) == 3:
             raise RuntimeError("disk full")
-        return real_store(number, item, remote_phone, source, live)
+        return real_store(number, item, *args)
     monkeypatch.setattr(ingest, "store", flaky_store)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = api.post({"messages": [body("b-1"), body("b-2"), body("b-3")]}, path="/api/v1/messages/batch")

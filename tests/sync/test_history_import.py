@@ -1,5 +1,5 @@
 """History import: the dry run's counts are what the run then does, a re-run creates nothing,
-an out-of-scope chat is not stored, and 5,000 messages go beside live traffic in per-chat order."""
+an out-of-scope chat is not stored, and 2,000 messages go beside live traffic in per-chat order."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -145,16 +145,16 @@ def _import_count(*states):
 
 
 @pytest.mark.timeout(2400)
-def test_five_thousand_messages_beside_live_traffic(app, api, connected, close_sandbox, demo, worker):
+def test_two_thousand_messages_beside_live_traffic(app, api, connected, close_sandbox, demo, worker):
     from webapp.extensions import db
     from webapp.models import Message, WhatsAppNumber
     from webapp.sync import close_access, history
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
-    source = ListSource([_chat(f"bulk-{c:02d}", 100, f"+1415555{c + 1200:04d}", name=f"Bulk {c}")
+    source = ListSource([_chat(f"bulk-{c:02d}", 40, f"+1415555{c + 1200:04d}", name=f"Bulk {c}")
                          for c in range(50)])
     row = history.create(number, T0, T0 + timedelta(days=1), "all", None, {})
     history.store(row, source, connected, close_access.client_for_connection(connected))
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(Message.source == "import")) == 5000
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(Message.source == "import")) == 2000
     history.enqueue_feed(row.id, 0)
 
     for i in range(5):   # live messages arrive while the import runs, and are synced before it ends
@@ -163,7 +163,7 @@ def test_five_thousand_messages_beside_live_traffic(app, api, connected, close_s
                  message=f"live message {i} to sync")
         assert _import_count("held", "queued") > 0, "the import finished first: live messages were not interleaved"
 
-    wait_for(lambda: _import_count("synced") == 5000, timeout=1800, interval=2.0, message="the import to finish")
+    wait_for(lambda: _import_count("synced") == 2000, timeout=1800, interval=2.0, message="the import to finish")
     def finished():
         db.session.rollback()   # a fresh read: the worker writes the import row
         return history.status(db.session.get(type(row), row.id))["finished"]
@@ -173,4 +173,4 @@ def test_five_thousand_messages_beside_live_traffic(app, api, connected, close_s
         lead_id = messages(external_id=f"bulk-{c:02d}-0")[0].close_lead_id
         got = activities(close_sandbox, lead_id=lead_id)
         created = [a["external_whatsapp_message_id"] for a in sorted(got, key=lambda a: a["date_created"])]
-        assert created == [f"bulk-{c:02d}-{i}" for i in range(100)]
+        assert created == [f"bulk-{c:02d}-{i}" for i in range(40)]

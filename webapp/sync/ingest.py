@@ -13,7 +13,7 @@ stored without text, attachments or sender (only that it was excluded, state `sk
 text is redacted before it is stored. Group chats sync only while pinned to a lead.
 """
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -38,12 +38,22 @@ class Accepted:
     errors: dict | None = None
 
 
+@dataclass
+class _Memo:
+    """What one accept() call looks up once instead of once per item."""
+    rules: privacy.Rules
+    known: dict                                   # message id → its row (already stored, or stored now)
+    numbers: dict = field(default_factory=dict)   # raw number → (row or None, error)
+    chats: dict = field(default_factory=dict)     # (number id, chat id) → Chat
+
+
 def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason: str = "") -> list[Accepted]:
     """Store every valid item, commit, count and kick the drain once. One Accepted per item, in order.
     wait_reason: rows that would be queued are held with this reason instead (a history import
     feeds them to the outbox in slices, so live messages are never stuck behind it)."""
     live = close_access.live_connection(workspace_id) is not None
-    results = [_accept_one(workspace_id, item, source, live, wait_reason) for item in items]
+    memo = _Memo(privacy.rules_for(workspace_id), _stored(workspace_id, [item.message.id for item in items]))
+    results = [_accept_one(workspace_id, item, source, live, wait_reason, memo) for item in items]
     created = {}
     for result in results:
         if result.status == "created":
@@ -55,9 +65,9 @@ def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason:
     return results
 
 
-def _accept_one(workspace_id, item, source, live, wait_reason=""):
+def _accept_one(workspace_id, item, source, live, wait_reason, memo):
     errors = {}
-    number = _number(workspace_id, item.whatsapp_number, errors)
+    number = _number(workspace_id, item.whatsapp_number, errors, memo)
     remote = None
     if item.chat.phone and item.chat.phone.strip():
         try:
@@ -67,21 +77,27 @@ def _accept_one(workspace_id, item, source, live, wait_reason=""):
             errors["chat.phone"] = str(exc)
     if errors:
         return Accepted("invalid", errors=errors)
-    message, created = store(number, item, remote, source, live, wait_reason)
+    message, created = store(number, item, remote, source, live, wait_reason, memo)
     return Accepted("created" if created else "duplicate", message)
 
 
-def _number(workspace_id, raw, errors):
+def _number(workspace_id, raw, errors, memo):
+    if raw not in memo.numbers:
+        memo.numbers[raw] = _look_up_number(workspace_id, raw)
+    number, error = memo.numbers[raw]
+    if error:
+        errors["whatsapp_number"] = error
+    return number
+
+
+def _look_up_number(workspace_id, raw):
     try:
         e164 = to_e164(raw)
     except InvalidPhone:
-        errors["whatsapp_number"] = "Not a valid phone number in international format."
-        return None
+        return None, "Not a valid phone number in international format."
     number = db.session.scalar(sa.select(WhatsAppNumber).where(
         WhatsAppNumber.workspace_id == workspace_id, WhatsAppNumber.e164 == e164))
-    if number is None:
-        errors["whatsapp_number"] = "This number is not registered in the workspace."
-    return number
+    return number, None if number else "This number is not registered in the workspace."
 
 
 def _get_or_create_chat(number, chat_in, remote_phone):
@@ -111,21 +127,24 @@ def initial_state(workspace, chat, connection_live):
     return "queued", ""
 
 
-def store(number, item, remote_phone, source, connection_live, wait_reason=""):
+def store(number, item, remote_phone, source, connection_live, wait_reason, memo):
     """Insert the message (not committed). Returns (message, created)."""
     content = item.message
-    existing = find(number.workspace_id, content.id)
+    existing = memo.known.get(content.id)
     if existing is not None:
         return existing, False
-    chat = _get_or_create_chat(number, item.chat, remote_phone)
-    decision = privacy.decide(number.workspace_id, chat, remote_phone, item.chat.labels, content.text)
+    chat_key = (number.id, item.chat.id)
+    if chat_key not in memo.chats:
+        memo.chats[chat_key] = _get_or_create_chat(number, item.chat, remote_phone)
+    chat = memo.chats[chat_key]
+    decision = privacy.decide(memo.rules, chat, remote_phone, item.chat.labels, content.text)
     now = utcnow()
     if decision.excluded_reason:  # only that a message was excluded: no content at all
         message = Message(workspace_id=number.workspace_id, chat=chat, whatsapp_number_id=number.id,
                           external_id=content.id, source=source, direction=content.direction,
                           sent_at=content.sent_at, text="", attachments=[], state="skipped",
                           reason=decision.excluded_reason, created_at=now, updated_at=now)
-        return _insert(number.workspace_id, message)
+        return _insert(number.workspace_id, message, memo)
     state, reason = initial_state(number.workspace, chat, connection_live)
     if state == "queued" and wait_reason:
         state, reason = "held", wait_reason
@@ -137,14 +156,15 @@ def store(number, item, remote_phone, source, connection_live, wait_reason=""):
                       sender_name=sender.name if sender else "", sender_phone=sender.phone if sender else None,
                       attachments=[a.stored() for a in content.attachments], state=state, reason=reason,
                       queued_at=now if state == "queued" else None, created_at=now, updated_at=now)
-    return _insert(number.workspace_id, message)
+    return _insert(number.workspace_id, message, memo)
 
 
-def _insert(workspace_id, message):
+def _insert(workspace_id, message, memo):
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with db.session.begin_nested():
                 db.session.add(message)
+            memo.known[message.external_id] = message
             return message, True
         except IntegrityError:  # the same id won a concurrent race: answer with that row
             existing = find(workspace_id, message.external_id)
@@ -157,6 +177,13 @@ def _insert(workspace_id, message):
             if "database is locked" not in str(exc) or attempt == WRITE_ATTEMPTS:
                 raise
             time.sleep(0.02 * attempt)
+
+
+def _stored(workspace_id, external_ids):
+    """{message id: row} of those already stored (one query for a whole batch)."""
+    rows = db.session.scalars(sa.select(Message).where(Message.workspace_id == workspace_id,
+                                                      Message.external_id.in_(set(external_ids))))
+    return {row.external_id: row for row in rows}
 
 
 def find(workspace_id, external_id):

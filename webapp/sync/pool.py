@@ -23,14 +23,20 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseAuthError, CloseError
-from webapp.models import CloseConnection, Message
+from webapp.models import CloseConnection, Membership, Message, WhatsAppNumber
 from webapp.sync import close_access, deliver, outbox
 
 log = logging.getLogger(__name__)
 
+# What delivering a message reads (route, payload, Close user), loaded with it in one query
+# instead of one lazy load each.
+DELIVERY_GRAPH = [joinedload(Message.chat),
+                  joinedload(Message.number).joinedload(WhatsAppNumber.membership)
+                  .joinedload(Membership.user)]
 RECORD_EVERY = 0.5    # seconds between result writes (one short transaction each)
 RECORD_BATCH = 50     # ... or as soon as this many results wait
 
@@ -79,9 +85,11 @@ class ChatLanes:
                 pending += self._collect(timeout=0.05)
                 if self._idle() and (not claiming or (not self.claimed and next_claim)):
                     break
-                if pending and (len(pending) >= RECORD_BATCH or time.monotonic() - last_record > RECORD_EVERY):
+                if pending and (len(pending) >= RECORD_BATCH or time.monotonic() - last_record > RECORD_EVERY
+                                or self._idle()):
                     self._record(pending)
                     pending, last_record = [], time.monotonic()
+                    next_claim = 0.0  # recorded rows free their chats' next rows: claim them now
                 if time.monotonic() > renew_at:
                     self._renew()
                     renew_at = time.monotonic() + self.lease / 3
@@ -158,7 +166,7 @@ class ChatLanes:
                 self._stop(lane, None)
 
     def _deliver_one(self, message_id, ctx):
-        message = db.session.get(Message, message_id)
+        message = db.session.get(Message, message_id, options=DELIVERY_GRAPH, populate_existing=True)
         before = SimpleNamespace(id=message.id, state=message.state, attachments=message.attachments,
                                  workspace_id=message.workspace_id,
                                  whatsapp_number_id=message.whatsapp_number_id)

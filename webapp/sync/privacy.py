@@ -1,6 +1,6 @@
 """Privacy rules of a workspace (issue 14): exclusions, allow-list mode, redaction settings.
 
-ingest.accept() asks `decide()` once per message: excluded chats are stored without any content
+ingest.accept() reads the rules once per batch (`rules_for()`) and asks `decide()` once per message: excluded chats are stored without any content
 (only that a message was excluded); everything else has its text redacted before it is stored,
 so the original never reaches the database nor Close. Routing asks `allow_list_only()`.
 Chat labels are the hook for gateways that expose them (WAHA/Evolution labels → chat.labels).
@@ -44,12 +44,23 @@ def allow_list_only(workspace_id):
     return bool(settings_for(workspace_id).allow_list_only)
 
 
-def decide(workspace_id, chat, remote_phone, labels, text):
+@dataclass(frozen=True)
+class Rules:
+    """A workspace's privacy rules, read once for a whole batch of incoming messages."""
+    settings: PrivacySettings
+    entries: frozenset
+
+
+def rules_for(workspace_id):
+    return Rules(settings_for(workspace_id), frozenset(_entries(workspace_id)))
+
+
+def decide(rules, chat, remote_phone, labels, text):
     """What ingest stores for one message of `chat` (the Chat row, possibly just created)."""
-    reason = exclusion_reason(workspace_id, chat, remote_phone, labels)
+    reason = _excluded_by(rules.entries, chat, remote_phone, labels)
     if reason:
         return Decision(excluded_reason=reason)
-    clean, counts = redaction_of(workspace_id, text)
+    clean, counts = redaction.redact(text, codes=rules.settings.redact_codes, cards=rules.settings.redact_cards)
     return Decision(text=clean, redactions=counts)
 
 
@@ -68,9 +79,12 @@ def redaction_of(workspace_id, text):
 
 
 def exclusion_reason(workspace_id, chat, remote_phone, labels=()):
+    return _excluded_by(_entries(workspace_id), chat, remote_phone, labels)
+
+
+def _excluded_by(entries, chat, remote_phone, labels):
     if chat is not None and chat.excluded_at is not None:
         return EXCLUDED_CHAT
-    entries = _entries(workspace_id)
     if remote_phone and ("phone", remote_phone) in entries:
         return EXCLUDED_PHONE
     if any(("label", label.strip().lower()) in entries for label in labels or ()):

@@ -11,9 +11,13 @@ shared by every worker and thread of the organization:
   over the window, and sleeps until it. With many calls in flight (a drain's pool) this keeps the
   organization just under the limit instead of emptying the bucket and eating 429s;
 - a "blocked until" timestamp: any worker that learns the bucket is empty (429, remaining=0)
-  blocks all the others until it refills.
+  blocks all the others until it refills;
+- `remaining` is believed: when fewer calls are left than pacing would send before the window
+  resets (the limit just dropped, or another integration of the organization spends the same
+  budget), the next slot moves so that the calls left end at the reset instead of in 429s.
 Slots are computed on the Redis server's clock, so hosts with skewed clocks agree.
 """
+import math
 import re
 import time
 
@@ -51,8 +55,12 @@ def reset_seconds(headers):
 PACE_SHARE = 0.95     # of Close's limit: arrival jitter must not push a window over it
 SHAPE_TTL = 3600      # seconds a learnt bucket shape is kept without new responses
 
-# KEYS: shape hash, next-slot key. Returns the seconds to wait before sending (0 when unknown).
+# KEYS: shape hash, next-slot key, blocked-until key. ARGV: pace share, the caller's clock.
+# One round trip per call: "b<seconds>" while the bucket is blocked (nothing reserved), else the
+# seconds to wait for the reserved slot (0 while the shape is unknown).
 _RESERVE = """
+local blocked = tonumber(redis.call('GET', KEYS[3]) or '0')
+if blocked > tonumber(ARGV[2]) then return 'b' .. string.format('%.6f', blocked - tonumber(ARGV[2])) end
 local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or '0')
 local window = tonumber(redis.call('HGET', KEYS[1], 'window') or '0')
 if limit <= 0 or window <= 0 then return '0' end
@@ -62,6 +70,15 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local slot = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), now)
 redis.call('SET', KEYS[2], string.format('%.6f', slot + interval), 'PX', math.ceil(window * 2000) + 1000)
 return string.format('%.6f', slot - now)
+"""
+# KEYS: next-slot key. ARGV: seconds from now before which no slot may start, key TTL (ms).
+_DEFER = """
+local t = redis.call('TIME')
+local earliest = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+if earliest > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], string.format('%.6f', earliest), 'PX', tonumber(ARGV[2]))
+end
+return 0
 """
 # KEYS: shape hash. ARGV: limit, reset, ttl. A new limit restarts the window estimate.
 _LEARN = """
@@ -101,24 +118,30 @@ class RedisRateLimiter:
         spaced out, not all at once into the fresh window.)"""
         waited = 0.0
         while True:
-            delay = self.wait_time(org_id, group)
-            if delay <= 0 or waited >= self.max_wait:
-                return waited + self.pace(org_id, group)
+            blocked, delay = self._reserve(org_id, group)
+            if not blocked or waited >= self.max_wait:
+                break
             delay = min(delay, self.max_wait - waited)
             self.sleep(delay)
             waited += delay
-
-    def pace(self, org_id, group):
-        """Reserve the next send slot of the organization's bucket and sleep until it."""
-        key = self._key(org_id, group)
-        try:
-            delay = min(float(self.redis.eval(_RESERVE, 2, key + ":shape", key + ":slot", PACE_SHARE)),
-                        self.max_wait)
-        except Exception:  # a Redis without scripting: fall back to blocking on empty buckets only
-            return 0.0
+        delay = min(delay, self.max_wait) if not blocked else 0.0
         if delay > 0:
             self.sleep(delay)
-        return max(0.0, delay)
+        return waited + delay
+
+    def _reserve(self, org_id, group):
+        """(blocked, seconds): the bucket is blocked for that long, or this call's slot is that far."""
+        key = self._key(org_id, group)
+        try:
+            answer = self.redis.eval(_RESERVE, 3, key + ":shape", key + ":slot", key, PACE_SHARE,
+                                     repr(self.clock()))
+        except Exception:  # a Redis without scripting: no pacing, only blocks on empty buckets
+            delay = self.wait_time(org_id, group)
+            return delay > 0, delay
+        answer = answer.decode() if isinstance(answer, bytes) else str(answer)
+        if answer.startswith("b"):
+            return True, float(answer[1:])
+        return False, max(0.0, float(answer))
 
     def learn(self, org_id, group, limit, reset):
         known = self._shapes.get((org_id, group))
@@ -127,7 +150,23 @@ class RedisRateLimiter:
         self._shapes[(org_id, group)] = (limit, max(reset, known[1]) if known and known[0] == limit else reset)
         try:
             self.redis.eval(_LEARN, 1, self._key(org_id, group) + ":shape", limit, repr(float(reset)), SHAPE_TTL)
-        except Exception:  # see pace(): pacing is an optimisation, the 429 handling stays
+        except Exception:  # see _reserve(): pacing is an optimisation, the 429 handling stays
+            pass
+
+    def spread_remaining(self, org_id, group, remaining, reset):
+        """Close has `remaining` calls left for the next `reset` seconds. If the pace would send
+        more than that before the reset, start the next slot late enough that it sends exactly
+        `remaining` (each call still takes its own slot after that)."""
+        limit, window = self._shapes.get((org_id, group), (0, 0))
+        if limit <= 0 or window <= 0 or remaining <= 0:
+            return
+        late_by = reset - remaining * window / (limit * PACE_SHARE)
+        if late_by <= 0:
+            return  # the usual case: the pace already fits, no Redis round trip
+        try:
+            self.redis.eval(_DEFER, 1, self._key(org_id, group) + ":slot", repr(late_by),
+                            math.ceil(window * 2000) + 1000)
+        except Exception:  # see _reserve()
             pass
 
     def block(self, org_id, group, seconds):
@@ -148,6 +187,7 @@ class RedisRateLimiter:
         reset = reset_seconds(headers)
         if parsed:
             self.learn(org_id, group, parsed[0], parsed[2])
+            self.spread_remaining(org_id, group, parsed[1], parsed[2])
         if status == 429:
             self.block(org_id, group, reset if reset else 2.0)  # 2 s: the official client's default
         elif parsed and parsed[1] <= 0:
