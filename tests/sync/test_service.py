@@ -236,3 +236,21 @@ def test_maintained_totals_match_a_recount(app, api, connected, close_sandbox, d
     totals.totals(demo.acme.id)
     drain_now(demo.acme.id)
     assert totals.totals(demo.acme.id) == recount() and recount()["synced"] == 6
+
+
+def test_a_claim_holds_back_chats_leased_by_others_but_not_its_own(app, api, connected, demo):
+    """Chat A's first row is leased by another drain (or a worker that died): A's later rows wait.
+    Chat B's first row is leased by this drain: its later rows are claimed with the rest (the
+    drain's lane keeps B in order), and rows are claimed oldest first."""
+    from webapp.sync import outbox
+    for i in range(3):
+        api.post(body(f"a-{i}", phone="+14155550101"))
+        api.post(body(f"b-{i}", phone="+14155550102"))
+    rows = {m.external_id: m.id for m in messages()}
+    others = outbox.claim_one(rows["a-0"], 60)
+    assert others
+    mine = outbox.claim_batch(demo.acme.id, 1, 60)
+    assert mine == [rows["b-0"]]
+    claimed = outbox.claim_batch(demo.acme.id, 10, 60, own={rows["b-0"]})
+    assert claimed == [rows["b-1"], rows["b-2"]]
+    assert outbox.claim_batch(demo.acme.id, 10, 60) == []   # A still waits for the other lease

@@ -107,7 +107,7 @@ class ChatLanes:
             return self.results.empty() and not any(lane.running for lane in self.lanes.values())
 
     def _claim(self):
-        ids = outbox.claim_batch(self.workspace_id, self.batch, self.lease)
+        ids = outbox.claim_batch(self.workspace_id, self.batch, self.lease, own=self.claimed)
         if not ids:
             return False
         chats = dict(db.session.execute(sa.select(Message.id, Message.chat_id).where(Message.id.in_(ids))).all())
