@@ -47,7 +47,7 @@ def fill(workspace_id, target_rows, chats=2000):
             yield {"workspace_id": workspace_id, "chat_id": chat_id, "whatsapp_number_id": number_id,
                    "external_id": f"bulk-{i}", "source": "api", "direction": "incoming" if i % 2 else "outgoing",
                    "sent_at": sent, "text": f"Bulk message {i} about the order", "reply_to_external_id": None,
-                   "attachments": [], "state": state,
+                   "attachments": [], "sender_name": "", "redactions": {}, "state": state,
                    "reason": {"skipped": "No Close contact has this phone and auto-create is off.",
                               "failed": "Close unreachable: 503", "dead": "Close refused the activity",
                               "held": "subscription inactive"}.get(state, ""),
@@ -93,7 +93,7 @@ def _text_index_rebuilt(db):
 
 def _copy(db, records):
     columns = ["workspace_id", "chat_id", "whatsapp_number_id", "external_id", "source", "direction", "sent_at",
-               "text", "reply_to_external_id", "attachments", "state", "reason", "attempts", "next_attempt_at",
+               "text", "reply_to_external_id", "attachments", "sender_name", "redactions", "state", "reason", "attempts", "next_attempt_at",
                "queued_at", "lease_until", "close_org_id", "close_lead_id", "close_activity_id", "synced_at",
                "created_at", "updated_at"]
     raw = db.engine.raw_connection()
@@ -102,6 +102,7 @@ def _copy(db, records):
             with cur.copy(f"COPY messages ({', '.join(columns)}) FROM STDIN") as copy:
                 for record in records:
                     record["attachments"] = json.dumps(record["attachments"])
+                    record["redactions"] = json.dumps(record["redactions"])
                     copy.write_row([record[c] for c in columns])
         raw.commit()
     finally:
