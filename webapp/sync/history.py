@@ -7,9 +7,10 @@
 
 Phase 1 goes through ingest.accept() (the one entry point: privacy, idempotency on the message
 id) with `wait_reason=WAITING`: rows that would be queued wait as `held` instead. Phase 2 releases
-the next FEED_SLICE of them (id order = per-chat order) only once the previous slice has left the
-queue, so a live message waits for at most one slice. Both phases are resumable: stored rows are
-the progress, a re-run stores nothing twice and Close sees each message once.
+the next slice of them (round-robin over chats, each chat in id order) only once the previous
+slice has left the queue, so a live message waits for at most one slice. Both phases are
+resumable: stored rows are the progress, a re-run stores nothing twice and Close sees each
+message once.
 
 A source is anything with `chats()` → [HistoryChat] and `messages(chat)` → [IncomingMessage]
 (oldest first, within the period). The gateway adapter builds one from a linked number.
@@ -28,6 +29,7 @@ from webapp.sync import ingest, privacy, routing, scheduler
 from webapp.sync.totals import invalidate_totals
 
 WAITING = "History import: waiting for its turn (live messages go first)."
+FEED_WINDOW = 5000  # waiting rows a slice is chosen from (oldest first: whole chats, in id order)
 SOURCE = "import"
 SCOPES = ("all", "known")
 PERIODS = (7, 30, 90)
@@ -207,8 +209,7 @@ def feed(import_id):
         *base, Message.state == "queued"))
     if in_queue:
         return True
-    ids = db.session.scalars(sa.select(Message.id).where(*base, Message.state == "held", Message.reason == WAITING)
-                             .order_by(Message.id).limit(current_app.config["SYNC_IMPORT_SLICE"])).all()
+    ids = _next_slice(base, current_app.config["SYNC_IMPORT_SLICE"])
     if not ids:
         history_import.state = "done"
         db.session.commit()
@@ -220,6 +221,18 @@ def feed(import_id):
     invalidate_totals(workspace_id)
     scheduler.kick(workspace_id)
     return True
+
+
+def _next_slice(base, size):
+    """The next `size` waiting rows, taken round-robin over their chats (each chat's oldest first,
+    then each chat's second, ...) among the oldest FEED_WINDOW: a slice spreads over many chats,
+    which the drain delivers in parallel, instead of being one chat's rows sent one by one."""
+    window = (sa.select(Message.id, Message.chat_id)
+              .where(*base, Message.state == "held", Message.reason == WAITING)
+              .order_by(Message.id).limit(FEED_WINDOW).subquery())
+    turn = sa.func.row_number().over(partition_by=window.c.chat_id, order_by=window.c.id).label("turn")
+    ranked = sa.select(window.c.id, turn).subquery()
+    return db.session.scalars(sa.select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(size)).all()
 
 
 def status(history_import):
