@@ -81,3 +81,17 @@ def test_search_keeps_the_other_filters_and_pages(app, api, logged, demo):
 def test_other_workspace_rows_never_match(app, logged, demo, login):
     globex = login("owner@globex.test")
     assert "Order #4521" not in globex.get("/sync/log?q=order").get_data(as_text=True)
+
+
+def test_a_short_query_searches_the_newest_texts_and_says_so(logged, monkeypatch):
+    """Under 3 characters there is no trigram index: the text part scans only the newest rows
+    (here 3 of the 7), and the page tells the user how to search everything."""
+    from webapp.sync import search
+    monkeypatch.setattr(search, "SHORT_QUERY_ROWS", 3)
+    html = logged.get("/sync/log", query_string={"q": "é"}).get_data(as_text=True)
+    assert 'id="search-short"' in html and "newest 3 messages" in html
+    assert _html("Ünïcödé café menu") in html            # the 6th of 7 texts: among the newest 3
+    assert _html("Order #4521 shipped — tracking to follow") not in logged.get(
+        "/sync/log", query_string={"q": "#4"}).get_data(as_text=True)   # the oldest: not scanned
+    full = logged.get("/sync/log", query_string={"q": "#45"}).get_data(as_text=True)
+    assert _html("Order #4521 shipped — tracking to follow") in full and 'id="search-short"' not in full

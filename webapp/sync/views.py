@@ -9,7 +9,7 @@ from webapp.access import current_membership, current_workspace, get_or_404_in_w
 from webapp.extensions import htmx
 from webapp.integrations.close.client import CloseError
 from webapp.models import Chat, Message
-from webapp.sync import actions, close_access, message_log
+from webapp.sync import actions, close_access, message_log, search
 from webapp.sync.states import STATES
 from webapp.sync.totals import pending, totals as state_totals
 
@@ -36,7 +36,8 @@ def _log_context():
     return {"rows": rows, "next_before": next_before, "before": before, "filters": filters, "query": query,
             "lead_url": close_access.lead_url, "can_manage": current_membership().is_manager,
             "lead_names": message_log.lead_names(workspace.id, [m.close_lead_id for m in rows]),
-            "totals": counts, "pending": pending(counts), "numbers": message_log.numbers_overview(workspace.id)}
+            "totals": counts, "pending": pending(counts), "numbers": message_log.numbers_overview(workspace.id),
+            "short_search": search.is_short(filters["q"]), "short_search_rows": search.SHORT_QUERY_ROWS}
 
 
 def _page_context():
