@@ -7,6 +7,9 @@ payloads are turned into the event dataclasses below by the client's `parse_webh
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import quote
+
+from webapp.whatsapp import http
 
 # Gateway-side session statuses every kind maps onto.
 STARTING, QR, WORKING, FAILED, STOPPED = "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED", "STOPPED"
@@ -110,9 +113,62 @@ class GatewayClient(ABC):
     # Events the webhook subscribes to.
     events: tuple = ()
 
+    api_key_header = ""             # the header that carries the API key
+    unauthorized_statuses = (401,)  # answers that mean "wrong API key"
+
     def __init__(self, base_url, api_key):
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+
+    # -- plumbing shared by every kind --------------------------------------------------------------
+
+    def _call(self, method, path, *, json=None, params=None, ok=(200, 201), raw=False, headers=None):
+        """One gateway call: the parsed JSON answer (the response itself with raw=True), else a
+        GatewayError saying what went wrong."""
+        base = {"Accept": "application/json"}
+        if self.api_key:
+            base[self.api_key_header] = self.api_key
+        try:
+            response = http.call(method, self.base_url + path, headers={**base, **(headers or {})},
+                                 json=json, params=params)
+        except http.GatewayUnreachable as exc:
+            raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
+        if response.status_code in ok:
+            return response if raw else json_answer(response)
+        raise self._error(response)
+
+    def _error(self, response):
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        detail = str(self._error_detail(body) or f"HTTP {status}")[:300]
+        special = self._kind_error(status, body, detail)
+        if special is not None:
+            return special
+        if status in self.unauthorized_statuses:
+            return GatewayError("unauthorized", "The gateway refused the API key.", status)
+        if status == 404:
+            return GatewayError("not_found", detail, status)
+        if status >= 500:
+            return GatewayError("server", f"The gateway failed ({detail}).", status)
+        return GatewayError("rejected", detail, status)
+
+    @staticmethod
+    def _error_detail(body):
+        """The gateway's own words in an error answer (None when it gave none)."""
+        return None
+
+    @staticmethod
+    def _kind_error(status, body, detail):
+        """A GatewayError this kind reads out of an answer beyond the common statuses, or None."""
+        return None
+
+    @staticmethod
+    def _s(name):
+        """A session name, chat id, … as one path segment."""
+        return quote(name, safe="")
 
     @abstractmethod
     def server_info(self) -> ServerInfo: ...

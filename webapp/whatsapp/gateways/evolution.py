@@ -11,12 +11,10 @@ import binascii
 import hashlib
 import hmac
 from datetime import datetime, timedelta, timezone
-from urllib.parse import quote
 
-from webapp.whatsapp import http
 from webapp.whatsapp.gateways.base import (
     FAILED, QR, STARTING, WORKING, EditEvent, GatewayClient, GatewayError, GatewayMessage, IgnoredEvent,
-    Media, MessageEvent, RevokeEvent, ServerInfo, SessionState, StatusEvent, json_answer)
+    Media, MessageEvent, RevokeEvent, ServerInfo, SessionState, StatusEvent)
 from webapp.whatsapp.gateways.waha import chat_kind, phone_jid, readable_location, readable_vcard
 
 SECRET_HEADER = "X-Closeline-Webhook-Secret"
@@ -172,41 +170,15 @@ class Client(GatewayClient):
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _call(self, method, path, *, json=None, params=None, ok=(200, 201)):
-        headers = {"Accept": "application/json"}
-        if self.api_key:
-            headers["apikey"] = self.api_key
-        try:
-            response = http.call(method, self.base_url + path, headers=headers, json=json, params=params)
-        except http.GatewayUnreachable as exc:
-            raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
-        if response.status_code in ok:
-            return json_answer(response)
-        raise self._error(response)
+    api_key_header = "apikey"
 
     @staticmethod
-    def _error(response):
-        status = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
+    def _error_detail(body):
         detail = body.get("response", {}).get("message") if isinstance(body, dict) and \
             isinstance(body.get("response"), dict) else (body.get("message") if isinstance(body, dict) else None)
         while isinstance(detail, list) and detail:
             detail = detail[0]
-        detail = str(detail or f"HTTP {status}")[:300]
-        if status == 401:
-            return GatewayError("unauthorized", "The gateway refused the API key.", status)
-        if status == 404:
-            return GatewayError("not_found", detail, status)
-        if status >= 500:
-            return GatewayError("server", f"The gateway failed ({detail}).", status)
-        return GatewayError("rejected", detail, status)
-
-    @staticmethod
-    def _s(name):
-        return quote(name, safe="")
+        return detail
 
     # -- server and instances ----------------------------------------------------------------------
 

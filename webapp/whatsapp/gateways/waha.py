@@ -7,12 +7,12 @@ import hashlib
 import hmac
 import re
 from datetime import datetime, timezone
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from webapp.whatsapp import http
 from webapp.whatsapp.gateways.base import (
     EditEvent, GatewayClient, GatewayError, GatewayMessage, IgnoredEvent, Media, MessageEvent,
-    RevokeEvent, ServerInfo, SessionState, StatusEvent, json_answer)
+    RevokeEvent, ServerInfo, SessionState, StatusEvent)
 
 EVENTS = ("message.any", "message.edited", "message.revoked", "session.status")
 # WAHA Core before this version serves only the session named `default`.
@@ -136,52 +136,23 @@ class Client(GatewayClient):
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _headers(self):
-        headers = {"Accept": "application/json"}
-        if self.api_key:
-            headers["X-Api-Key"] = self.api_key
-        return headers
-
-    def _call(self, method, path, *, json=None, params=None, ok=(200, 201), raw=False, headers=None):
-        try:
-            response = http.call(method, self.base_url + path, headers={**self._headers(), **(headers or {})},
-                                 json=json, params=params)
-        except http.GatewayUnreachable as exc:
-            raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
-        if response.status_code in ok:
-            if raw:
-                return response
-            return json_answer(response)
-        raise self._error(response)
+    api_key_header = "X-Api-Key"
+    unauthorized_statuses = (401, 403)
 
     @staticmethod
-    def _error(response):
-        status = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
+    def _error_detail(body):
         detail = body.get("message") or body.get("error") if isinstance(body, dict) else None
         if isinstance(detail, list):
             detail = "; ".join(map(str, detail))
         if isinstance(detail, dict):
             detail = detail.get("message")
-        detail = str(detail or f"HTTP {status}")[:300]
-        if status in (401, 403):
-            return GatewayError("unauthorized", "The gateway refused the API key.", status)
-        if status == 404:
-            return GatewayError("not_found", detail, status)
-        if status == 422 and isinstance(body, dict) and body.get("status"):
-            return GatewayError("session_state", f"The session is {body['status']}.", status)
-        if status == 422:
-            return GatewayError("rejected", detail, status)
-        if status >= 500:
-            return GatewayError("server", f"The gateway failed ({detail}).", status)
-        return GatewayError("rejected", detail, status)
+        return detail
 
     @staticmethod
-    def _s(name):
-        return quote(name, safe="")
+    def _kind_error(status, body, detail):
+        if status == 422 and isinstance(body, dict) and body.get("status"):
+            return GatewayError("session_state", f"The session is {body['status']}.", status)
+        return None
 
     # -- server and sessions -----------------------------------------------------------------------
 
@@ -309,7 +280,7 @@ class Client(GatewayClient):
 
     def download_media(self, media):
         url = self._rebase(media.url)
-        headers = {"X-Api-Key": self.api_key} if self.api_key else {}
+        headers = {self.api_key_header: self.api_key} if self.api_key else {}
         try:
             got = http.download(url, headers=headers, allow_private=http.host_port(self.base_url))
         except http.GatewayUnreachable as exc:
