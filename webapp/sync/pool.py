@@ -83,10 +83,11 @@ class ChatLanes:
                     # An empty outbox is looked at again shortly while lanes still work.
                     next_claim = 0.0 if self._claim() else time.monotonic() + RECORD_EVERY
                 pending += self._collect(timeout=0.05)
-                if self._idle() and (not claiming or (not self.claimed and next_claim)):
+                idle = self._idle()
+                if idle and (not claiming or (not self.claimed and next_claim)):
                     break
                 if pending and (len(pending) >= RECORD_BATCH or time.monotonic() - last_record > RECORD_EVERY
-                                or self._idle()):
+                                or idle):
                     self._record(pending)
                     pending, last_record = [], time.monotonic()
                     next_claim = 0.0  # recorded rows free their chats' next rows: claim them now

@@ -60,22 +60,21 @@ def decide(rules, chat, remote_phone, labels, text):
     reason = _excluded_by(rules.entries, chat, remote_phone, labels)
     if reason:
         return Decision(excluded_reason=reason)
-    clean, counts = redaction.redact(text, codes=rules.settings.redact_codes, cards=rules.settings.redact_cards)
+    clean, counts = _redact(rules, text)
     return Decision(text=clean, redactions=counts)
 
 
 def clean_edit(message, text):
     """An edit made on WhatsApp, through the same rules as a new message: None for a message of an
     excluded chat (its text is never stored), else (redacted text, redaction counts)."""
-    chat = message.chat
-    if message.reason in EXCLUDED_REASONS or exclusion_reason(message.workspace_id, chat, chat.remote_phone):
+    chat, rules = message.chat, rules_for(message.workspace_id)
+    if message.reason in EXCLUDED_REASONS or _excluded_by(rules.entries, chat, chat.remote_phone, ()):
         return None
-    return redaction_of(message.workspace_id, text)
+    return _redact(rules, text)
 
 
-def redaction_of(workspace_id, text):
-    settings = settings_for(workspace_id)
-    return redaction.redact(text, codes=settings.redact_codes, cards=settings.redact_cards)
+def _redact(rules, text):
+    return redaction.redact(text, codes=rules.settings.redact_codes, cards=rules.settings.redact_cards)
 
 
 def exclusion_reason(workspace_id, chat, remote_phone, labels=()):
