@@ -98,6 +98,8 @@ def test_card_tells_the_truth(live_app, chromium, demo, worker, close_sandbox, a
     owner.fill("#reroute-lead", "lead_doesnotexist")
     owner.click("#reroute-submit")
     expect(owner.locator(".alert-danger")).to_contain_text("There is no lead lead_doesnotexist in Acme Sales")
+    # The alert is parsed before htmx (end of body) runs: typing earlier would go unheard by the picker.
+    owner.wait_for_load_state("load")
     owner.fill("#reroute-search", "Bluth")
     expect(owner.locator("#lead-choices .lead-choice").first).to_have_text("Bluth Company")
     owner.click("#reroute-submit")
