@@ -28,8 +28,26 @@ def to_e164(raw, region=None):
     except phonenumbers.NumberParseException:
         raise InvalidPhone(f"{raw!r} is not a phone number; use international format like +14155550123.")
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{raw!r} is not a valid phone number.")
+        number = _todays_form(number)
+        if number is None:
+            raise InvalidPhone(f"{raw!r} is not a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _todays_form(number):
+    """The valid number behind a mobile number in a form its country has retired but WhatsApp
+    still uses for accounts registered before the change (their JIDs keep it), or None:
+    Mexico's "1" after +52 (dropped in 2019), Brazil's 8-digit mobiles without the leading 9
+    (every mobile has 9 digits since 2016). Close and people use today's form."""
+    national = str(number.national_number)
+    if number.country_code == 52 and len(national) == 11 and national.startswith("1"):
+        candidate = national[1:]
+    elif number.country_code == 55 and len(national) == 10 and national[2] in "6789":
+        candidate = national[:2] + "9" + national[2:]
+    else:
+        return None
+    today = phonenumbers.PhoneNumber(country_code=number.country_code, national_number=int(candidate))
+    return today if phonenumbers.is_valid_number(today) else None
 
 
 def to_e164_in_regions(raw, regions):

@@ -30,6 +30,15 @@ def test_accept_stores_counts_and_kicks_like_the_api(app, connected, demo):
     assert [job.func_name for job in get_queue().jobs] == ["jobs.sync.drain"]  # one drain, by dotted name
 
 
+def test_a_chat_with_a_legacy_mexican_whatsapp_id_is_stored_under_todays_number(app, connected, demo):
+    """WhatsApp still addresses Mexican mobiles registered before 2019 as 521…: the chat is
+    kept (not refused as invalid) under the number Close and the member know, +52…."""
+    from webapp.sync import ingest
+    (result,) = ingest.accept(demo.acme.id, [_item("mx-1", phone="+5215512345678")], "gateway")
+    assert result.status == "created"
+    assert messages()[0].chat.remote_phone == "+525512345678"
+
+
 def test_accept_without_a_connection_holds(app, demo):
     from webapp.sync import ingest
     (result,) = ingest.accept(demo.acme.id, [_item("h-1")], "gateway")

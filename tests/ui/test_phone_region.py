@@ -54,3 +54,22 @@ def test_workspace_country_is_admin_only_and_validated(demo, login):
     assert "Pick a country from the list" in text_of(bad)
     db.session.expire_all()
     assert demo.acme.default_region is None
+
+
+@pytest.mark.parametrize("legacy, today", [
+    ("+52 1 55 1234 5678", "+525512345678"),    # Mexico's retired mobile "1", still in old WhatsApp ids
+    ("+55 31 8765 4321", "+5531987654321"),     # Brazil's 8-digit mobile, before the leading 9
+])
+def test_retired_mobile_forms_whatsapp_still_uses_read_as_todays_number(legacy, today):
+    assert to_e164_in_regions(legacy, []) == today
+
+
+@pytest.mark.parametrize("number", ["+55 31 3265 4321", "+52 55 1234 5678", "+54 9 11 2345 6789"])
+def test_numbers_valid_as_they_are_are_left_alone(number):
+    digits = "+" + "".join(ch for ch in number if ch.isdigit())
+    assert to_e164_in_regions(number, []) == digits
+
+
+def test_a_wrong_length_is_still_refused():
+    with pytest.raises(InvalidPhone, match="not a valid phone number"):
+        to_e164_in_regions("+52 1 55 1234 567", [])
