@@ -60,6 +60,25 @@ def test_deactivated_close_user_is_dropped_from_the_activity_and_noted(app, api,
     assert [e["status"] for e in posts] == [400, 200]
 
 
+def test_moving_a_chat_whose_close_user_has_left_moves_it_without_the_user(app, api, connect, close_sandbox,
+                                                                          drain_now, demo, ids):
+    from close_sandbox import world
+    from webapp.sync import actions, moves
+    mia = world.user_id("mia")
+    connect(close_users={"owner@acme.test": mia})
+    api.post(body("mia-then", phone="+14155550101", text="Hi"))
+    drain_now(demo.acme.id)
+    (row,) = messages(external_id="mia-then")
+    assert row.state == "synced" and activities(close_sandbox, "mia-then")[0]["user_id"] == mia
+    close_sandbox.control("DELETE", f"/_sandbox/organizations/{ids.org}/memberships/mia@acme.test")
+    actions.reroute_chat(demo.acme.id, row.chat_id, ids.hooli)
+    assert moves.move_chat_activities(row.chat_id) == 1
+    (moved,) = activities(close_sandbox, "mia-then")
+    assert moved["lead_id"] == ids.hooli and moved["user_id"] == ids.dana
+    (row,) = messages(external_id="mia-then")
+    assert row.close_activity_id == moved["id"] and mia in row.reason and "Close refused" in row.reason
+
+
 # -- finding 8: rate limits grouped by path and method ------------------------------------------------
 
 def test_a_full_write_bucket_does_not_stall_reads_of_the_same_path(app, close_sandbox, ids):

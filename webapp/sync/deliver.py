@@ -183,14 +183,14 @@ def create_activity(ctx, payload):
     return ctx.client.create_whatsapp_activity(payload, send_to_inbox=inbox)
 
 
-def create_without_refused_fields(ctx, built, refused):
+def create_without_refused_fields(ctx, built, refused, create=create_activity):
     """Close refused an optional field: a reply to an activity gone from Close, or a user_id it no
     longer accepts (e.g. a deactivated Close user). The message still belongs in Close, so it goes
     again without that field, and the row says so. Each field is dropped at most once; any other
     refusal is raised."""
     while drop_refused_field(built, refused):
         try:
-            return create_activity(ctx, built.payload)
+            return create(ctx, built.payload)
         except CloseRejected as exc:
             refused = exc
     raise refused

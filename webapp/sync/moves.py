@@ -6,7 +6,7 @@ import logging
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.integrations.close.client import CloseNotFound
+from webapp.integrations.close.client import CloseNotFound, CloseRejected
 from webapp.models import Chat, ChatLink, Message
 from webapp.sync import close_access, deliver, routing
 from webapp.sync.payload import build_payload
@@ -39,8 +39,12 @@ def move_chat_activities(chat_id):
         new_id = deliver.find_copy(client, message.external_id, route.lead_id)
         if new_id is None:
             # The files uploaded for the old copy are attached again: nothing is downloaded twice.
-            payload = build_payload(message, ctx, route, reuse_uploads=True).payload
-            new_id = client.create_whatsapp_activity(payload)["id"]
+            built = build_payload(message, ctx, route, reuse_uploads=True)
+            try:
+                new_id = _create_copy(ctx, built.payload)["id"]
+            except CloseRejected as exc:  # e.g. its Close user has left since the first sync
+                new_id = deliver.create_without_refused_fields(ctx, built, exc, create=_create_copy)["id"]
+                message.reason = "; ".join(filter(None, [message.reason, *built.notes]))
         ctx.activity_ids[message.external_id] = new_id
         if message.close_activity_id and message.close_activity_id != new_id:
             try:
@@ -51,3 +55,8 @@ def move_chat_activities(chat_id):
         db.session.commit()
         moved += 1
     return moved
+
+
+def _create_copy(ctx, payload):
+    """A moved activity was in Close's Inbox already, if ever: its copy is created without it."""
+    return ctx.client.create_whatsapp_activity(payload)
