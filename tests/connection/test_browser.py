@@ -5,14 +5,10 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from tests.browser import chromium, new_page, sign_in  # noqa: F401
 from tests.connection.conftest import add_messages
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-WAIT_MS = 120_000
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -28,35 +24,6 @@ def live_app(app, close_sandbox, live_port):
     thread.join(5)
 
 
-@pytest.fixture
-def chromium():
-    import os
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import expect, sync_playwright
-    expect.set_options(timeout=WAIT_MS)  # a busy machine may need far longer than playwright's 5 s
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-def _new_page(browser):
-    """A page in a fresh context (own cookies) that waits patiently for elements and navigations."""
-    context = browser.new_context()
-    context.set_default_timeout(WAIT_MS)
-    context.set_default_navigation_timeout(WAIT_MS)
-    return context.new_page()
-
-
-def _sign_in(page, base, email):
-    page.goto(f"{base}/auth/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", "closeline-demo")
-    page.click("form [type=submit]")
-    page.wait_for_url(f"{base}/dashboard")
-
-
 def _close_sign_in(page, email):
     page.fill("#email", email)
     page.fill("#password", "close-demo")
@@ -67,9 +34,8 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
     from playwright.sync_api import expect
     base = live_app
     add_messages(demo, 2)
-    owner = _new_page(chromium)
-    owner.set_default_timeout(15000)
-    _sign_in(owner, base, "owner@acme.test")
+    owner = new_page(chromium)
+    sign_in(owner, base, "owner@acme.test")
     owner.click("text=Close CRM")
     expect(owner.locator("#close-state")).to_have_text("not connected")
     expect(owner.locator('[data-check="close_permissions"]')).to_contain_text("Checked when you connect")
@@ -96,8 +62,8 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
     expect(owner.locator("#close-card")).not_to_have_attribute("hx-trigger", "every 1s")
 
     # A member sees the card, without any button
-    member = _new_page(chromium)
-    _sign_in(member, base, "member@acme.test")
+    member = new_page(chromium)
+    sign_in(member, base, "member@acme.test")
     member.goto(f"{base}/integrations/close/")
     expect(member.locator("#close-details")).to_contain_text("Acme Sales")
     expect(member.locator("#close-readonly")).to_be_visible()

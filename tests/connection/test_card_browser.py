@@ -6,9 +6,10 @@ import os
 
 import pytest
 
+from tests.browser import chromium, new_page, sign_in  # noqa: F401
 from tests.conftest import ROOT
 from tests.connection.conftest import add_messages
-from tests.connection.test_browser import _close_sign_in, _new_page, _sign_in, chromium, live_app  # noqa: F401
+from tests.connection.test_browser import _close_sign_in, live_app  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -55,9 +56,9 @@ def test_card_tells_the_truth(live_app, chromium, demo, worker, close_sandbox, a
     from webapp.extensions import db
     base, errors = live_app, []
     app.config["SYNC_INLINE_RETRIES"] = 0
-    owner = _new_page(chromium)
+    owner = new_page(chromium)
     _watch(owner, errors, base)
-    _sign_in(owner, base, "owner@acme.test")
+    sign_in(owner, base, "owner@acme.test")
     _connect(owner, base)
     expect(owner.locator("#close-summary")).to_contain_text("Connected to Acme Sales as dana@acme.test since")
     expect(owner.locator("#close-state")).to_have_text("connected")
@@ -120,9 +121,9 @@ def test_card_tells_the_truth(live_app, chromium, demo, worker, close_sandbox, a
     owner.screenshot(path=os.path.join(SHOTS, "close.png"), full_page=True)
 
     # A member: read-only, no alarm, and who can change it.
-    member = _new_page(chromium)
+    member = new_page(chromium)
     _watch(member, errors, base)
-    _sign_in(member, base, "member@acme.test")
+    sign_in(member, base, "member@acme.test")
     member.goto(f"{base}/integrations/close/")
     expect(member.locator("#close-readonly")).to_contain_text("Olivia Owner (owner)")
     expect(member.locator('#close-checklist [data-ok="no"]')).to_have_count(0)

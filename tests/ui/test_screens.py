@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
+from tests.browser import chromium, new_page, sign_in  # noqa: F401
 from tests.conftest import ROOT, free_port
 from tests.ui.conftest import LINES, add_outcomes
 from webapp.extensions import db
@@ -16,9 +17,6 @@ from webapp.models import ApiKey, ConnectionEvent, utcnow
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SHOTS = os.path.join(ROOT, "docs", "screenshots")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -35,32 +33,16 @@ def live_app(app):
     thread.join(5)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
 class Visitor:
     """One signed-in browser context that records every console error and uncaught exception."""
 
     def __init__(self, browser, base, email, viewport=DESKTOP):
         self.base, self.errors = base, []
-        self.context = browser.new_context(viewport=viewport)
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(20000)
+        self.page = new_page(browser, viewport=viewport)
+        self.context = self.page.context
         self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"{self.page.url}: {msg.text}"))
         self.page.on("pageerror", lambda exc: self.errors.append(f"{self.page.url}: {exc}"))
-        self.page.goto(f"{base}/auth/login")
-        self.page.fill("input[name=email]", email)
-        self.page.fill("input[name=password]", "closeline-demo")
-        self.page.click("form [type=submit]")
-        self.page.wait_for_url(f"{base}/dashboard")
+        sign_in(self.page, base, email)
 
     def visit(self, path):
         self.page.goto(self.base + path)

@@ -4,27 +4,14 @@ import os
 
 import pytest
 
+from tests.browser import chromium, new_page, sign_in  # noqa: F401
 from tests.conftest import wait_for
 from tests.sync.conftest import activities
 from tests.whatsapp.sandbox_fixtures import JANE, MIA, live, wa, wa_gateway, wa_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SHOTS = os.environ.get("WHATSAPP_SCREENSHOTS")  # a folder: save the page states for the README
-
-
-@pytest.fixture
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def _shot(page, name):
@@ -36,13 +23,7 @@ def _shot(page, name):
 def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
         app, demo, live, wa, wa_gateway, worker, connected, close_sandbox, chromium):
     from playwright.sync_api import expect
-    page = chromium.new_context().new_page()
-    page.set_default_timeout(20000)
-    page.goto(f"{live.url}/auth/login")
-    page.fill("input[name=email]", "member@acme.test")
-    page.fill("input[name=password]", "closeline-demo")
-    page.click("form [type=submit]")
-    page.wait_for_url(f"{live.url}/dashboard")
+    page = sign_in(new_page(chromium), live.url, "member@acme.test")
     page.click("nav >> text=WhatsApp")
     _shot(page, "page-empty")
     page.click("#link-form button[type=submit]")
@@ -51,15 +32,14 @@ def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
     qr = page.locator("img#qr")
     expect(qr).to_be_visible()
     wait_for(lambda: page.evaluate("document.querySelector('img#qr') && document.querySelector('img#qr').naturalWidth")
-             or 0, timeout=20, message="QR image loaded")
+             or 0, timeout=60, message="QR image loaded")
     expect(page.locator("#link-status")).to_have_attribute("hx-trigger", "every 2s")
     _shot(page, "qr")
 
     # The member scans it with the simulated phone (the WhatsApp sandbox's phone page).
     sessions = wa.control("GET", "state")["waha"]["sessions"]
     [session] = [s for s in sessions if s["status"] == "SCAN_QR_CODE"]
-    phone = chromium.new_context().new_page()
-    phone.set_default_timeout(20000)
+    phone = new_page(chromium)
     phone.goto(f"{wa.url}/phones/{MIA.lstrip('+')}")
     phone.select_option("#pending", value=f"waha:{session['name']}")
     phone.click("#scan-button")
@@ -85,7 +65,7 @@ def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
 
     # The member removes the linked device on the phone: the page says so and offers relinking.
     wa.control("POST", f"sessions/{session['name']}/logout", {})
-    wait_for(lambda: "failed (needs relinking)" in page.goto(f"{live.url}/whatsapp/").text(), timeout=30,
+    wait_for(lambda: "failed (needs relinking)" in page.goto(f"{live.url}/whatsapp/").text(), timeout=60,
              interval=0.5, message="failed state on the WhatsApp page")
     _shot(page, "page-failed")
     page.click("#numbers >> text=Open")

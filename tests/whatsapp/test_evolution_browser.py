@@ -3,11 +3,11 @@ the simulated phone, linked with the number recorded, a customer's message in th
 the failed state after the device is removed."""
 import pytest
 
+from tests.browser import chromium, new_page, sign_in  # noqa: F401
 from tests.conftest import wait_for
 from tests.sync.conftest import activities
 from tests.whatsapp.evolution_fixtures import evo_gateway, evo_id  # noqa: F401
 from tests.whatsapp.sandbox_fixtures import JANE, MIA, live, wa, wa_server  # noqa: F401
-from tests.whatsapp.test_browser import chromium  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -15,13 +15,7 @@ pytestmark = pytest.mark.browser
 def test_member_links_whatsapp_through_evolution_and_a_customer_message_reaches_close(
         app, demo, live, wa, evo_gateway, worker, connected, close_sandbox, chromium):
     from playwright.sync_api import expect
-    page = chromium.new_context().new_page()
-    page.set_default_timeout(20000)
-    page.goto(f"{live.url}/auth/login")
-    page.fill("input[name=email]", "member@acme.test")
-    page.fill("input[name=password]", "closeline-demo")
-    page.click("form [type=submit]")
-    page.wait_for_url(f"{live.url}/dashboard")
+    page = sign_in(new_page(chromium), live.url, "member@acme.test")
     page.click("nav >> text=WhatsApp")
     expect(page.locator("#link-form select[name=gateway_id]")).to_contain_text("Sandbox Evolution")
     page.click("#link-form button[type=submit]")
@@ -29,7 +23,7 @@ def test_member_links_whatsapp_through_evolution_and_a_customer_message_reaches_
     qr = page.locator("img#qr")
     expect(qr).to_be_visible()
     wait_for(lambda: page.evaluate("document.querySelector('img#qr') && document.querySelector('img#qr').naturalWidth")
-             or 0, timeout=20, message="QR image loaded")
+             or 0, timeout=60, message="QR image loaded")
     expect(page.locator("#link-status")).to_have_attribute("hx-trigger", "every 2s")
 
     [instance] = [i for i in wa.control("GET", "state")["evolution"]["instances"] if i["qr"]]
@@ -46,7 +40,7 @@ def test_member_links_whatsapp_through_evolution_and_a_customer_message_reaches_
     expect(page.locator("#numbers .health")).to_have_text("linked")
 
     wa.control("POST", f"evolution/instances/{instance['name']}/logout", {})
-    wait_for(lambda: "failed (needs relinking)" in page.goto(f"{live.url}/whatsapp/").text(), timeout=30,
+    wait_for(lambda: "failed (needs relinking)" in page.goto(f"{live.url}/whatsapp/").text(), timeout=60,
              interval=0.5, message="failed state on the WhatsApp page")
     page.click("#numbers >> text=Open")
     expect(page.locator("#link-status")).to_contain_text("Relink (new QR code)")
