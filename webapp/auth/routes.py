@@ -1,5 +1,3 @@
-from urllib.parse import urlsplit
-
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -8,14 +6,8 @@ from webapp.auth import bp
 from webapp.auth.forms import AcceptInviteForm, JoinForm, LoginForm
 from webapp.extensions import db, limiter
 from webapp.models import Invitation, Membership, User, utcnow
+from webapp.urls import local_path_or
 from werkzeug.security import check_password_hash, generate_password_hash
-
-
-def _safe_next(target):
-    """Only same-site relative paths are followed after sign-in."""
-    if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("main.dashboard")
 
 
 def _login_limit():
@@ -59,7 +51,7 @@ def login():
         else:
             session.clear()
             login_user(user)
-            return redirect(_safe_next(form.next.data))
+            return redirect(local_path_or(form.next.data, url_for("main.dashboard")))
     return render_template("auth/login.html", form=form)
 
 

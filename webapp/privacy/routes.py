@@ -8,6 +8,7 @@ from webapp.models import Chat, ExclusionEntry
 from webapp.phones import regions_for
 from webapp.sync import groups, privacy
 from webapp.sync.redaction import PATTERNS
+from webapp.urls import local_path_or
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -91,8 +92,7 @@ def include_chat(chat_id):
 
 
 def _back():
-    target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("privacy.page"))
+    return redirect(local_path_or(request.form.get("next"), url_for("privacy.page")))
 
 
 @bp.get("/leads")
