@@ -8,7 +8,10 @@ from . import create_app
 
 
 class QuietHandler(WSGIRequestHandler):
-    """The app logs one line per API request itself (without credentials)."""
+    """The app logs one line per API request itself (without credentials). HTTP/1.1 keeps
+    connections open between calls, as the gateways' own servers do."""
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code="-", size="-"):
         pass

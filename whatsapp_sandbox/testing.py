@@ -8,6 +8,8 @@ from . import create_app
 
 
 class _QuietHandler(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the gateways' servers
+
     def log_request(self, code="-", size="-"):
         pass
 
