@@ -1,11 +1,8 @@
 """The whole click path in a real Chromium: Closeline served over HTTP, the sandbox's own pages, a real
 RQ worker for the test sync."""
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
-from tests.browser import chromium, new_page, sign_in  # noqa: F401
+from tests.browser import chromium, new_page, served, sign_in  # noqa: F401
 from tests.connection.conftest import add_messages
 
 pytestmark = pytest.mark.browser
@@ -14,14 +11,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def live_app(app, close_sandbox, live_port):
     """Closeline on the port the sandbox knows as a redirect URI (CSRF and cookies as in production)."""
-    base = f"http://127.0.0.1:{live_port}"
-    app.config["CLOSE_REDIRECT_URI"] = f"{base}/integrations/close/callback"
-    server = make_server("127.0.0.1", live_port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    thread.join(5)
+    app.config["CLOSE_REDIRECT_URI"] = f"http://127.0.0.1:{live_port}/integrations/close/callback"
+    with served(app, live_port) as base:
+        yield base
 
 
 def _close_sign_in(page, email):

@@ -2,15 +2,13 @@
 shows state and reason, reloading the API key page makes no second key, and no page logs a console
 error. Screenshots of the main screens go to docs/screenshots/ (embedded in the README)."""
 import os
-import threading
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
-from tests.browser import chromium, new_page, sign_in  # noqa: F401
-from tests.conftest import ROOT, free_port
+from tests.browser import chromium, new_page, served, sign_in  # noqa: F401
+from tests.conftest import ROOT
 from tests.ui.conftest import LINES, add_outcomes
 from webapp.extensions import db
 from webapp.models import ApiKey, ConnectionEvent, utcnow
@@ -24,13 +22,8 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def live_app(app):
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(5)
+    with served(app) as base:
+        yield base
 
 
 class Visitor:
