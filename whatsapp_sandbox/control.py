@@ -280,6 +280,11 @@ def webhook_flush():
     return jsonify({"released": sandbox().dispatcher.flush()})
 
 
+@bp.post("/webhooks/give-up")
+def webhook_give_up():
+    return jsonify({"given_up": sandbox().dispatcher.give_up()})
+
+
 def _since() -> int:
     try:
         return int(request.args.get("since", 0))

@@ -133,6 +133,18 @@ class Dispatcher:
             self._release_held(0.0)
             return count
 
+    def give_up(self) -> int:
+        """End every pending delivery as a gateway does after its last retry, now instead of after
+        the whole back-off (minutes on a real gateway). In-flight attempts are not re-queued."""
+        with self._cond:
+            jobs = [job for _, _, job in self._heap if job.generation == self._generation] + self._held
+            self._generation += 1
+            self._heap.clear()
+            self._held.clear()
+        for job in jobs:
+            self._record(job, outcome="gave_up", error="given up through the control API")
+        return len(jobs)
+
     def reset(self) -> None:
         with self._cond:
             self._generation += 1

@@ -66,6 +66,16 @@ def wa_gateway(app, demo, wa):
                                         created_by=demo.users["owner@acme.test"])
 
 
+def missed_until_given_up(wa, count):
+    """Every one of `count` webhook deliveries failed at least once (Closeline was down); then the
+    gateway gives up on them, as it would after its last retry (minutes later on a real one)."""
+    wait_for(lambda: len([e for e in wa.control("GET", "webhooks", outcome="retrying")["data"] if e["attempt"] == 1])
+             >= count, timeout=60, interval=0.3, message=f"{count} failed deliveries")
+    wa.control("POST", "webhooks/give-up")
+    wait_for(lambda: wa.control("GET", "webhooks")["pending"] == 0, timeout=60, interval=0.3,
+             message="the sandbox gave up delivering")
+
+
 def fresh(row):
     from webapp.extensions import db
     db.session.expire_all()

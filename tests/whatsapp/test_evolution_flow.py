@@ -11,7 +11,7 @@ from tests.whatsapp.conftest import events, messages
 from tests.whatsapp.evolution_fixtures import (  # noqa: F401
     evo_gateway, evo_id, evo_instance, linked_mia_evo, scan_evo)
 from tests.whatsapp.sandbox_fixtures import (  # noqa: F401
-    CHLOE, JANE, MIA, WEI, fresh, live, wa, wa_server, wait_state)
+    CHLOE, JANE, MIA, WEI, fresh, live, missed_until_given_up, wa, wa_server, wait_state)
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"1" * 64).decode()
 PDF = base64.b64encode(b"%PDF-1.4 evolution quote").decode()
@@ -105,8 +105,7 @@ def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, connec
     sent = [wa.send(JANE, MIA, f"While you were away {i}") for i in range(5)]
     sent.append(wa.send(CHLOE, MIA, "And from Sydney"))
     wa.control("POST", "webhooks/flush")
-    wait_for(lambda: wa.control("GET", "webhooks")["pending"] == 0, timeout=90, interval=0.5,
-             message="the sandbox gave up delivering")
+    missed_until_given_up(wa, len(sent))
     live.start()
     linking.enqueue_recovery(fresh(linked_mia_evo))
     for message in sent[:5]:

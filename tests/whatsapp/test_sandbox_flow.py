@@ -8,7 +8,8 @@ from tests.conftest import wait_for
 from tests.sync.conftest import activities
 from tests.whatsapp.conftest import events, messages
 from tests.whatsapp.sandbox_fixtures import (  # noqa: F401
-    CHLOE, JANE, MIA, WEI, fresh, linked_mia, live, scan, wa, wa_gateway, wa_server, wait_state)
+    CHLOE, JANE, MIA, WEI, fresh, linked_mia, live, missed_until_given_up, scan, wa, wa_gateway, wa_server,
+    wait_state)
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 64).decode()
 PDF = base64.b64encode(b"%PDF-1.4 quote").decode()
@@ -78,8 +79,7 @@ def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, connec
     from webapp.whatsapp import linking
     live.stop()
     sent = [wa.send(JANE, MIA, f"While you were away {i}") for i in range(5)]
-    wait_for(lambda: wa.control("GET", "webhooks")["pending"] == 0, timeout=60, interval=0.5,
-             message="the sandbox gave up delivering")
+    missed_until_given_up(wa, len(sent))
     live.start()
     linking.enqueue_recovery(fresh(linked_mia))
     for message in sent:

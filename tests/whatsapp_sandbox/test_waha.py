@@ -317,6 +317,18 @@ def test_delivery_faults(wa, waha, receiver):
     wa.control("DELETE", "webhooks/faults")
     assert [d["json"]["payload"]["body"] for d in receiver.wait_events("message.any")] == ["while down"]
 
+    # The gateway gives up on a delivery the receiver never took: on request, now.
+    receiver.clear()
+    wa.control("PUT", "webhooks/faults", {"down": True})
+    wa.send(CUSTOMER, MEMBER, "never delivered")
+    wait_for(lambda: [e for e in wa.webhooks(outcome="retrying") if "never delivered" in json.dumps(e["payload"])])
+    assert wa.control("POST", "webhooks/give-up")["given_up"] >= 1
+    assert wa.control("GET", "webhooks")["pending"] == 0
+    assert [e for e in wa.webhooks(outcome="gave_up") if "never delivered" in json.dumps(e["payload"])]
+    wa.control("DELETE", "webhooks/faults")
+    wa.send(CUSTOMER, MEMBER, "after")
+    assert [d["json"]["payload"]["body"] for d in receiver.wait_events("message.any")] == ["after"]  # not the old one
+
 
 def test_noweb_engine_payloads(wa, waha, receiver):
     wa.control("PUT", "config", {"WAHA_ENGINE": "NOWEB"})
