@@ -1,0 +1,49 @@
+"""Every page Closeline serves, opened in a real Chromium as the owner: none logs a console error
+or an uncaught exception. The Content-Security-Policy refuses inline styles and scripts, and a
+refused one only shows up here (a progress bar whose width never applied, a handler never run)."""
+import pytest
+
+from tests.browser import chromium, new_page, served, sign_in  # noqa: F401
+from tests.foundation.test_route_matrix import PUBLIC_PREFIXES, _acme_objects, _url
+
+pytestmark = pytest.mark.browser
+
+# Not pages: the OAuth hand-offs leave for Close, logout signs out, the rest answer JSON, files or images.
+NOT_PAGES = ("/integrations/close/connect", "/integrations/close/callback", "/auth/logout")
+
+
+@pytest.fixture
+def live_app(app):
+    with served(app) as base:
+        yield base
+
+
+def _pages(app, values):
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static" or rule.rule.startswith(NOT_PAGES):
+            continue
+        if rule.rule.startswith(PUBLIC_PREFIXES) and not rule.rule.startswith("/auth/login"):
+            continue
+        yield _url(rule, values)
+
+
+def test_no_page_logs_a_console_error(app, live_app, chromium, demo, connected):
+    values = _acme_objects(demo)
+    page = new_page(chromium)
+    errors, visited = [], []
+    page.on("console", lambda msg: msg.type == "error" and errors.append(f"{page.url}: {msg.text}"))
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    sign_in(page, live_app, "owner@acme.test")
+    for path in sorted(set(_pages(app, values))):
+        # Fetched first with the page's cookies: only whole pages are opened (an htmx fragment opened
+        # alone would make Chromium ask for /favicon.ico, and an image is no page).
+        fetched = page.request.get(live_app + path)
+        if not fetched.ok or not fetched.text().lstrip().lower().startswith("<!doctype html"):
+            continue
+        page.goto(live_app + path)
+        page.wait_for_load_state("load")
+        visited.append(path)
+    main = {"/dashboard", "/sync/", "/privacy/", "/team/", "/whatsapp/", "/integrations/close/",
+            f"/history/{values['import_id']}", f"/whatsapp/links/{values['link_id']}", "/settings/api-keys"}
+    assert main <= set(visited), sorted(main - set(visited))  # the sweep really went through the app's pages
+    assert errors == [], "console errors:\n" + "\n".join(errors)
