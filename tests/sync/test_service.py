@@ -254,3 +254,61 @@ def test_a_claim_holds_back_chats_leased_by_others_but_not_its_own(app, api, con
     claimed = outbox.claim_batch(demo.acme.id, 10, 60, own={rows["b-0"]})
     assert claimed == [rows["b-1"], rows["b-2"]]
     assert outbox.claim_batch(demo.acme.id, 10, 60) == []   # A still waits for the other lease
+
+
+def _run_queued_jobs():
+    """What a worker does, here: every queued job, in this process (the test's app and database)."""
+    from rq import SimpleWorker
+    from webapp.redis_conn import get_queue
+    queue = get_queue()
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+
+def test_a_move_shows_its_progress_says_why_it_stopped_and_can_be_resumed(app, api, connected, close_sandbox,
+                                                                         drain_now, demo, ids, login):
+    from rq.job import Job
+    from webapp.redis_conn import get_redis
+    app.config["SYNC_INLINE_RETRIES"] = 0
+    api.post(body("m-1", phone="+14155550199"))
+    api.post(body("m-2", phone="+14155550199"))
+    drain_now(demo.acme.id)
+    chat_id = messages()[0].chat_id
+    admin = login("admin@acme.test")
+    admin.post(f"/sync/chats/{chat_id}/reroute", data={"lead_id": ids.hooli, "move_existing": "1"})
+    page = admin.get(f"/sync/?chat={chat_id}").get_data(as_text=True)
+    assert "Moving this chat's synced messages to Hooli: 2 left" in page
+    assert f'hx-get="/sync/chats/{chat_id}/move" hx-trigger="every 2s"' in page  # polls while it runs
+
+    # Close is down and the job has used up its retries: the page says so and why, and offers the rest.
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_status": 503})
+    job = Job.fetch(f"move-chat-{chat_id}", connection=get_redis())
+    job.retries_left = 0
+    job.save()
+    _run_queued_jobs()
+    fragment = admin.get(f"/sync/chats/{chat_id}/move").get_data(as_text=True)
+    assert "The move stopped after its retries" in fragment and "503" in fragment
+    assert "2 synced message(s) are still on the previous lead" in fragment and 'id="move-again"' in fragment
+    assert "hx-trigger" not in fragment  # nothing runs: no polling
+
+    # Close is back: "Move the rest" finishes the job, and the page says where everything is.
+    close_sandbox.control("DELETE", "/_sandbox/faults")
+    assert admin.post(f"/sync/chats/{chat_id}/move").status_code == 302
+    _run_queued_jobs()
+    fragment = admin.get(f"/sync/chats/{chat_id}/move").get_data(as_text=True)
+    assert "Every synced message of this chat is on Hooli" in fragment
+    assert {a["external_whatsapp_message_id"] for a in activities(close_sandbox, lead_id=ids.hooli)} == {"m-1", "m-2"}
+    assert activities(close_sandbox, lead_id=ids.piedpiper) == []
+
+
+def test_a_reroute_without_moving_offers_the_move_later(app, api, connected, close_sandbox, drain_now, demo, ids,
+                                                        login):
+    api.post(body("k-1", phone="+14155550199"))
+    drain_now(demo.acme.id)
+    chat_id = messages()[0].chat_id
+    admin = login("admin@acme.test")
+    admin.post(f"/sync/chats/{chat_id}/reroute", data={"lead_id": ids.hooli})
+    page = admin.get(f"/sync/?chat={chat_id}").get_data(as_text=True)
+    assert "1 synced message(s) of this chat are on another lead than Hooli" in page and 'id="move-start"' in page
+    member_page = login("member@acme.test").get(f"/sync/?chat={chat_id}").get_data(as_text=True)
+    assert 'id="move-status"' not in member_page
+    assert login("member@acme.test").post(f"/sync/chats/{chat_id}/move").status_code == 403

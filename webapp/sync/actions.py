@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseError, CloseNotFound, CloseTransient
 from webapp.models import Chat, ChatLink, Message, Workspace, utcnow
-from webapp.redis_conn import get_queue
-from webapp.sync import close_access, scheduler
+from webapp.sync import close_access, moves, scheduler
 from webapp.sync.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
 from webapp.sync.totals import invalidate_totals
 
@@ -18,7 +17,6 @@ log = logging.getLogger(__name__)
 
 HOLD_REASONS = {"subscription": HOLD_SUBSCRIPTION, "disconnected": HOLD_DISCONNECTED,
                 HOLD_SUBSCRIPTION: HOLD_SUBSCRIPTION, HOLD_DISCONNECTED: HOLD_DISCONNECTED}
-MOVE_JOB = "jobs.sync.move_chat"
 
 
 def _requeued(workspace_id, count):
@@ -173,7 +171,7 @@ def reroute_chat(workspace_id, chat_id, lead_id, contact_id=None, move_existing=
     db.session.commit()
     _requeued(workspace_id, requeued)
     if move_existing:
-        get_queue().enqueue(MOVE_JOB, chat.id, job_timeout=1800)
+        moves.enqueue_move(chat.id)
     return link
 
 

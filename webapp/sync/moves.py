@@ -1,39 +1,113 @@
 """Moving a re-routed chat's activities. Close can't change an activity's lead_id, so each one is
 re-created on the new lead (same external id) and the old one deleted. Idempotent and resumable:
-a row is only updated after both steps, and a re-run first looks for the copy on the new lead."""
+a row is only updated after both steps, and a re-run first looks for the copy on the new lead.
+
+The rows say what is left to move; the RQ job (one per chat, deterministic id) says whether a move
+is under way or stopped, and why. The chat's sync log shows both (`move_status`)."""
 import logging
+from dataclasses import dataclass
 
 import sqlalchemy as sa
+from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 from webapp.extensions import db
 from webapp.integrations.close.client import CloseNotFound, CloseRejected
 from webapp.models import Chat, ChatLink, Message
+from webapp.redis_conn import get_queue, get_redis
 from webapp.sync import close_access, deliver, routing
 from webapp.sync.payload import build_payload
 
 log = logging.getLogger(__name__)
+
+MOVE_JOB = "jobs.sync.move_chat"
+UNDER_WAY = ("queued", "started", "deferred", "scheduled")
+
+
+@dataclass
+class MoveStatus:
+    left: int            # synced messages whose activity is still on another lead
+    lead_name: str
+    state: str           # "moving", "stopped" (the job failed for good), "done" or "idle"
+    error: str = ""
+
+
+def _job_id(chat_id):
+    return f"move-chat-{chat_id}"
+
+
+def _job(chat_id):
+    try:
+        return Job.fetch(_job_id(chat_id), connection=get_redis())
+    except NoSuchJobError:
+        return None
+
+
+def enqueue_move(chat_id):
+    """Start moving the chat's activities unless a move is already under way. Close outages are
+    retried by RQ (the job resumes where it stopped); a move that still fails says why."""
+    job = _job(chat_id)
+    if job is not None and job.get_status(refresh=True) in UNDER_WAY:
+        return job
+    return get_queue().enqueue(MOVE_JOB, chat_id, job_id=_job_id(chat_id), job_timeout=1800,
+                               retry=Retry(max=3, interval=[30, 120, 600]), result_ttl=3600,
+                               failure_ttl=7 * 86400)
+
+
+def move_status(chat):
+    """What is left to move for this chat and what the move job is doing; None without a lead."""
+    link = _current_link(chat)
+    if link is None:
+        return None
+    left = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
+        *_still_elsewhere(chat.id, link)))
+    job = _job(chat.id)
+    status = job.get_status(refresh=True) if job is not None else None
+    if status in UNDER_WAY:
+        return MoveStatus(left, link.lead_name or link.lead_id, "moving")
+    if status == "failed" and left:
+        return MoveStatus(left, link.lead_name or link.lead_id, "stopped", _last_line(job))
+    return MoveStatus(left, link.lead_name or link.lead_id, "done" if status == "finished" else "idle")
+
+
+def _last_line(job):
+    """The exception's own words (its last traceback line, without the class name)."""
+    result = job.latest_result()
+    lines = [line for line in ((result.exc_string if result else None) or "").splitlines() if line.strip()]
+    return lines[-1].split(": ", 1)[-1][:300] if lines else "the job failed without a reason"
+
+
+def _current_link(chat):
+    connection = close_access.live_connection(chat.workspace_id)
+    if connection is None:
+        return None
+    link = db.session.scalar(sa.select(ChatLink).where(ChatLink.chat_id == chat.id,
+                                                       ChatLink.close_org_id == connection.close_org_id))
+    return link if link is not None and link.lead_id else None
+
+
+def _still_elsewhere(chat_id, link):
+    return (Message.chat_id == chat_id, Message.state == "synced", Message.close_org_id == link.close_org_id,
+            Message.close_lead_id != link.lead_id)
 
 
 def move_chat_activities(chat_id):
     chat = db.session.get(Chat, chat_id)
     if chat is None:
         return 0
+    link = _current_link(chat)
+    if link is None:
+        return 0
     connection = close_access.live_connection(chat.workspace_id)
-    if connection is None:
-        return 0
-    link = db.session.scalar(sa.select(ChatLink).where(ChatLink.chat_id == chat_id,
-                                                       ChatLink.close_org_id == connection.close_org_id))
-    if link is None or not link.lead_id:
-        return 0
     client = close_access.client_for_connection(connection)
     ctx = deliver.Context(connection, client)
     if not link.contact_id:
         link.contact_id = routing.contact_on_lead(client, link.lead_id, chat.remote_phone)
         db.session.commit()
     route = routing.Route(link.lead_id, link.contact_id, link)
-    messages = db.session.scalars(sa.select(Message).where(
-        Message.chat_id == chat_id, Message.state == "synced", Message.close_org_id == connection.close_org_id,
-        Message.close_lead_id != link.lead_id).order_by(Message.id)).all()
+    messages = db.session.scalars(sa.select(Message).where(*_still_elsewhere(chat_id, link))
+                                  .order_by(Message.id)).all()
     moved = 0
     for message in messages:
         new_id = deliver.find_copy(client, message.external_id, route.lead_id)

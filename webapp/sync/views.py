@@ -6,10 +6,10 @@ along out of band; it stops by itself once nothing is pending.
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.extensions import htmx
+from webapp.extensions import db, htmx
 from webapp.integrations.close.client import CloseError
 from webapp.models import Chat, Message
-from webapp.sync import actions, close_access, message_log, search
+from webapp.sync import actions, close_access, message_log, moves, search
 from webapp.sync.states import STATES
 from webapp.sync.totals import pending, totals as state_totals
 
@@ -44,7 +44,12 @@ def _page_context():
     workspace = current_workspace()
     context = _log_context()
     context.update(workspace=workspace, connection=close_access.live_connection(workspace.id),
-                   review=message_log.review_queue(workspace.id), states=STATES)
+                   review=message_log.review_queue(workspace.id), states=STATES, move=None)
+    chat_id = context["filters"]["chat_id"]
+    if chat_id and context["can_manage"] and context["connection"]:
+        chat = db.session.get(Chat, chat_id)
+        if chat is not None and chat.workspace_id == workspace.id:
+            context.update(move=moves.move_status(chat), move_chat_id=chat.id)
     return context
 
 
@@ -111,6 +116,26 @@ def reroute(chat_id):
         return redirect(url_for("sync.status", chat=chat.id), 303)
     flash(f"Chat {chat.display_name or chat.remote_phone} now goes to the lead {link.lead_name or link.lead_id}."
           + (" Its synced messages are being moved." if request.form.get("move_existing") else ""), "success")
+    return redirect(url_for("sync.status", chat=chat.id))
+
+
+@bp.get("/chats/<int:chat_id>/move")
+@workspace_role("admin")
+def move_status(chat_id):
+    """The chat's move progress (an HTMX fragment that polls while a move is under way)."""
+    chat = get_or_404_in_workspace(Chat, chat_id)
+    return render_template("partials/_move_status.html", move=moves.move_status(chat), move_chat_id=chat.id)
+
+
+@bp.post("/chats/<int:chat_id>/move")
+@workspace_role("admin")
+def move(chat_id):
+    chat = get_or_404_in_workspace(Chat, chat_id)
+    if moves.move_status(chat) is None:
+        flash("Connect Close and route this chat to a lead first.", "danger")
+        return redirect(url_for("sync.status", chat=chat.id), 303)
+    moves.enqueue_move(chat.id)
+    flash("Moving this chat's synced messages to its lead; this page shows the progress.", "success")
     return redirect(url_for("sync.status", chat=chat.id))
 
 
