@@ -203,3 +203,14 @@ def workers(app, database_url, redis_url):
     pool = Workers(app, database_url, redis_url)
     yield pool
     pool.stop_all()
+
+
+@pytest.fixture
+def history_source(app):
+    """A gateway's history as plain data: 3 messages of a chat with a known lead, 2 of a new one."""
+    from tests.sync.test_history_import import ListSource, _chat
+    from webapp.sync import history
+    source = ListSource([_chat("chat-+14155550101", 3, "+14155550101"), _chat("chat-new", 2, "+14155550142")])
+    history.set_source_factory(lambda number, since, until, media=True: source)
+    yield source
+    history.set_source_factory(None)

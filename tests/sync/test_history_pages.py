@@ -2,21 +2,8 @@
 progress partial polls while it runs and stops by itself; bad input is refused with a reason."""
 import re
 
-import pytest
 
-from tests.sync.test_history_import import ListSource, _chat
-
-
-@pytest.fixture
-def fixture_source(app):
-    from webapp.sync import history
-    source = ListSource([_chat("chat-+14155550101", 3, "+14155550101"), _chat("chat-new", 2, "+14155550142")])
-    history.set_source_factory(lambda number, since, until, media=True: source)
-    yield source
-    history.set_source_factory(None)
-
-
-def test_dry_run_confirm_and_progress(app, connected, close_sandbox, demo, login, fixture_source, drain_now):
+def test_dry_run_confirm_and_progress(app, connected, close_sandbox, demo, login, history_source, drain_now):
     from webapp.redis_conn import get_queue
     from webapp.sync import history
     from tests.sync.conftest import messages

@@ -7,7 +7,6 @@ import re
 import pytest
 
 from tests.browser import chromium, new_page, served, sign_in  # noqa: F401
-from tests.sync.test_history_import import ListSource, _chat
 from tests.ui.conftest import add_outcomes
 
 pytestmark = pytest.mark.browser
@@ -63,15 +62,6 @@ def test_privacy_page_and_never_sync_from_the_log(live_app, chromium, demo, conn
     admin.locator(".exclusion-entry").get_by_role("button", name="Remove").click()
     expect(admin.locator(".exclusion-entry")).to_have_count(0)
     assert errors == [], "console errors:\n" + "\n".join(errors)
-
-
-@pytest.fixture
-def history_source(app):
-    from webapp.sync import history
-    source = ListSource([_chat("chat-+14155550101", 3, "+14155550101"), _chat("chat-new", 2, "+14155550142")])
-    history.set_source_factory(lambda number, since, until, media=True: source)
-    yield source
-    history.set_source_factory(None)
 
 
 def test_history_import_dry_run_confirm_and_live_progress(live_app, chromium, demo, connected, close_sandbox,
