@@ -105,8 +105,8 @@ def lead_search():
         leads, problem = groups.search_leads(workspace.id, request.args.get("q")), None
     except groups.GroupError as exc:
         leads, problem = [], str(exc)
-    return render_template("privacy/_lead_options.html", leads=leads, problem=problem, chat_id=chat_id,
-                           query=(request.args.get("q") or "").strip())
+    return render_template("partials/_lead_choices.html", leads=leads, problem=problem,
+                           prefix=f"lead-{chat_id}", query=(request.args.get("q") or "").strip())
 
 
 @bp.post("/groups/<int:chat_id>/pin")

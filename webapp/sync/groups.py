@@ -28,12 +28,11 @@ def _client(workspace_id):
 
 
 def search_leads(workspace_id, text):
-    """[{"id", "name"}] of Close leads matching `text` (the group lead picker; same search as re-route)."""
+    """[(id, name)] of Close leads matching `text` (the group lead picker; same search as re-route)."""
     try:
-        found = actions.search_leads(workspace_id, text)
+        return actions.search_leads(workspace_id, text)
     except CloseError as exc:
         raise GroupError(f"Close could not search leads right now ({exc.message}). Try again.") from exc
-    return [{"id": lead_id, "name": name} for lead_id, name in found]
 
 
 def pin(chat, lead_id):

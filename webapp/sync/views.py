@@ -149,7 +149,8 @@ def lead_search():
         problem = None
     except (CloseError, close_access.NoCredentials):
         leads, problem = [], "Close could not be searched right now; try again, or paste a lead id."
-    return render_template("partials/_lead_choices.html", leads=leads, query=query.strip(), problem=problem)
+    return render_template("partials/_lead_choices.html", leads=leads, query=query.strip(), problem=problem,
+                           prefix="lead-choice")
 
 
 @bp.post("/chats/<int:chat_id>/resolve")
