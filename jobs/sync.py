@@ -36,4 +36,8 @@ def sweep():
 def move_chat(chat_id):
     """Re-create a re-routed chat's synced activities on its new lead and delete the old ones."""
     with job_context():
-        return moves.move_chat_activities(chat_id)
+        try:
+            return moves.move_chat_activities(chat_id)
+        except Exception as exc:
+            moves.remember_failure(exc)
+            raise

@@ -267,7 +267,7 @@ def _run_queued_jobs():
 def test_a_move_shows_its_progress_says_why_it_stopped_and_can_be_resumed(app, api, connected, close_sandbox,
                                                                          drain_now, demo, ids, login):
     from rq.job import Job
-    from webapp.redis_conn import get_redis
+    from webapp.redis_conn import get_queue, get_redis
     app.config["SYNC_INLINE_RETRIES"] = 0
     api.post(body("m-1", phone="+14155550199"))
     api.post(body("m-2", phone="+14155550199"))
@@ -279,11 +279,17 @@ def test_a_move_shows_its_progress_says_why_it_stopped_and_can_be_resumed(app, a
     assert "Moving this chat's synced messages to Hooli: 2 left" in page
     assert f'hx-get="/sync/chats/{chat_id}/move" hx-trigger="every 2s"' in page  # polls while it runs
 
-    # Close is down and the job has used up its retries: the page says so and why, and offers the rest.
+    # Close is down: the job waits for its next try, and the page says why it is not done yet.
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_status": 503})
+    _run_queued_jobs()
+    fragment = admin.get(f"/sync/chats/{chat_id}/move").get_data(as_text=True)
+    assert "2 left" in fragment and "The last try failed (503" in fragment and "hx-trigger" in fragment
+
+    # It has used up its retries: the page says so and why, and offers the rest.
     job = Job.fetch(f"move-chat-{chat_id}", connection=get_redis())
     job.retries_left = 0
     job.save()
+    get_queue().enqueue_job(job)  # its next try now, not in 30 s
     _run_queued_jobs()
     fragment = admin.get(f"/sync/chats/{chat_id}/move").get_data(as_text=True)
     assert "The move stopped after its retries" in fragment and "503" in fragment

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from rq import Retry
+from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -64,18 +64,25 @@ def move_status(chat):
         *_still_elsewhere(chat.id, link)))
     job = _job(chat.id)
     status = job.get_status(refresh=True) if job is not None else None
-    if status in UNDER_WAY:
-        return MoveStatus(left, link.lead_name or link.lead_id, "moving")
+    if status in UNDER_WAY:  # "scheduled": waiting for its next try after a failure
+        return MoveStatus(left, link.lead_name or link.lead_id, "moving",
+                          _last_line(job) if status == "scheduled" else "")
     if status == "failed" and left:
         return MoveStatus(left, link.lead_name or link.lead_id, "stopped", _last_line(job))
     return MoveStatus(left, link.lead_name or link.lead_id, "done" if status == "finished" else "idle")
 
 
+def remember_failure(exc):
+    """Inside the move job: keep why this try failed on the job (RQ keeps no traceback of a try
+    that it retries), so the page can say why the move is not done yet."""
+    job = get_current_job()
+    if job is not None:
+        job.meta["error"] = (getattr(exc, "message", None) or str(exc) or type(exc).__name__)[:300]
+        job.save_meta()
+
+
 def _last_line(job):
-    """The exception's own words (its last traceback line, without the class name)."""
-    result = job.latest_result()
-    lines = [line for line in ((result.exc_string if result else None) or "").splitlines() if line.strip()]
-    return lines[-1].split(": ", 1)[-1][:300] if lines else "the job failed without a reason"
+    return job.meta.get("error") or "the job stopped without a reason (worker restarted?)"
 
 
 def _current_link(chat):
