@@ -66,9 +66,9 @@ def move_status(chat):
     status = job.get_status(refresh=True) if job is not None else None
     if status in UNDER_WAY:  # "scheduled": waiting for its next try after a failure
         return MoveStatus(left, link.lead_name or link.lead_id, "moving",
-                          _last_line(job) if status == "scheduled" else "")
+                          _why_it_failed(job) if status == "scheduled" else "")
     if status == "failed" and left:
-        return MoveStatus(left, link.lead_name or link.lead_id, "stopped", _last_line(job))
+        return MoveStatus(left, link.lead_name or link.lead_id, "stopped", _why_it_failed(job))
     return MoveStatus(left, link.lead_name or link.lead_id, "done" if status == "finished" else "idle")
 
 
@@ -81,7 +81,7 @@ def remember_failure(exc):
         job.save_meta()
 
 
-def _last_line(job):
+def _why_it_failed(job):
     return job.meta.get("error") or "the job stopped without a reason (worker restarted?)"
 
 
