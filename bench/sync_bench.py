@@ -13,7 +13,8 @@ Figures:
   4. ingest-to-activity p50/p95
   5. sync status page and log search p95 with 1,000,000 logged messages
   6. worker memory after BENCH_MEMORY_MESSAGES (default 100,000) messages, end-to-end msgs/s
-Scale down with BENCH_QUICK=1.
+Scale down with BENCH_QUICK=1; run only some figures with BENCH_PHASES (throughput, catchup,
+latency, ack, memory, status; figure 1 always runs).
 """
 import os
 import signal
@@ -378,6 +379,12 @@ def status_page(b):
     print(f"     {'page, totals cache cold':30s} p50 {pct(cold, 50) * 1000:7.1f} ms  max {max(cold) * 1000:7.1f} ms")
 
 
+def _wanted(phase):
+    """BENCH_PHASES=ack,memory runs only those figures (all by default): one figure, re-measured."""
+    chosen = os.environ.get("BENCH_PHASES")
+    return not chosen or phase in {p.strip() for p in chosen.split(",")}
+
+
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the cleanup below on `kill`
     b = Bench()
@@ -390,15 +397,21 @@ def main():
         b.start_worker()  # two workers, as in the issue's figures
         b.start_cron()  # the sweeper, as in production
         print(f"Closeline sync bench — database {b.db_url.split('://')[0]}, Redis {b.redis_url}")
-        customers = calls_per_message(b)
-        for latency in (150, 400):
-            throughput.throughput(b, customers, latency, 600 if QUICK else 2400, message)
-        throughput.catch_up(b, customers, 2000 if QUICK else 10000, message)
-        ingest_to_activity(b, customers)
-        ack_with_sandbox_stopped(b, customers)
-        memory(b, worker, customers)
-        b.stop(b.web)
-        status_page(b)
+        customers = calls_per_message(b)  # always: it makes the chats the other figures use
+        if _wanted("throughput"):
+            for latency in (150, 400):
+                throughput.throughput(b, customers, latency, 600 if QUICK else 2400, message)
+        if _wanted("catchup"):
+            throughput.catch_up(b, customers, 2000 if QUICK else 10000, message)
+        if _wanted("latency"):
+            ingest_to_activity(b, customers)
+        if _wanted("ack"):
+            ack_with_sandbox_stopped(b, customers)
+        if _wanted("memory"):
+            memory(b, worker, customers)
+        if _wanted("status"):
+            b.stop(b.web)
+            status_page(b)
     finally:
         b.close()
 
