@@ -2,13 +2,8 @@
 browser), pages that wait patiently on a busy machine, and the demo sign-in. The `chromium`
 fixture is defined once here and imported by the browser test modules."""
 import os
-import threading
-from contextlib import contextmanager
 
 import pytest
-from werkzeug.serving import make_server
-
-from tests.conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 120_000  # a busy machine (a second suite beside this one) may need far longer than playwright's 5 s
@@ -26,20 +21,6 @@ def chromium():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
-
-
-@contextmanager
-def served(app, port=None):
-    """Closeline over real HTTP in a thread of this process (so a test can still steer it)."""
-    port = port or free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 def new_page(browser, **context_options):

@@ -2,7 +2,8 @@
 RQ worker for the test sync."""
 import pytest
 
-from tests.browser import chromium, new_page, served, sign_in  # noqa: F401
+from tests.browser import chromium, new_page, sign_in  # noqa: F401
+from tests.conftest import served
 from tests.connection.conftest import add_messages
 
 pytestmark = pytest.mark.browser

@@ -8,6 +8,7 @@ import socket
 
 import sqlalchemy as sa
 
+from tests.conftest import served
 from tests.sync.conftest import messages
 from webapp.extensions import db
 from webapp.models import CloudApiNumber, WhatsAppNumber
@@ -83,21 +84,15 @@ def _register(demo):
 
 def test_body_over_the_limit_is_refused_before_the_signature_over_real_http(app, demo):
     """A 40 MB unsigned body: answered 413 after the headers, the server never reads it."""
-    from werkzeug.serving import make_server
-    import threading
+    from urllib.parse import urlsplit
     app.config["WHATSAPP_APP_SECRET"] = SECRET
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(app) as base:
         for content_type in (b"application/json", b"application/x-www-form-urlencoded"):
-            with socket.create_connection(("127.0.0.1", server.server_port), timeout=30) as sock:
+            with socket.create_connection(("127.0.0.1", urlsplit(base).port), timeout=30) as sock:
                 sock.sendall(b"POST /api/webhooks/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Type: " + content_type +
                              b"\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: 40000000\r\n\r\n" + b"a" * 1000)
                 answer = sock.recv(4096)
             assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    finally:
-        server.shutdown()
     small_but_unsigned = app.test_client().post("/api/webhooks/whatsapp", data=b"{}",
                                                 headers={"X-Hub-Signature-256": "sha256=00"})
     assert small_but_unsigned.status_code == 401

@@ -1,19 +1,14 @@
 """`flask demo traffic` posts over real HTTP to a running Closeline and feeds every routing branch."""
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
+from tests.conftest import served
 from tests.sync.conftest import activities, messages
 
 
 @pytest.fixture
 def live_app(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with served(app) as base:
+        yield base
 
 
 def test_demo_traffic(app, connected, close_sandbox, live_app, drain_now, demo, ids):

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.browser import chromium, new_page, served, sign_in  # noqa: F401
+from tests.browser import chromium, new_page, sign_in  # noqa: F401
+from tests.conftest import served
 from tests.ui.conftest import add_outcomes
 
 pytestmark = pytest.mark.browser

@@ -3,7 +3,8 @@ or an uncaught exception. The Content-Security-Policy refuses inline styles and 
 refused one only shows up here (a progress bar whose width never applied, a handler never run)."""
 import pytest
 
-from tests.browser import chromium, new_page, served, sign_in  # noqa: F401
+from tests.browser import chromium, new_page, sign_in  # noqa: F401
+from tests.conftest import served
 from tests.foundation.test_route_matrix import PUBLIC_PREFIXES, _acme_objects, _url
 
 pytestmark = pytest.mark.browser

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.browser import chromium, new_page, served, sign_in  # noqa: F401
-from tests.conftest import ROOT
+from tests.browser import chromium, new_page, sign_in  # noqa: F401
+from tests.conftest import ROOT, served
 from tests.ui.conftest import LINES, add_outcomes
 from webapp.extensions import db
 from webapp.models import ApiKey, ConnectionEvent, utcnow
