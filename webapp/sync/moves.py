@@ -57,19 +57,19 @@ def enqueue_move(chat_id):
 
 def move_status(chat):
     """What is left to move for this chat and what the move job is doing; None without a lead."""
-    link = _current_link(chat)
+    _, link = _current_link(chat)
     if link is None:
         return None
     left = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
         *_still_elsewhere(chat.id, link)))
+    lead = link.lead_name or link.lead_id
     job = _job(chat.id)
     status = job.get_status(refresh=True) if job is not None else None
     if status in UNDER_WAY:  # "scheduled": waiting for its next try after a failure
-        return MoveStatus(left, link.lead_name or link.lead_id, "moving",
-                          _why_it_failed(job) if status == "scheduled" else "")
+        return MoveStatus(left, lead, "moving", _why_it_failed(job) if status == "scheduled" else "")
     if status == "failed" and left:
-        return MoveStatus(left, link.lead_name or link.lead_id, "stopped", _why_it_failed(job))
-    return MoveStatus(left, link.lead_name or link.lead_id, "done" if status == "finished" else "idle")
+        return MoveStatus(left, lead, "stopped", _why_it_failed(job))
+    return MoveStatus(left, lead, "done" if status == "finished" else "idle")
 
 
 def remember_failure(exc):
@@ -86,12 +86,13 @@ def _why_it_failed(job):
 
 
 def _current_link(chat):
+    """(live connection, the chat's link to a lead in its organization); None for what is missing."""
     connection = close_access.live_connection(chat.workspace_id)
     if connection is None:
-        return None
+        return None, None
     link = db.session.scalar(sa.select(ChatLink).where(ChatLink.chat_id == chat.id,
                                                        ChatLink.close_org_id == connection.close_org_id))
-    return link if link is not None and link.lead_id else None
+    return connection, link if link is not None and link.lead_id else None
 
 
 def _still_elsewhere(chat_id, link):
@@ -103,10 +104,9 @@ def move_chat_activities(chat_id):
     chat = db.session.get(Chat, chat_id)
     if chat is None:
         return 0
-    link = _current_link(chat)
+    connection, link = _current_link(chat)
     if link is None:
         return 0
-    connection = close_access.live_connection(chat.workspace_id)
     client = close_access.client_for_connection(connection)
     ctx = deliver.Context(connection, client)
     if not link.contact_id:
