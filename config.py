@@ -34,7 +34,7 @@ class Config:
     )
     # A drain's pool threads each hold a connection while they work (SYNC_POOL_SIZE + the drain).
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 30}
-    # Empty REDIS_URL means "start or use the embedded Redis" (see webapp/redis_conn.py).
+    # Empty REDIS_URL means "start or use the embedded Redis" (see webapp/core/redis_conn.py).
     # (`make run` writes its embedded Redis URL to instance/redis.url, so `flask` commands run
     # beside it reach the same server.)
     REDIS_URL = os.environ.get("REDIS_URL") or _read_instance_file("redis.url") or ""

@@ -20,7 +20,7 @@ def _state(rng):
 
 
 def fill(workspace_id, target_rows, chats=2000):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Chat, Message, WhatsAppNumber
     existing = db.session.scalar(sa.select(sa.func.count()).select_from(Message))
     rows = max(0, target_rows - existing)

@@ -32,8 +32,8 @@ class ListSource:
 
 
 def history_source(count):
-    from webapp.sync.history import HistoryChat
-    from webapp.sync.schema import IncomingMessage
+    from webapp.history_import.service import HistoryChat
+    from webapp.messages.schema import IncomingMessage
     chats = []
     for c in range(max(1, count // PER_CHAT)):
         phone = f"+1415556{c:04d}"
@@ -49,9 +49,10 @@ def history_source(count):
 def import_figures(b):
     import requests
     import sqlalchemy as sa
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection, Message, WhatsAppNumber
-    from webapp.sync import close_access, history
+    from webapp.messages import close_access
+    from webapp.history_import import service as history
     b.control("PUT", "faults", {"latency_ms": LATENCY_MS})
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
     connection = db.session.scalar(sa.select(CloseConnection))

@@ -28,7 +28,7 @@ def main():
     os.environ.setdefault("CLOSELINE_INSTANCE_DIR", tmp)
     from webapp import create_app
     from webapp.cli import seed_demo_data
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Message, Workspace
     from bench.bulk_log import fill
     app = create_app("development", {"RATELIMIT_STORAGE_URI": "memory://"})
@@ -62,9 +62,9 @@ def main():
 
 def _query_times(workspace_id, q):
     """search.matching_ids alone, as the log calls it (first page): the index's share of the page."""
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Message
-    from webapp.sync import search
+    from webapp.messages import search
     times = []
     for _ in range(RUNS):
         t0 = time.perf_counter()

@@ -164,7 +164,7 @@ class Bench:
 
     def setup_app(self):
         from webapp import create_app
-        from webapp.extensions import db
+        from webapp.core.extensions import db
         self.app = create_app("development")
         self.ctx = self.app.app_context()
         self.ctx.push()
@@ -199,7 +199,7 @@ class Bench:
         db.session.commit()
 
     def counts(self):
-        from webapp.extensions import db
+        from webapp.core.extensions import db
         from webapp.models import Message
         import sqlalchemy as sa
         db.session.rollback()
@@ -317,7 +317,7 @@ def memory(b, worker, customers):
         for pid in descendants(worker.pid):
             peak["horse"] = max(peak["horse"], rss_kb(pid))
 
-    from webapp.sync import actions
+    from webapp.messages import actions
     actions.retry_messages(b.acme.id, None, ("failed", "dead", "held"))
     b.wait_synced(existing, timeout=600, sample=sample)  # the earlier figures' leftovers first: not timed
     start = time.monotonic()
@@ -337,7 +337,7 @@ def memory(b, worker, customers):
 
 def status_page(b):
     from bench.bulk_log import fill
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     inserted = fill(b.acme.id, LOG_ROWS)
     from webapp.models import Message
     import sqlalchemy as sa

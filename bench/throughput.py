@@ -71,8 +71,8 @@ def throughput(b, customers, latency_ms, n, message):
 def catch_up(b, customers, n, message, live_rate=2.0):
     """Acme's subscription lapses, n messages are held, renewal releases them (catch-up on) while
     Globex keeps receiving live messages: time to catch up and Globex's ingest → activity."""
-    from webapp.extensions import db
-    from webapp.signals import subscription_changed
+    from webapp.core.extensions import db
+    from webapp.core.signals import subscription_changed
     db.session.refresh(b.acme)
     b.acme.set_subscription("canceled")
     db.session.commit()

@@ -58,7 +58,7 @@ class WhatsAppBench(Bench):
 
     def link_member(self):
         """Mia links her WhatsApp through the sandbox gateway (QR scanned via the control API)."""
-        from webapp.extensions import db
+        from webapp.core.extensions import db
         from webapp.models import Membership, NumberLink, User
         from webapp.whatsapp import gateways_service, linking
         import sqlalchemy as sa
@@ -81,7 +81,7 @@ class WhatsAppBench(Bench):
                 print(self.wa_control("GET", "webhooks")["data"][-3:])
                 raise RuntimeError(f"not linked: {link.state} {link.last_error}")
             time.sleep(0.2)
-        from webapp.integrations.close import crypto
+        from webapp.core import crypto
         self.link_id, self.gateway_id = link.id, gateway.id
         self.hmac_key, self.session = crypto.decrypt(link.hmac_key_enc), link.session_name
         return link
@@ -136,9 +136,9 @@ def gap_recovery(b, customers, already):
     time.sleep(1)
     b.wa_control("DELETE", "webhooks/faults")
     _, since = b.sandbox_log()
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import NumberLink
-    from webapp.redis_conn import get_queue
+    from webapp.core.redis_conn import get_queue
     started = time.perf_counter()
     get_queue().enqueue("jobs.whatsapp.recover", b.link_id, job_timeout=1800)
     stored_at = None

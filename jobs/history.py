@@ -1,8 +1,9 @@
 """RQ jobs of the history import. They carry the import id only; the rows are the truth."""
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.jobs_app import job_context
 from webapp.models import HistoryImport
-from webapp.sync import close_access, history
+from webapp.messages import close_access
+from webapp.history_import import service as history
 
 
 def run_import(import_id):

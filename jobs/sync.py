@@ -1,7 +1,7 @@
 """RQ jobs of the sync engine. They carry workspace/chat ids only; the rows are the truth."""
 from webapp.jobs_app import job_context
-from webapp.sync import drain as drains
-from webapp.sync import moves, scheduler, sweeper
+from webapp.messages import drain as drains
+from webapp.messages import moves, scheduler, sweeper
 
 
 def drain(workspace_id):

@@ -19,8 +19,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from webapp.integrations.close.client import CloseClient, CloseError, CloseNotFound, CloseRejected
-from webapp.integrations.close.ratelimit import parse_ratelimit
+from webapp.clients.close.client import CloseClient, CloseError, CloseNotFound, CloseRejected
+from webapp.clients.close.ratelimit import parse_ratelimit
 
 DEFAULT_API_URL = "https://api.close.com/api/v1"
 BUILTIN_ROLES = ("admin", "superuser", "user", "restricteduser")

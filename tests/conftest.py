@@ -176,7 +176,7 @@ def _reset_schema(db):
 
 def _fresh_request_state():
     from flask import g
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     for name in list(vars(g)):
         delattr(g, name)
     db.session.expire_all()
@@ -191,7 +191,7 @@ def app_overrides():
 @pytest.fixture
 def app(database_url, redis_url, request, app_overrides):
     from webapp import create_app
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     sandbox_url = None
     if "close_sandbox" in request.fixturenames:
         sandbox_url = request.getfixturevalue("close_sandbox").url
@@ -213,7 +213,7 @@ def app(database_url, redis_url, request, app_overrides):
 def demo(app):
     """The demo world of `make run`: Acme Inc (owner/admin/member) and Globex (owner)."""
     from webapp.cli import seed_demo_data
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Membership, User, Workspace
     seed_demo_data()
     users = {u.email: u for u in db.session.scalars(sa.select(User))}

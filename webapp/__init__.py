@@ -6,13 +6,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, INSTANCE_DIR
-from webapp import cli, input_guard, security
+from webapp import cli
+from webapp.core import input_guard, security
 from webapp.account.routes import bp as account_bp
 from webapp.auth import bp as auth_bp
-from webapp.deployment import check_production, token_key_problem
-from webapp.extensions import bootstrap, csrf, db, htmx, limiter, login_manager, migrate
+from webapp.core.deployment import check_production, token_key_problem
+from webapp.core.extensions import bootstrap, csrf, db, htmx, limiter, login_manager, migrate
 from webapp.features import register_features
-from webapp.main.routes import bp as main_bp
+from webapp.dashboard.routes import bp as main_bp
 from webapp.team.routes import bp as team_bp
 
 

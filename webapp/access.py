@@ -9,7 +9,7 @@ from functools import wraps
 from flask import abort, g, redirect, session, url_for
 from flask_login import current_user, login_required
 
-from webapp.extensions import db, login_manager
+from webapp.core.extensions import db, login_manager
 from webapp.models import Membership, User
 
 RANK = {"member": 0, "admin": 1, "owner": 2}

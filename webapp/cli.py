@@ -4,10 +4,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.account import cloud_numbers
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import CloudApiNumber, Gateway, Membership, User, WhatsAppNumber, Workspace
 from webapp.models.accounts import SUBSCRIPTION_STATES
-from webapp.signals import subscription_changed
+from webapp.core.signals import subscription_changed
 from webapp.whatsapp import gateways_service
 
 DEMO_PASSWORD = "closeline-demo"

@@ -2,18 +2,18 @@
 filters and the reactions to events (the composition root: the only place that knows them all)."""
 from webapp.api import docs, messages, webhook  # noqa: F401 (the views register on the api blueprint)
 from webapp.api.blueprint import bp as api_bp
-from webapp.extensions import csrf
-from webapp.integrations.close.routes import bp as close_bp
-from webapp.integrations.close.service import on_member_removed
-from webapp.history.routes import bp as history_bp
+from webapp.core.extensions import csrf
+from webapp.close_connection.routes import bp as close_bp
+from webapp.close_connection.service import on_member_removed
+from webapp.history_import.routes import bp as history_bp
 from webapp.privacy.routes import bp as privacy_bp
-from webapp.integrations.close.wording import event_label, plain_detail
-from webapp.signals import member_removed, subscription_changed
-from webapp.sync.actions import on_subscription_changed
-from webapp.sync import history
-from webapp.sync.demo_traffic import demo_group
-from webapp.sync.states import state_badge
-from webapp.sync.views import bp as sync_bp
+from webapp.close_connection.wording import event_label, plain_detail
+from webapp.core.signals import member_removed, subscription_changed
+from webapp.messages.actions import on_subscription_changed
+from webapp.history_import import service as history
+from webapp.api.demo_traffic import demo_group
+from webapp.messages.states import state_badge
+from webapp.sync_status.routes import bp as sync_bp
 from webapp.whatsapp import history_source
 from webapp.whatsapp.routes import bp as whatsapp_bp
 from webapp.whatsapp.webhook import bp as whatsapp_hooks_bp

@@ -3,9 +3,9 @@ import fakeredis
 import pytest
 import requests
 
-from webapp.integrations.close.client import (
+from webapp.clients.close.client import (
     CloseAuthError, CloseClient, CloseNotFound, CloseRejected, CloseTransient)
-from webapp.integrations.close.ratelimit import RedisRateLimiter, endpoint_group, parse_ratelimit
+from webapp.clients.close.ratelimit import RedisRateLimiter, endpoint_group, parse_ratelimit
 
 API = "https://api.close.test/api/v1"
 

@@ -6,7 +6,7 @@ import uuid
 import pytest
 import redis
 
-from webapp.integrations.close.ratelimit import PACE_SHARE, RedisRateLimiter
+from webapp.clients.close.ratelimit import PACE_SHARE, RedisRateLimiter
 
 
 @pytest.fixture

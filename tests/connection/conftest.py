@@ -104,7 +104,7 @@ def text_of(response):
 
 
 def live_connections(workspace_id=None):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection
     db.session.expire_all()
     query_ = sa.select(CloseConnection).where(CloseConnection.disconnected_at.is_(None))
@@ -114,7 +114,7 @@ def live_connections(workspace_id=None):
 
 
 def events(workspace_id, kind=None):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import ConnectionEvent
     db.session.expire_all()
     query_ = sa.select(ConnectionEvent).where(ConnectionEvent.workspace_id == workspace_id)
@@ -142,7 +142,7 @@ def add_messages(demo, count, state="received", reason="", remote="+14155550101"
     """Direct-chat messages of the owner's WhatsApp number (the remote phone is Gob Bluth's in Acme Sales)."""
     from datetime import timedelta
 
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Chat, Message, utcnow
     number = demo.memberships["owner@acme.test"].numbers[0]
     chat = Chat(workspace_id=demo.acme.id, whatsapp_number_id=number.id, external_id=f"chat-{remote}-{kind}",

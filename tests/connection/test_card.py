@@ -38,7 +38,7 @@ def test_disconnect_needs_confirmation_then_revokes(owner_connected, demo, close
     assert len(live_connections()) == 1
     done = text_of(owner.post(f"{PAGE}disconnect", htmx=True, data={"confirm": "yes"}))
     assert 'data-state="not_connected"' in done and 'id="close-connect"' in done
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     db.session.refresh(connection)
     assert connection.disconnect_reason == "user" and connection.access_token_enc is None
     assert connection.refresh_token_enc is None
@@ -59,7 +59,7 @@ def test_disconnect_works_when_close_is_unreachable(owner_connected, demo, close
 
 
 def test_reconnect_keeps_chat_links_and_offers_held_messages(owner_connected, demo, connect_as):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import ChatLink
     owner, connection = owner_connected
     chat, _ = add_messages(demo, 3, state="held", reason="disconnected")
@@ -74,8 +74,8 @@ def test_reconnect_keeps_chat_links_and_offers_held_messages(owner_connected, de
 
 
 def test_paused_while_subscription_inactive_then_back(owner_connected, demo):
-    from webapp.extensions import db
-    from webapp.signals import subscription_changed
+    from webapp.core.extensions import db
+    from webapp.core.signals import subscription_changed
     owner, _ = owner_connected
     demo.acme.set_subscription("past_due")
     db.session.commit()
@@ -104,8 +104,8 @@ def test_history_lists_events_with_actor(owner_connected, demo):
 
 
 def test_catch_up_releases_held_messages(owner_connected, demo):
-    from webapp.extensions import db
-    from webapp.sync import test_runs
+    from webapp.core.extensions import db
+    from webapp.close_connection import test_runs
     from webapp.models import JobRun, Message
     owner, _ = owner_connected
     add_messages(demo, 4, state="held", reason="disconnected")

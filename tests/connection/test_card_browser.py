@@ -35,7 +35,7 @@ def _connect(page, base):
 
 def _queued(demo, count, remote="+14155550102"):
     """Queued messages of a second chat (ids distinct from add_messages')."""
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     chat, rows = add_messages(demo, count, remote=remote, kind="group")
     chat.kind = "direct"
     for row in rows:
@@ -45,15 +45,15 @@ def _queued(demo, count, remote="+14155550102"):
 
 
 def _drain(demo):
-    from webapp.extensions import db
-    from webapp.sync.drain import drain_workspace
+    from webapp.core.extensions import db
+    from webapp.messages.drain import drain_workspace
     db.session.expire_all()
     drain_workspace(demo.acme.id)
 
 
 def test_card_tells_the_truth(live_app, chromium, demo, worker, close_sandbox, app):  # noqa: F811
     from playwright.sync_api import expect
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     base, errors = live_app, []
     app.config["SYNC_INLINE_RETRIES"] = 0
     owner = new_page(chromium)

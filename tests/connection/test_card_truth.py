@@ -8,7 +8,7 @@ FAULTS = "/_sandbox/faults"
 
 
 def _db():
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     db.session.expire_all()
     return db
 
@@ -16,7 +16,7 @@ def _db():
 def _run(demo, kind, connection_id):
     """A JobRun executed in-process: exactly what the worker does."""
     from webapp.models import JobRun
-    from webapp.sync import test_runs
+    from webapp.close_connection import test_runs
     db = _db()
     run = JobRun(workspace_id=demo.acme.id, kind=kind, rq_job_id=f"t-{kind}", status="queued",
                  connection_id=connection_id)
@@ -28,7 +28,7 @@ def _run(demo, kind, connection_id):
 
 
 def _drain(demo):
-    from webapp.sync.drain import drain_workspace
+    from webapp.messages.drain import drain_workspace
     drain_workspace(demo.acme.id)
 
 
@@ -180,7 +180,7 @@ def test_check_connection_now_is_a_job_for_managers(owner_connected, demo, login
     run = _db().session.scalar(sa.select(JobRun))
     assert run.kind == "check" and run.rq_job_id == f"check-connection-{demo.acme.id}"
     assert login("member@acme.test").post(f"{PAGE}check", htmx=True).status_code == 403
-    from webapp.sync import test_runs
+    from webapp.close_connection import test_runs
     test_runs.execute(run.id)
     card = text_of(owner.get(PAGE, headers={"HX-Request": "true"}))
     assert "Connection check" in card and "the connection works" in card
@@ -190,7 +190,7 @@ def test_check_connection_now_is_a_job_for_managers(owner_connected, demo, login
 # --- 10. auto-disconnect, 18. history ----------------------------------------------------------------
 
 def test_auto_disconnect_names_user_and_org_and_offers_reconnect(owner_connected, demo, close_sandbox):
-    from webapp.integrations.close.validation import validate
+    from webapp.close_connection.validation import validate
     from webapp.models import Notification
     owner, connection = owner_connected
     close_sandbox.control("POST", "/_sandbox/grants/revoke", {"user_email": "dana@acme.test"})
@@ -206,7 +206,7 @@ def test_auto_disconnect_names_user_and_org_and_offers_reconnect(owner_connected
 
 
 def test_plain_detail_drops_protocol_words_and_ids():
-    from webapp.integrations.close.wording import event_label, plain_detail
+    from webapp.close_connection.wording import event_label, plain_detail
     assert plain_detail("Token refresh refused: invalid_grant") == \
         "Token refresh refused: Close no longer accepts the access"
     assert plain_detail("Acme Sales (orga_abc123) authorized") == "Acme Sales authorized"

@@ -13,7 +13,7 @@ def _api_calls(sandbox):
 
 
 def _validate(connection_id):
-    from webapp.integrations.close.validation import validate
+    from webapp.close_connection.validation import validate
     return validate(connection_id)
 
 
@@ -44,7 +44,7 @@ def test_refused_role_list_falls_back_to_permissions_granted(app, demo, login, c
 
 def test_super_user_without_manage_organization_connects_and_stays_valid(app, demo, login, connect_as,
                                                                         close_sandbox):
-    from webapp.integrations.close import checks
+    from webapp.clients.close import checks
     sales = close_sandbox.control("GET", "/_sandbox/state")["organizations"][0]["id"]
     close_sandbox.control("PUT", "/_sandbox/roles/admin", {"organization_id": sales,
                                                            "remove": ["manage_organization"]})
@@ -60,7 +60,7 @@ def test_super_user_without_manage_organization_connects_and_stays_valid(app, de
 # -- finding 6: a decline without state -------------------------------------------------------------
 
 def test_decline_without_state_is_explained_and_stores_nothing(app, demo, login, connect_as, close_sandbox):
-    from webapp.integrations.close.routes import PENDING
+    from webapp.close_connection.routes import PENDING
     owner = login("owner@acme.test")
     response = connect_as(owner, action="deny")
     assert "state=" not in response.callback_path and "error=access_denied" in response.callback_path
@@ -80,13 +80,14 @@ def _grants(sandbox):
 
 
 def test_refresh_lock_outlives_the_slowest_token_call(app):
-    from webapp.integrations.close import oauth, tokens
+    from webapp.clients.close import oauth, tokens
     app.config["CLOSE_TIMEOUT"] = 20.0
     assert tokens.lock_ttl() > 2 * oauth.token_call_timeout()  # connect + read timeouts of one call
 
 
 def test_invalid_grant_after_a_concurrent_rotation_is_not_a_revocation(owner_connected, app, close_sandbox):
-    from webapp.integrations.close import crypto, tokens
+    from webapp.core import crypto
+    from webapp.clients.close import tokens
     _, connection = owner_connected
     stale = tokens.read_row(connection.id)  # what a slow worker read before another one rotated
     rotated = tokens.fresh_access_token(connection.id, min_valid=timedelta(days=1))
@@ -98,8 +99,8 @@ def test_invalid_grant_after_a_concurrent_rotation_is_not_a_revocation(owner_con
 
 
 def test_a_lost_store_race_never_revokes_the_grant(owner_connected, app, close_sandbox):
-    from webapp.extensions import db
-    from webapp.integrations.close import tokens
+    from webapp.core.extensions import db
+    from webapp.clients.close import tokens
     from webapp.models import CloseConnection
     _, connection = owner_connected
     row = tokens.read_row(connection.id)
@@ -112,7 +113,7 @@ def test_a_lost_store_race_never_revokes_the_grant(owner_connected, app, close_s
 
 
 def test_invalid_client_is_shown_to_the_operator_and_keeps_the_connection(owner_connected, app, close_sandbox):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection, utcnow
     owner, connection = owner_connected
     app.config["CLOSE_CLIENT_SECRET"] = "wrong-secret"
@@ -129,7 +130,7 @@ def test_invalid_client_is_shown_to_the_operator_and_keeps_the_connection(owner_
 
 @pytest.mark.parametrize("cause", ["org_deleted", "member_deactivated", "revoked_in_close"])
 def test_a_dead_grant_gets_one_honest_reason_whatever_the_cause(cause, owner_connected, app, close_sandbox):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection, utcnow
     owner, connection = owner_connected
     org = connection.close_org_id

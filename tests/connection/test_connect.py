@@ -12,7 +12,7 @@ def _grants(sandbox):
 
 
 def test_connect_stores_details_caches_and_encrypted_tokens(owner_connected, demo, close_sandbox):
-    from webapp.integrations.close import crypto
+    from webapp.core import crypto
     owner, connection = owner_connected
     assert connection.close_org_name == "Acme Sales"
     assert connection.close_user_email == "dana@acme.test"
@@ -128,7 +128,7 @@ def test_second_connect_while_connected_is_refused(owner_connected, demo, close_
 
 
 def test_connect_refused_while_subscription_inactive(app, demo, login):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     demo.acme.set_subscription("canceled")
     db.session.commit()
     owner = login("owner@acme.test")
@@ -139,8 +139,9 @@ def test_connect_refused_while_subscription_inactive(app, demo, login):
 
 
 def test_no_token_in_database_logs_or_pages(app, demo, login, connect_as, close_sandbox, caplog):
-    from webapp.extensions import db
-    from webapp.integrations.close import crypto, tokens
+    from webapp.core.extensions import db
+    from webapp.core import crypto
+    from webapp.clients.close import tokens
     caplog.set_level(logging.DEBUG)
     owner = login("owner@acme.test")
     pages = [text_of(connect_as(owner))]

@@ -6,7 +6,7 @@ from tests.connection.conftest import PAGE, add_messages, events, text_of
 
 
 def _runs():
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import JobRun
     db.session.expire_all()
     return db.session.scalars(sa.select(JobRun).order_by(JobRun.id)).all()
@@ -55,11 +55,11 @@ def test_test_sync_without_messages_runs_checks_only(owner_connected, demo, work
 
 def test_test_sync_reports_lost_permission(owner_connected, demo, app, close_sandbox):
     """Run in-process (no worker needed): the job stops at the read-only checks."""
-    from webapp.sync import test_runs
+    from webapp.close_connection import test_runs
     owner, connection = owner_connected
     close_sandbox.control("PUT", "/_sandbox/roles/admin", {"organization_id": connection.close_org_id,
                                                             "lead_visibility": "own"})
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import JobRun
     run = JobRun(workspace_id=demo.acme.id, kind="test_sync", rq_job_id="t", status="queued")
     db.session.add(run)

@@ -9,7 +9,7 @@ from tests.connection.conftest import PAGE, events, live_connections, text_of, t
 
 
 def _expire_locally(connection_id):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection, utcnow
     db.session.execute(sa.update(CloseConnection).where(CloseConnection.id == connection_id)
                        .values(token_expires_at=utcnow() - timedelta(minutes=1)))
@@ -21,22 +21,22 @@ def _log_index(sandbox):
 
 
 def _notifications():
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Notification, User
     return db.session.execute(sa.select(User.email, Notification.text).join(User, User.id == Notification.user_id)
                               ).all()
 
 
 def test_crypto_round_trip(app):
-    from webapp.integrations.close import crypto
+    from webapp.core import crypto
     sealed = crypto.encrypt("secret-token")
     assert sealed != "secret-token" and "secret" not in sealed
     assert crypto.decrypt(sealed) == "secret-token"
 
 
 def test_16_concurrent_callers_make_exactly_one_token_request(owner_connected, app, close_sandbox):
-    from webapp.integrations.close import tokens
-    from webapp.integrations.close.client import CloseClient
+    from webapp.clients.close import tokens
+    from webapp.clients.close.client import CloseClient
     from webapp.models import utcnow
     _, connection = owner_connected
     connection_id = connection.id  # ORM rows belong to this thread's session: threads get the id only
@@ -68,7 +68,7 @@ def test_16_concurrent_callers_make_exactly_one_token_request(owner_connected, a
 
 
 def test_token_expired_at_close_is_refreshed_once_on_401(owner_connected, app, close_sandbox):
-    from webapp.integrations.close import tokens
+    from webapp.clients.close import tokens
     _, connection = owner_connected
     close_sandbox.control("POST", "/_sandbox/tokens/expire", {})  # Close's clock ran ahead of ours
     since = _log_index(close_sandbox)
@@ -78,7 +78,7 @@ def test_token_expired_at_close_is_refreshed_once_on_401(owner_connected, app, c
 
 
 def test_refresh_invalid_grant_auto_disconnects(owner_connected, app, demo, login, close_sandbox):
-    from webapp.integrations.close import tokens
+    from webapp.clients.close import tokens
     owner, connection = owner_connected
     close_sandbox.control("POST", "/_sandbox/grants/revoke", {"user_email": "dana@acme.test"})
     _expire_locally(connection.id)
@@ -99,8 +99,8 @@ def test_refresh_invalid_grant_auto_disconnects(owner_connected, app, demo, logi
 
 
 def test_refresh_failure_keeps_connection_and_notifies_once(owner_connected, app, demo, close_sandbox):
-    from webapp.integrations.close import tokens
-    from webapp.integrations.close.client import CloseTransient
+    from webapp.clients.close import tokens
+    from webapp.clients.close.client import CloseTransient
     _, connection = owner_connected
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_statuses": [500, 503],
                                                        "paths": ["/oauth2/token/"]})
@@ -119,8 +119,8 @@ def test_refresh_failure_keeps_connection_and_notifies_once(owner_connected, app
 
 
 def test_401_with_freshly_refreshed_token_means_access_revoked(app, demo, requests_mock):
-    from webapp.extensions import db
-    from webapp.integrations.close import tokens
+    from webapp.core.extensions import db
+    from webapp.clients.close import tokens
     from webapp.models import CloseConnection
     row = CloseConnection(workspace_id=demo.acme.id, close_org_id="orga_x", close_user_id="user_x",
                           **tokens.token_columns({"access_token": "old-access", "refresh_token": "old-refresh"}))
@@ -141,7 +141,8 @@ def test_401_with_freshly_refreshed_token_means_access_revoked(app, demo, reques
 
 def test_lost_compare_and_set_keeps_the_row(owner_connected, app, requests_mock):
     """If the lock expired and another process rotated first, the row wins and our pair is revoked."""
-    from webapp.integrations.close import crypto, tokens
+    from webapp.core import crypto
+    from webapp.clients.close import tokens
     _, connection = owner_connected
     stale = dict(tokens.read_row(connection.id))
     stale["token_version"] = 7  # not the stored version

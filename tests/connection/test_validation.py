@@ -7,7 +7,7 @@ SALES_ADMIN_ROLE = "admin"
 
 
 def _validate(connection_id):
-    from webapp.integrations.close.validation import validate
+    from webapp.close_connection.validation import validate
     return validate(connection_id)
 
 
@@ -24,7 +24,7 @@ def _assert_reason(outcome, expected):
 def test_healthy_connection_is_validated_and_caches_refreshed(owner_connected, app):
     from datetime import timedelta
 
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import utcnow
     _, connection = owner_connected
     connection.last_validated_at = None
@@ -113,7 +113,7 @@ def test_permission_lost_later_only_warns(owner_connected, close_sandbox):
 
 
 def test_twenty_transient_failures_never_disconnect(owner_connected, app, close_sandbox, demo):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection, utcnow
     owner, connection = owner_connected
     app.config["CLOSE_TIMEOUT"] = 0.3
@@ -164,7 +164,7 @@ def test_member_removal_of_someone_else_keeps_connection(owner_connected, demo):
 
 def test_cron_fans_out_one_job_per_live_connection(owner_connected, app):
     from jobs.connection import validate_all
-    from webapp.redis_conn import get_queue
+    from webapp.core.redis_conn import get_queue
     _, connection = owner_connected
     assert validate_all() == 1
     assert get_queue().job_ids == [f"validate-connection-{connection.id}"]
@@ -174,7 +174,7 @@ def test_cron_config_registers_validation(app):
     """What `rq cron jobs.cron_config` loads: the validation fan-out every VALIDATION_INTERVAL seconds."""
     from rq.cron import CronScheduler
 
-    from webapp.redis_conn import get_redis
+    from webapp.core.redis_conn import get_redis
     scheduler = CronScheduler(get_redis())
     scheduler.load_config_from_file("jobs.cron_config")
     (job,) = [j for j in scheduler.get_jobs() if j.func_name == "jobs.connection.validate_all"]

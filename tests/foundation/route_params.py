@@ -1,5 +1,5 @@
 """Acme ids for URL parameters of feature routes, used by the route matrix test."""
-from webapp.extensions import db
+from webapp.core.extensions import db
 
 
 def extra_acme_ids(demo):
@@ -28,7 +28,7 @@ def extra_acme_ids(demo):
     db.session.commit()
     values["cloud_number_id"] = cloud.id
     try:
-        from webapp.integrations.close import crypto
+        from webapp.core import crypto
         from webapp.models import Gateway, NumberLink
         member = demo.memberships["member@acme.test"]
         gateway = Gateway(workspace_id=demo.acme.id, kind="waha", name="Matrix WAHA", base_url="http://127.0.0.1:9",

@@ -4,7 +4,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import ApiKey, Invitation, Membership, User, WhatsAppNumber, Workspace
 
 

@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import text_search
 
 

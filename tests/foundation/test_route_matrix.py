@@ -1,7 +1,7 @@
 """Every route against every kind of visitor: anonymous, member, admin, another workspace, no CSRF."""
 import re
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import ApiKey, Invitation
 
 # Routes anyone may reach (sign-in, invite links, health, static files, the machine API).

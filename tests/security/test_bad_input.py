@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.sync.conftest import body, messages
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import Chat, Message, WhatsAppNumber
 
 
@@ -124,7 +124,7 @@ def test_a_batch_that_fails_stores_none_of_itself(app, api, connected, monkeypat
     """The third item blows up inside store(): the 500 must leave no rows of items one and two.
     (The key was used a moment ago, so the request writes nothing before its first savepoint:
     the case where pysqlite let RELEASE SAVEPOINT commit.)"""
-    from webapp.sync import ingest
+    from webapp.messages import ingest
     assert api.post(body("before")).status_code == 202
     real_store, calls = ingest.store, []
 

@@ -4,8 +4,8 @@ import pytest
 import urllib3.util.connection
 
 from tests.security.conftest import SECRET
-from webapp import outbound
-from webapp.outbound import FetchFailed, FetchRefused, FetchTooLarge, fetch
+from webapp.core import outbound
+from webapp.core.outbound import FetchFailed, FetchRefused, FetchTooLarge, fetch
 
 REFUSED_HOSTS = [
     "127.0.0.1", "127.1.2.3", "localhost-literal", "10.0.0.1", "172.16.5.4", "192.168.1.10",

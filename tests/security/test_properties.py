@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import CloudApiNumber, Message, WhatsAppNumber
 
 SECRET = "prop-secret"

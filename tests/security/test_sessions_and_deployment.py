@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PASSWORD
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import User
 
 
@@ -136,7 +136,7 @@ def test_pkce_verifier_is_kept_server_side(app, demo, login, close_sandbox):
     session = app.session_interface.get_signing_serializer(app).loads(_session_cookie(owner.client))
     pending = next(v for v in session.values() if isinstance(v, dict) and "state" in v)
     assert "verifier" not in pending and len(pending["verifier_ref"]) >= 32
-    from webapp import server_secrets
+    from webapp.core import server_secrets
     verifier = server_secrets.take(pending["verifier_ref"])
     assert isinstance(verifier, str) and len(verifier) >= 43
     assert verifier not in repr(session)

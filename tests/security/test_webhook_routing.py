@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tests.conftest import served
 from tests.sync.conftest import messages
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import CloudApiNumber, WhatsAppNumber
 
 SECRET = "app-secret"

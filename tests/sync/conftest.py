@@ -1,6 +1,6 @@
 """Fixtures of the sync engine tests: fast sync settings (through create_app's config; the worker
 launcher passes them on to the worker process), a connected Acme workspace (a CloseConnection row driven by the
-sandbox API key through webapp/sync/close_access.py), an API key, and body builders."""
+sandbox API key through webapp/messages/close_access.py), an API key, and body builders."""
 import itertools
 import os
 from datetime import datetime, timedelta, timezone
@@ -49,7 +49,7 @@ def ids():
 @pytest.fixture
 def connect(app, demo):
     """connect(workspace=acme, **settings) → a live CloseConnection row for the sandbox's Acme Sales."""
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection
     ids = sandbox_ids()
 
@@ -74,7 +74,7 @@ def connected(connect):
 
 @pytest.fixture
 def api_key(app, demo):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import ApiKey
     row, plaintext = ApiKey.generate(demo.acme, "tests")
     db.session.add(row)
@@ -119,7 +119,7 @@ def api(app, api_key):
 
 def messages(**filters):
     """Fresh Message rows (the worker writes from another process)."""
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Message
     db.session.expire_all()
     db.session.rollback()
@@ -147,7 +147,7 @@ def activities(sandbox, external_id=None, lead_id=None):
 def drain_now(app):
     """Run the workspace's drain in-process (no worker): deterministic tests of the rules."""
     def _drain(workspace_id):
-        from webapp.sync import drain
+        from webapp.messages import drain
         while drain.drain_workspace(workspace_id):
             pass
     return _drain
@@ -209,7 +209,7 @@ def workers(app, database_url, redis_url):
 def history_source(app):
     """A gateway's history as plain data: 3 messages of a chat with a known lead, 2 of a new one."""
     from tests.sync.test_history_import import ListSource, _chat
-    from webapp.sync import history
+    from webapp.history_import import service as history
     source = ListSource([_chat("chat-+14155550101", 3, "+14155550101"), _chat("chat-new", 2, "+14155550142")])
     history.set_source_factory(lambda number, since, until, media=True: source)
     yield source

@@ -27,7 +27,7 @@ def test_national_phone_is_read_in_the_members_region(app, api, connected):
 
 
 def test_states_at_ingest_without_connection_or_subscription(app, api, demo):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     response = api.post(body("held-1"))
     assert response.get_json()["state"] == "held" and response.get_json()["reason"] == "disconnected"
     demo.acme.set_subscription("canceled")
@@ -52,7 +52,7 @@ def test_bad_key_is_401(app, api):
 
 
 def test_revoked_key_is_401(app, api, demo):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import ApiKey, utcnow
     for key in db.session.scalars(sa.select(ApiKey)):
         key.revoked_at = utcnow()
@@ -135,7 +135,7 @@ def test_oversize_body_is_413(app, api, connected):
 
 
 def test_unknown_message_is_404_and_other_workspace_is_invisible(app, api, connected, demo):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import ApiKey
     assert api.get("nope").status_code == 404
     api.post(body("mine"))

@@ -7,7 +7,7 @@ from tests.sync.conftest import SANDBOX_KEY, activities, body, messages
 
 
 def _sandbox_client(close_sandbox, **kwargs):
-    from webapp.integrations.close.client import CloseClient
+    from webapp.clients.close.client import CloseClient
     return CloseClient(close_sandbox.api_url, api_key=SANDBOX_KEY, **kwargs)
 
 
@@ -18,7 +18,7 @@ def _calls(close_sandbox, prefix):
 # -- finding 7a: 25 MB is 25,000,000 bytes ---------------------------------------------------------
 
 def test_attachment_limit_is_25_000_000_bytes(app, close_sandbox):
-    from webapp.integrations.close.client import CloseRejected
+    from webapp.clients.close.client import CloseRejected
     assert app.config["SYNC_MAX_ATTACHMENT_BYTES"] == 25_000_000
     client = _sandbox_client(close_sandbox)
     with pytest.raises(CloseRejected) as refused:
@@ -63,7 +63,7 @@ def test_deactivated_close_user_is_dropped_from_the_activity_and_noted(app, api,
 def test_moving_a_chat_whose_close_user_has_left_moves_it_without_the_user(app, api, connect, close_sandbox,
                                                                           drain_now, demo, ids):
     from close_sandbox import world
-    from webapp.sync import actions, moves
+    from webapp.messages import actions, moves
     mia = world.user_id("mia")
     connect(close_users={"owner@acme.test": mia})
     api.post(body("mia-then", phone="+14155550101", text="Hi"))
@@ -84,7 +84,7 @@ def test_moving_a_chat_whose_close_user_has_left_moves_it_without_the_user(app, 
 def test_a_full_write_bucket_does_not_stall_reads_of_the_same_path(app, close_sandbox, ids):
     import fakeredis
 
-    from webapp.integrations.close.ratelimit import RedisRateLimiter
+    from webapp.clients.close.ratelimit import RedisRateLimiter
     close_sandbox.control("PUT", "/_sandbox/rate-limits", {"group": "activity:POST", "limit": 1, "window": 30})
     slept = []
     limiter = RedisRateLimiter(fakeredis.FakeRedis(), sleep=slept.append, max_wait=0.01)

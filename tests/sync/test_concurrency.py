@@ -1,4 +1,4 @@
-"""A drain delivers different chats in parallel and each chat in order (webapp/sync/pool.py):
+"""A drain delivers different chats in parallel and each chat in order (webapp/messages/pool.py):
 replies land after their originals and point at them, a new chat gets one lead, and a worker
 SIGKILLed in the middle of a concurrent drain loses and doubles nothing."""
 import collections

@@ -23,7 +23,7 @@ def _post_many(api, count, prefix):
 
 def _settle(ids, timeout, sweep_every=1.0, states=("synced",)):
     """Wait until every row is synced, running the sweeper as `rq cron` would."""
-    from webapp.sync.sweeper import sweep
+    from webapp.messages.sweeper import sweep
     next_sweep = [0.0]
 
     def settled():
@@ -84,7 +84,7 @@ def test_lost_responses_make_no_duplicates(app, api, connected, close_sandbox, w
 
 @pytest.mark.timeout(600)
 def test_5xx_storm_syncs_everything_without_disconnecting(app, api, connected, close_sandbox, workers):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 0.2, "error_statuses": [500, 502, 503, 504],
                                                      "seed": 11})

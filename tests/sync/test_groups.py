@@ -14,7 +14,7 @@ def _group(message_id, sender=("Lucille Bluth", "+14155550177"), text="Board mee
 
 
 def test_a_pinned_groups_messages_land_on_its_lead(app, api, connected, close_sandbox, drain_now, demo, ids, login):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Chat
     assert api.post(_group("g-before")).status_code == 202
     drain_now(demo.acme.id)
@@ -53,7 +53,7 @@ def test_a_pinned_groups_messages_land_on_its_lead(app, api, connected, close_sa
 
 
 def test_pinning_refuses_unknown_leads_and_members(app, api, connected, close_sandbox, demo, login):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Chat
     api.post(_group("g-x"))
     chat = db.session.scalar(sa.select(Chat).where(Chat.external_id == "grp-bluth"))

@@ -25,8 +25,8 @@ class ListSource:
 
 
 def _chat(chat_id, count, phone=None, kind="direct", name="", number="+14155550001", prefix=None):
-    from webapp.sync.history import HistoryChat
-    from webapp.sync.schema import IncomingMessage
+    from webapp.history_import.service import HistoryChat
+    from webapp.messages.schema import IncomingMessage
     prefix = prefix or chat_id
     items = [IncomingMessage(whatsapp_number=number,
                              chat={"id": chat_id, "type": kind, "phone": phone, "name": name},
@@ -48,8 +48,9 @@ def _fixture_history():
 
 
 def _run_to_the_end(row, source, connected, drain_now):
-    from webapp.extensions import db
-    from webapp.sync import close_access, history
+    from webapp.core.extensions import db
+    from webapp.messages import close_access
+    from webapp.history_import import service as history
     history.store(row, source, connected, close_access.client_for_connection(connected))
     while history.feed(row.id):
         drain_now(row.workspace_id)
@@ -62,7 +63,7 @@ CATEGORY = {"Excluded chat": "excluded", "Phone on the workspace exclusion list"
 
 
 def _outcome(workspace_id, since):
-    from webapp.sync import history
+    from webapp.history_import import service as history
     rows = [m for m in messages() if m.source == "import"]
     skipped = {}
     for m in rows:
@@ -78,8 +79,9 @@ def _outcome(workspace_id, since):
 def test_dry_run_counts_are_what_the_run_does_and_a_rerun_creates_nothing(
         app, api, connected, close_sandbox, drain_now, demo, login):
     from webapp.models import WhatsAppNumber, utcnow
-    from webapp.extensions import db
-    from webapp.sync import close_access, history, privacy
+    from webapp.core.extensions import db
+    from webapp.messages import close_access, gate as privacy
+    from webapp.history_import import service as history
     privacy.add_entry(demo.acme.id, "phone", "+14155550143")
     api.post(body("chat-+14155550102-0", phone="415 555 0102", chat_id="chat-+14155550102"))  # live, earlier
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
@@ -117,9 +119,10 @@ def test_dry_run_counts_are_what_the_run_does_and_a_rerun_creates_nothing(
 
 
 def test_scope_known_chats_only_stores_nothing_of_the_others(app, connected, close_sandbox, drain_now, demo):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import WhatsAppNumber
-    from webapp.sync import close_access, history
+    from webapp.messages import close_access
+    from webapp.history_import import service as history
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
     source = ListSource([_chat("chat-+14155550101", 2, "+14155550101"), _chat("chat-new", 4, "+14155550142")])
     counts = history.plan(number, source, "known", connected, close_access.client_for_connection(connected))
@@ -137,7 +140,7 @@ def app_overrides():
 
 
 def _import_count(*states):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Message
     db.session.rollback()
     return db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
@@ -146,9 +149,10 @@ def _import_count(*states):
 
 @pytest.mark.timeout(2400)
 def test_two_thousand_messages_beside_live_traffic(app, api, connected, close_sandbox, demo, worker):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Message, WhatsAppNumber
-    from webapp.sync import close_access, history
+    from webapp.messages import close_access
+    from webapp.history_import import service as history
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
     source = ListSource([_chat(f"bulk-{c:02d}", 40, f"+1415555{c + 1200:04d}", name=f"Bulk {c}")
                          for c in range(50)])

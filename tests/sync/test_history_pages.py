@@ -4,8 +4,8 @@ import re
 
 
 def test_dry_run_confirm_and_progress(app, connected, close_sandbox, demo, login, history_source, drain_now):
-    from webapp.redis_conn import get_queue
-    from webapp.sync import history
+    from webapp.core.redis_conn import get_queue
+    from webapp.history_import import service as history
     from tests.sync.conftest import messages
     admin = login("admin@acme.test")
     number_id = demo.memberships["owner@acme.test"].numbers[0].id

@@ -8,7 +8,7 @@ from tests.sync.conftest import messages
 
 
 def _item(message_id, number="+14155550001", phone="+14155550101", **content):
-    from webapp.sync.schema import IncomingMessage
+    from webapp.messages.schema import IncomingMessage
     return IncomingMessage(whatsapp_number=number, chat={"id": f"chat-{phone}", "phone": phone, "name": "Gob"},
                            message={"id": message_id, "direction": "incoming",
                                     "sent_at": datetime(2025, 6, 1, 9, 0, tzinfo=timezone.utc),
@@ -16,8 +16,8 @@ def _item(message_id, number="+14155550001", phone="+14155550101", **content):
 
 
 def test_accept_stores_counts_and_kicks_like_the_api(app, connected, demo):
-    from webapp.redis_conn import get_queue
-    from webapp.sync import ingest, totals
+    from webapp.core.redis_conn import get_queue
+    from webapp.messages import ingest, totals
     totals.totals(demo.acme.id)  # cached: accept() must keep it true
     results = ingest.accept(demo.acme.id, [_item("g-1"), _item("g-1"), _item("g-2", number="+14155559999")],
                             "gateway")
@@ -33,14 +33,14 @@ def test_accept_stores_counts_and_kicks_like_the_api(app, connected, demo):
 def test_a_chat_with_a_legacy_mexican_whatsapp_id_is_stored_under_todays_number(app, connected, demo):
     """WhatsApp still addresses Mexican mobiles registered before 2019 as 521…: the chat is
     kept (not refused as invalid) under the number Close and the member know, +52…."""
-    from webapp.sync import ingest
+    from webapp.messages import ingest
     (result,) = ingest.accept(demo.acme.id, [_item("mx-1", phone="+5215512345678")], "gateway")
     assert result.status == "created"
     assert messages()[0].chat.remote_phone == "+525512345678"
 
 
 def test_accept_without_a_connection_holds(app, demo):
-    from webapp.sync import ingest
+    from webapp.messages import ingest
     (result,) = ingest.accept(demo.acme.id, [_item("h-1")], "gateway")
     assert result.status == "created" and result.message.state == "held"
     assert result.message.reason == "disconnected"
@@ -49,14 +49,14 @@ def test_accept_without_a_connection_holds(app, demo):
 def test_the_schema_refuses_with_the_field_path():
     with pytest.raises(ValidationError) as caught:
         _item("x-1", attachments=[{"filename": "a.png", "content_type": "png", "url": "ftp://x"}])
-    from webapp.sync.schema import field_errors
+    from webapp.messages.schema import field_errors
     assert field_errors(caught.value) == {
         "message.attachments[0].content_type": "Must be a MIME type like image/jpeg.",
         "message.attachments[0].url": "Must be an http(s) URL."}
 
 
 def test_openapi_components_are_the_models(app):
-    from webapp.sync.schema import IncomingMessage
+    from webapp.messages.schema import IncomingMessage
     document = app.test_client().get("/api/openapi.json").get_json()
     incoming = document["components"]["schemas"]["IncomingMessage"]
     assert set(incoming["required"]) == set(IncomingMessage.model_json_schema()["required"])

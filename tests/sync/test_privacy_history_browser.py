@@ -69,7 +69,7 @@ def test_history_import_dry_run_confirm_and_live_progress(live_app, chromium, de
                                                          history_source, drain_now):
     from playwright.sync_api import expect
     from jobs import history as jobs
-    from webapp.sync import history
+    from webapp.history_import import service as history
     base, errors = live_app, []
     admin = _watched(chromium, base, "admin@acme.test", errors)
     admin.goto(f"{base}/history/")

@@ -3,7 +3,7 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from webapp.sync.redaction import PLACEHOLDERS, luhn_ok, note_for, redact
+from webapp.messages.redaction import PLACEHOLDERS, luhn_ok, note_for, redact
 
 CODE, CARD = PLACEHOLDERS["one-time code"], PLACEHOLDERS["card number"]
 

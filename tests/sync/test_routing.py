@@ -10,7 +10,7 @@ from tests.sync.conftest import activities, body, messages
 
 
 def _links():
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import ChatLink
     db.session.expire_all()
     return {link.chat.remote_phone: link for link in db.session.scalars(sa.select(ChatLink))}
@@ -74,7 +74,7 @@ def test_one_lead_for_a_burst_of_a_new_chat(app, api, connected, close_sandbox, 
         api.post(body(f"burst-{i}", phone="+14155550160", name="Bursty"))
     # Two drains at once (as two workers would): the insert-first claim lets one create the lead.
     import threading
-    from webapp.sync import drain
+    from webapp.messages import drain
 
     def run():
         with app.app_context():

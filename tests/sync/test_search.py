@@ -53,7 +53,7 @@ def test_search_equals_substring_semantics(logged):
 
 
 def test_search_follows_edits_and_deletes(app, logged):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Message
     target = next(m for m in messages() if m.text.startswith("Order #4521"))
     db.session.execute(sa.update(Message).where(Message.id == target.id).values(text="Refund issued"))
@@ -86,7 +86,7 @@ def test_other_workspace_rows_never_match(app, logged, demo, login):
 def test_a_short_query_searches_the_newest_texts_and_says_so(logged, monkeypatch):
     """Under 3 characters there is no trigram index: the text part scans only the newest rows
     (here 3 of the 7), and the page tells the user how to search everything."""
-    from webapp.sync import search
+    from webapp.messages import search
     monkeypatch.setattr(search, "SHORT_QUERY_ROWS", 3)
     html = logged.get("/sync/log", query_string={"q": "é"}).get_data(as_text=True)
     assert 'id="search-short"' in html and "newest 3 messages" in html

@@ -9,8 +9,8 @@ from tests.sync.conftest import activities, body, messages
 
 def test_subscription_pause_holds_and_renewal_catches_up_in_order(app, api, connected, close_sandbox, drain_now,
                                                                    demo):
-    from webapp.extensions import db
-    from webapp.signals import subscription_changed
+    from webapp.core.extensions import db
+    from webapp.core.signals import subscription_changed
     api.post(body("before", phone="+14155550101"))
     demo.acme.set_subscription("past_due")
     db.session.commit()
@@ -20,7 +20,7 @@ def test_subscription_pause_holds_and_renewal_catches_up_in_order(app, api, conn
     rows = messages()
     assert {m.state for m in rows} == {"held"} and {m.reason for m in rows} == {"subscription inactive"}
     assert activities(close_sandbox) == []
-    from webapp.sync.actions import count_held
+    from webapp.messages.actions import count_held
     assert count_held(demo.acme.id, "subscription") == 4 and count_held(demo.acme.id, "disconnected") == 0
     demo.acme.set_subscription("active")
     db.session.commit()
@@ -33,8 +33,8 @@ def test_subscription_pause_holds_and_renewal_catches_up_in_order(app, api, conn
 
 
 def test_catch_up_off_keeps_them_held(app, api, connect, drain_now, demo):
-    from webapp.extensions import db
-    from webapp.signals import subscription_changed
+    from webapp.core.extensions import db
+    from webapp.core.signals import subscription_changed
     connect(catch_up_held=False)
     demo.acme.set_subscription("canceled")
     db.session.commit()
@@ -42,13 +42,13 @@ def test_catch_up_off_keeps_them_held(app, api, connect, drain_now, demo):
     demo.acme.set_subscription("active")
     db.session.commit()
     subscription_changed.send(demo.acme, old_status="canceled")
-    from webapp.sync.sweeper import sweep
+    from webapp.messages.sweeper import sweep
     sweep()
     assert messages()[0].state == "held"
 
 
 def test_disconnected_hold_and_release_after_reconnect(app, api, demo, connect, close_sandbox, drain_now):
-    from webapp.sync.actions import count_held, release_held
+    from webapp.messages.actions import count_held, release_held
     for i in range(3):
         api.post(body(f"d-{i}", phone="+14155550102"))
     assert count_held(demo.acme.id, "disconnected") == 3
@@ -60,7 +60,7 @@ def test_disconnected_hold_and_release_after_reconnect(app, api, demo, connect, 
 
 def test_auth_failure_stops_the_batch_and_disconnects(app, api, connected, close_sandbox, drain_now, demo,
                                                       monkeypatch):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection
     for i in range(3):
         api.post(body(f"a-{i}", phone="+14155550101"))
@@ -105,7 +105,7 @@ def test_transient_failures_back_off_then_dead_then_retry_button(app, api, conne
 
 
 def test_deleted_lead_is_forgotten_and_the_chat_rerouted_once(app, api, connected, close_sandbox, drain_now, demo, monkeypatch):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import ChatLink
     api.post(body("r-1", phone="+14155550101"))
     drain_now(demo.acme.id)
@@ -121,8 +121,8 @@ def test_deleted_lead_is_forgotten_and_the_chat_rerouted_once(app, api, connecte
 
 def test_reroute_moves_activities_and_future_messages(app, api, connected, close_sandbox, drain_now, demo, ids,
                                                      login):
-    from webapp.sync import moves
-    from webapp.extensions import db
+    from webapp.messages import moves
+    from webapp.core.extensions import db
     from webapp.models import ChatLink
     api.post(body("x-1", phone="+14155550199"))
     api.post(body("x-2", phone="+14155550199", reply_to="x-1"))
@@ -172,11 +172,11 @@ def test_bad_reroute_is_refused(app, api, connected, demo, login, drain_now):
 
 
 def test_sweeper_requeues_stuck_rows(app, api, connected, close_sandbox, demo, monkeypatch):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Message, utcnow
-    from webapp.redis_conn import get_queue
-    from webapp.sync import scheduler
-    from webapp.sync.sweeper import sweep
+    from webapp.core.redis_conn import get_queue
+    from webapp.messages import scheduler
+    from webapp.messages.sweeper import sweep
     api.post(body("stuck", phone="+14155550101"))
     get_queue().empty()
     scheduler.release_flag(demo.acme.id)  # the drain job was lost with Redis
@@ -188,7 +188,7 @@ def test_sweeper_requeues_stuck_rows(app, api, connected, close_sandbox, demo, m
 
 
 def test_sync_message_now(app, api, connected, close_sandbox, demo, ids):
-    from webapp.sync.drain import sync_message_now
+    from webapp.messages.drain import sync_message_now
     api.post(body("now-1", phone="+14155550101"))
     row_id = messages()[0].id
     sync_message_now(row_id)
@@ -214,7 +214,7 @@ def test_close_down_trips_the_breaker_instead_of_timing_out_every_row(app, api, 
 
 
 def test_maintained_totals_match_a_recount(app, api, connected, close_sandbox, drain_now, demo, monkeypatch):
-    from webapp.sync import actions, totals
+    from webapp.messages import actions, totals
     app.config["SYNC_INLINE_RETRIES"] = 0
     app.config["SYNC_MAX_ATTEMPTS"] = 1
 
@@ -242,7 +242,7 @@ def test_a_claim_holds_back_chats_leased_by_others_but_not_its_own(app, api, con
     """Chat A's first row is leased by another drain (or a worker that died): A's later rows wait.
     Chat B's first row is leased by this drain: its later rows are claimed with the rest (the
     drain's lane keeps B in order), and rows are claimed oldest first."""
-    from webapp.sync import outbox
+    from webapp.messages import outbox
     for i in range(3):
         api.post(body(f"a-{i}", phone="+14155550101"))
         api.post(body(f"b-{i}", phone="+14155550102"))
@@ -259,7 +259,7 @@ def test_a_claim_holds_back_chats_leased_by_others_but_not_its_own(app, api, con
 def _run_queued_jobs():
     """What a worker does, here: every queued job, in this process (the test's app and database)."""
     from rq import SimpleWorker
-    from webapp.redis_conn import get_queue
+    from webapp.core.redis_conn import get_queue
     queue = get_queue()
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
@@ -267,7 +267,7 @@ def _run_queued_jobs():
 def test_a_move_shows_its_progress_says_why_it_stopped_and_can_be_resumed(app, api, connected, close_sandbox,
                                                                          drain_now, demo, ids, login):
     from rq.job import Job
-    from webapp.redis_conn import get_queue, get_redis
+    from webapp.core.redis_conn import get_queue, get_redis
     app.config["SYNC_INLINE_RETRIES"] = 0
     api.post(body("m-1", phone="+14155550199"))
     api.post(body("m-2", phone="+14155550199"))

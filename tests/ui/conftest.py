@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import Chat, CloseConnection, Message, utcnow
 
 

@@ -4,7 +4,7 @@ import re
 import sqlalchemy as sa
 
 from tests.connection.conftest import text_of
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import ApiKey
 
 

@@ -3,10 +3,10 @@ from datetime import datetime, timedelta, timezone
 
 from tests.connection.conftest import text_of
 from tests.ui.conftest import add_outcomes
-from webapp.extensions import db
-from webapp.main import chart, stats
+from webapp.core.extensions import db
+from webapp.dashboard import chart, stats
 from webapp.models import utcnow
-from webapp.sync.ingest import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
+from webapp.messages.ingest import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
 
 
 def test_hourly_outcomes_buckets_synced_skipped_failed_per_hour(app, demo):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from tests.browser import chromium, new_page, sign_in  # noqa: F401
 from tests.conftest import ROOT, served
 from tests.ui.conftest import LINES, add_outcomes
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import ApiKey, ConnectionEvent, utcnow
 
 pytestmark = pytest.mark.browser

@@ -28,8 +28,8 @@ def link(app, demo, gateway):
 
 
 def make_link(demo, gateway, session="mia", email="member@acme.test", hmac_key="hook-secret"):
-    from webapp.extensions import db
-    from webapp.integrations.close import crypto
+    from webapp.core.extensions import db
+    from webapp.core import crypto
     from webapp.models import NumberLink, utcnow
     membership = demo.memberships[email]
     number = membership.numbers[0] if membership.numbers else None
@@ -89,7 +89,7 @@ def process(app, gateway):
 
 def events(**filters):
     import sqlalchemy as sa
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import GatewayEvent
     db.session.expire_all()
     query = sa.select(GatewayEvent).order_by(GatewayEvent.id)
@@ -103,7 +103,7 @@ def gateway_hosts_resolve(monkeypatch):
     """Test gateway names (*.test) resolve to a private address, as a gateway beside the app would;
     other names resolve as usual. HTTP itself is mocked per test."""
     try:
-        from webapp import outbound
+        from webapp.core import outbound
     except ImportError:
         return
     real = outbound.resolve

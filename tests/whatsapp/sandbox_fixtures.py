@@ -77,7 +77,7 @@ def missed_until_given_up(wa, count):
 
 
 def fresh(row):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     db.session.expire_all()
     db.session.rollback()
     return db.session.get(type(row), row.id)

@@ -117,6 +117,6 @@ def test_an_admin_sets_the_access_token_encrypted_and_a_member_cannot(app, demo,
     assert done.status_code == 200 and "Access token saved for +14155550003" in done.get_data(as_text=True)
     stored = fresh(row).access_token_enc
     assert stored and "EAAG-secret-token" not in stored
-    from webapp.sync.cloud_media import token_for
+    from webapp.messages.cloud_media import token_for
     assert token_for(row.whatsapp_number_id) == "EAAG-secret-token"
     assert "EAAG-secret-token" not in admin.get("/settings/whatsapp-cloud").get_data(as_text=True)

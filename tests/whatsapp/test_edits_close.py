@@ -44,7 +44,7 @@ def test_edit_updates_the_close_activity(app, link, hook, process, connected, cl
 def test_revoke_deletes_the_activity_only_when_mirroring(app, link, hook, process, connected, close_sandbox,
                                                          drain_now, demo, mirror):
     from tests.sync.conftest import activities
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import WhatsAppSettings
     db.session.add(WhatsAppSettings(workspace_id=demo.acme.id, mirror_deletions=mirror))
     db.session.commit()

@@ -117,7 +117,7 @@ def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, connec
 def test_failed_instance_notifies_and_relinking_recovers_its_messages(app, demo, connected, close_sandbox,
                                                                       linked_mia_evo, wa, login):
     import sqlalchemy as sa
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Notification
     from webapp.whatsapp import linking
     wa.control("POST", f"evolution/instances/{linked_mia_evo.session_name}/logout", {})  # device removed

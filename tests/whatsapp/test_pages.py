@@ -20,7 +20,7 @@ def test_member_sees_the_page_but_not_gateway_admin(app, demo, login, gateway):
 
 
 def test_admin_adds_a_gateway_key_encrypted_and_tested(app, demo, login, requests_mock):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Gateway
     _gateway_answers(requests_mock)
     browser = login("admin@acme.test")
@@ -50,7 +50,7 @@ def test_bad_base_url_is_a_clear_form_error(app, demo, login):
 
 
 def test_removing_a_gateway_unlinks_its_numbers_and_keeps_messages(app, demo, login, gateway, link, requests_mock):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Gateway, NumberLink, WhatsAppNumber
     delete = requests_mock.delete(f"{GATEWAY_URL}/api/sessions/mia", status_code=200)
     response = login("owner@acme.test").post(f"/whatsapp/gateways/{gateway.id}/remove")
@@ -62,7 +62,7 @@ def test_removing_a_gateway_unlinks_its_numbers_and_keeps_messages(app, demo, lo
 
 
 def test_link_flow_qr_then_working_records_the_number(app, demo, login, gateway, requests_mock):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import NumberLink, WhatsAppNumber
     create = requests_mock.post(f"{GATEWAY_URL}/api/sessions", status_code=201, json={"status": "STARTING"})
     browser = login("member@acme.test")
@@ -89,7 +89,7 @@ def test_link_flow_qr_then_working_records_the_number(app, demo, login, gateway,
 
 
 def test_a_number_linked_elsewhere_is_refused(app, demo, login, gateway, link, requests_mock):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import NumberLink
     from webapp.whatsapp import linking
     requests_mock.post(f"{GATEWAY_URL}/api/sessions", status_code=201, json={"status": "STARTING"})
@@ -109,7 +109,7 @@ def test_members_cannot_see_each_others_links(app, demo, login, gateway):
 
 
 def test_failed_session_notifies_member_and_managers_and_shows(app, demo, login, gateway, link):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Notification
     from webapp.whatsapp import linking
     linking.apply_status(link, "FAILED")
@@ -140,7 +140,7 @@ def test_pairing_code_alternative(app, demo, login, gateway, link, requests_mock
 
 
 def test_unlink_logs_out_and_forgets_the_link(app, demo, login, gateway, link, requests_mock):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import NumberLink
     delete = requests_mock.delete(f"{GATEWAY_URL}/api/sessions/mia", status_code=200)
     response = login("member@acme.test").post(f"/whatsapp/links/{link.id}/unlink")
@@ -150,7 +150,7 @@ def test_unlink_logs_out_and_forgets_the_link(app, demo, login, gateway, link, r
 
 
 def test_mirror_deletions_setting_is_admin_only(app, demo, login):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import WhatsAppSettings
     assert login("member@acme.test").post("/whatsapp/settings", data={"mirror_deletions": "y"}).status_code == 403
     assert login("admin@acme.test").post("/whatsapp/settings", data={"mirror_deletions": "y"}).status_code == 302

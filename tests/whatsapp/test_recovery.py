@@ -34,7 +34,7 @@ def test_recovery_stores_only_what_is_missing_and_counts_it(app, link, hook, pro
 
 def test_recovery_never_reaches_back_before_the_link(app, link, connected, requests_mock):
     from datetime import timedelta
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import Chat, Message, utcnow
     from webapp.whatsapp import recovery
     link.linked_at = utcnow() - timedelta(minutes=5)

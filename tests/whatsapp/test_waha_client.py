@@ -3,8 +3,8 @@ session, QR, LIDs, history paging, media host rewrite, the HMAC test vector of t
 import pytest
 import requests
 
-from webapp.whatsapp.gateways.base import GatewayError
-from webapp.whatsapp.gateways.waha import Client, normalize
+from webapp.clients.gateways.base import GatewayError
+from webapp.clients.gateways.waha import Client, normalize
 
 BASE = "http://waha.test:3000"
 
@@ -96,7 +96,7 @@ def test_history_pages_until_short_page(client, requests_mock):
 
 
 def test_media_url_host_is_rewritten_to_the_gateway(client, requests_mock):
-    from webapp.whatsapp.gateways.base import Media
+    from webapp.clients.gateways.base import Media
     requests_mock.get(f"{BASE}/api/files/s1/x.jpeg", content=b"img", headers={"Content-Type": "image/jpeg"})
     data, ctype = client.download_media(Media(url="http://localhost:3000/api/files/s1/x.jpeg", mimetype="image/jpeg"))
     assert data == b"img" and ctype == "image/jpeg"

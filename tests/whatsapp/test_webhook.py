@@ -172,7 +172,7 @@ def test_unresolved_lid_is_held_with_the_reason_and_retried(app, link, hook, pro
 
 @pytest.mark.parametrize("mirror", [False, True])
 def test_revoke_before_sync_follows_the_mirror_setting(app, link, hook, process, connected, mirror):
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     from webapp.models import WhatsAppSettings
     db.session.add(WhatsAppSettings(workspace_id=link.workspace_id, mirror_deletions=mirror))
     db.session.commit()
@@ -200,7 +200,7 @@ def test_edit_before_the_original_is_held_then_applied(app, link, hook, process,
 
 def test_status_webhooks_arriving_out_of_order_end_in_the_newest_state(app, link, hook, process):
     from tests.whatsapp.sandbox_fixtures import fresh
-    from webapp.extensions import db
+    from webapp.core.extensions import db
     link.state, link.was_linked = "qr", False
     db.session.commit()
     statuses = [{"status": "STARTING", "timestamp": 1000}, {"status": "SCAN_QR_CODE", "timestamp": 2000},

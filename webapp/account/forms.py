@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from webapp.phones import InvalidPhone, region_choices, to_e164
+from webapp.core.phones import InvalidPhone, region_choices, to_e164
 
 
 class ApiKeyForm(FlaskForm):

@@ -5,10 +5,10 @@ from flask_login import current_user
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import cloud_numbers, keys
 from webapp.account.forms import ApiKeyForm, CloudNumberForm, CloudTokenForm, RegionForm
-from webapp.extensions import db
-from webapp.integrations.close.tokens import live_connection
+from webapp.core.extensions import db
+from webapp.clients.close.tokens import live_connection
 from webapp.models import ApiKey, CloudApiNumber
-from webapp.phones import region_name
+from webapp.core.phones import region_name
 from webapp.team.forms import ConfirmForm
 
 bp = Blueprint("account", __name__)

@@ -1,6 +1,6 @@
 """POST /api/v1/messages, POST /api/v1/messages/batch, GET /api/v1/messages/<id>, GET /api/openapi.json.
 
-Views are thin: the key (decorator), the JSON body, the schema (webapp/sync/schema.py), then
+Views are thin: the key (decorator), the JSON body, the schema (webapp/messages/schema.py), then
 ingest.accept() stores, commits, counts and kicks. The row is committed before the 202.
 """
 import json
@@ -13,8 +13,8 @@ from webapp.api.auth import api_key_required
 from webapp.api.blueprint import bp
 from webapp.api.errors import error
 from webapp.api.openapi import document
-from webapp.sync import close_access, ingest
-from webapp.sync.schema import MAX_BATCH, IncomingMessage, MessageRecord, field_errors
+from webapp.messages import close_access, ingest
+from webapp.messages.schema import MAX_BATCH, IncomingMessage, MessageRecord, field_errors
 
 STATUS = {"created": 202, "duplicate": 200, "invalid": 400}
 

@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of the ingestion API, served at /api/openapi.json.
 
 The schemas are generated from the pydantic models that validate the requests and shape the
-answers (webapp/sync/schema.py); only the paths are written here. Kept true by
+answers (webapp/messages/schema.py); only the paths are written here. Kept true by
 tests/sync/test_openapi.py (real responses validated with openapi-core) and
 tests/sync/test_schemathesis.py (generated requests, every response checked against it).
 """
@@ -9,7 +9,7 @@ from copy import deepcopy
 
 from pydantic.json_schema import models_json_schema
 
-from webapp.sync.schema import BatchIn, BatchResult, ErrorBody, IncomingMessage, MessageRecord, WebhookResult
+from webapp.messages.schema import BatchIn, BatchResult, ErrorBody, IncomingMessage, MessageRecord, WebhookResult
 
 REF = "#/components/schemas/{model}"
 

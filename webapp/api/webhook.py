@@ -25,11 +25,11 @@ from pydantic import ValidationError
 from webapp.account import cloud_numbers
 from webapp.api.blueprint import bp
 from webapp.api.errors import error
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import utcnow
-from webapp.input_guard import char_problem, first_problem
-from webapp.sync import ingest
-from webapp.sync.schema import IncomingMessage, field_errors
+from webapp.core.input_guard import char_problem, first_problem
+from webapp.messages import ingest
+from webapp.messages.schema import IncomingMessage, field_errors
 
 log = logging.getLogger(__name__)
 

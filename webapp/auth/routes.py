@@ -4,9 +4,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth import bp
 from webapp.auth.forms import AcceptInviteForm, JoinForm, LoginForm
-from webapp.extensions import db, limiter
+from webapp.core.extensions import db, limiter
 from webapp.models import Invitation, Membership, User, utcnow
-from webapp.urls import local_path_or
+from webapp.core.urls import local_path_or
 from werkzeug.security import check_password_hash, generate_password_hash
 
 

@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
 ROLES = ("owner", "admin", "member")

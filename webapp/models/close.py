@@ -2,7 +2,7 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
 # Why a connection ended; shown on the card and in the history.
@@ -35,7 +35,7 @@ class CloseConnection(db.Model):
     connected_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     connected_at = mapped_column(UTCDateTime, default=utcnow)
 
-    # Fernet ciphertexts; never plaintext (see webapp/integrations/close/tokens.py).
+    # Fernet ciphertexts; never plaintext (see webapp/clients/close/tokens.py).
     access_token_enc: Mapped[str | None] = mapped_column(sa.Text)
     refresh_token_enc: Mapped[str | None] = mapped_column(sa.Text)
     token_expires_at = mapped_column(UTCDateTime, nullable=True)

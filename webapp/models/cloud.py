@@ -6,7 +6,7 @@ another workspace's webhook traffic."""
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
 

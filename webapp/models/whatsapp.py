@@ -2,7 +2,7 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
 GATEWAY_KINDS = ("waha", "evolution")

@@ -5,10 +5,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.models import Chat, ExclusionEntry
-from webapp.phones import regions_for
-from webapp.sync import groups, privacy
-from webapp.sync.redaction import PATTERNS
-from webapp.urls import local_path_or
+from webapp.core.phones import regions_for
+from webapp.privacy import groups
+from webapp.messages import gate as privacy
+from webapp.messages.redaction import PATTERNS
+from webapp.core.urls import local_path_or
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 

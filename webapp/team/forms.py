@@ -3,7 +3,7 @@ from wtforms import EmailField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from webapp.access import current_membership
-from webapp.phones import InvalidPhone, regions_for, to_e164_in_regions
+from webapp.core.phones import InvalidPhone, regions_for, to_e164_in_regions
 
 
 class InviteForm(FlaskForm):

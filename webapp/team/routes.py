@@ -6,7 +6,7 @@ from webapp.access import current_membership, current_workspace, get_or_404_in_w
 from webapp.models import Invitation, Membership, WhatsAppNumber
 from webapp.team import service
 from webapp.team.forms import ConfirmForm, InviteForm, NumberForm, RoleForm
-from webapp.urls import mark_secret_page, public_url
+from webapp.core.urls import mark_secret_page, public_url
 
 bp = Blueprint("team", __name__, url_prefix="/team")
 

@@ -5,9 +5,9 @@ show (and which form field it belongs to). Views only translate that into a page
 """
 import sqlalchemy as sa
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import Chat, Invitation, Membership, WhatsAppNumber
-from webapp.signals import member_removed
+from webapp.core.signals import member_removed
 
 
 class TeamError(Exception):

@@ -1,7 +1,7 @@
 """Number health: the periodic check (rq cron) and the summaries shown on pages."""
 import sqlalchemy as sa
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import Gateway, NumberLink
 from webapp.models.whatsapp import TROUBLE_STATES
 from webapp.whatsapp import inbox, linking

@@ -1,5 +1,5 @@
 """A linked number's WhatsApp history, read from its gateway, as a history-import source
-(webapp/sync/history.py): chats() and messages(chat) in the generic ingestion shape.
+(webapp/history_import/service.py): chats() and messages(chat) in the generic ingestion shape.
 
 Built on the gateway-kind interface (active_chats, messages_since) and the same conversion as
 webhooks and gap recovery (messages.to_item), so ids, LID resolution and media are identical and
@@ -10,12 +10,12 @@ import dataclasses
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import NumberLink
-from webapp.sync.history import HistoryChat, NoHistory
-from webapp.sync.schema import IncomingMessage
+from webapp.history_import.service import HistoryChat, NoHistory
+from webapp.messages.schema import IncomingMessage
 from webapp.whatsapp import messages
-from webapp.whatsapp.gateways.base import GatewayError
+from webapp.clients.gateways.base import GatewayError
 from webapp.whatsapp.gateways_service import client_for
 
 

@@ -9,8 +9,8 @@ import logging
 
 from pydantic import ValidationError
 
-from webapp.sync import ingest
-from webapp.sync.schema import IncomingMessage, field_errors
+from webapp.messages import ingest
+from webapp.messages.schema import IncomingMessage, field_errors
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,14 @@ import secrets
 import sqlalchemy as sa
 from flask import current_app
 
-from webapp.extensions import db
-from webapp.integrations.close import crypto
+from webapp.core.extensions import db
+from webapp.core import crypto
 from webapp.models import NumberLink, WhatsAppNumber, utcnow
 from webapp.models.whatsapp import TROUBLE_STATES
-from webapp.phones import InvalidPhone, to_e164
-from webapp.redis_conn import get_queue
+from webapp.core.phones import InvalidPhone, to_e164
+from webapp.core.redis_conn import get_queue
 from webapp.whatsapp import notify
-from webapp.whatsapp.gateways import base
+from webapp.clients.gateways import base
 from webapp.whatsapp.gateways_service import client_for
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Tell the member and the owner/admins when a linked number stops working (in-app + email)."""
-from webapp.extensions import db
-from webapp.integrations.close.notify import managers, send_email
+from webapp.core.extensions import db
+from webapp.notify import managers, send_email
 from webapp.models import Notification
 
 PAGE = "/whatsapp/"

@@ -6,12 +6,12 @@ from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import cloud_numbers
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import Gateway, Membership, NumberLink
-from webapp.phones import InvalidPhone
+from webapp.core.phones import InvalidPhone
 from webapp.whatsapp import gateways_service, health, inbox, linking, settings
 from webapp.whatsapp.forms import ConfirmForm, GatewayForm, LinkForm, PairingForm, SettingsForm
-from webapp.whatsapp.gateways.base import GatewayError
+from webapp.clients.gateways.base import GatewayError
 
 bp = Blueprint("whatsapp", __name__, url_prefix="/whatsapp")
 

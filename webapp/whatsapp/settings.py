@@ -1,5 +1,5 @@
 """The workspace's WhatsApp settings (owner/admin change them; checked by the views)."""
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import WhatsAppSettings
 
 

@@ -2,7 +2,7 @@
 at once (see inbox.accept). The gateway's kind decides how the signature is checked and parsed."""
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from webapp.extensions import db
+from webapp.core.extensions import db
 from webapp.models import Gateway
 from webapp.whatsapp import inbox
 

@@ -1,0 +1,224 @@
+"""The interface every gateway kind implements, and the normalized shapes it returns.
+
+A gateway kind (WAHA, Evolution API, …) is one module in this package defining a subclass of
+`GatewayClient`, named in `kinds.py`. Services and jobs only see this interface; webhook
+payloads are turned into the event dataclasses below by the client's `parse_webhook`.
+"""
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import quote
+
+from webapp.clients.gateways import http
+
+# Gateway-side session statuses every kind maps onto.
+STARTING, QR, WORKING, FAILED, STOPPED = "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED", "STOPPED"
+
+
+class GatewayError(Exception):
+    """A gateway call failed. `kind`: unreachable | unauthorized | not_gateway | not_found |
+    session_state | rejected | server."""
+
+    def __init__(self, kind, message, status=None):
+        super().__init__(message)
+        self.kind, self.message, self.status = kind, message, status
+
+
+def json_answer(response):
+    """The parsed body of a successful gateway answer (None when empty); a body that is not JSON
+    means the URL is not the gateway it claims to be."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise GatewayError("not_gateway", "The gateway answered with something that is not JSON.",
+                           response.status_code)
+
+
+@dataclass
+class ServerInfo:
+    version: str
+    sessions: list
+    single_session: bool = False
+
+
+@dataclass
+class SessionState:
+    status: str                 # one of the constants above (or the gateway's own word)
+    me: dict | None = None      # {"id": "<digits>@c.us", "lid": …, "pushName": …}
+
+
+@dataclass
+class Media:
+    url: str | None
+    mimetype: str
+    filename: str | None = None
+    error: str | None = None
+    ref: dict | None = None     # what the gateway needs to fetch the file when there is no URL
+
+
+@dataclass
+class GatewayMessage:
+    """One WhatsApp message as the gateway reports it, before its chat is resolved to a phone."""
+    short_id: str
+    chat_jid: str               # the other side (direct) or the group; may be …@lid
+    chat_kind: str              # direct | group | ignore (status broadcasts, newsletters)
+    from_me: bool
+    sent_at: datetime
+    text: str = ""
+    sender_name: str = ""
+    reply_to_short_id: str | None = None
+    reply_to_from_me: bool = False
+    media: list = field(default_factory=list)   # [Media]
+    phone_hint: str | None = None               # a phone JID the gateway gave beside a LID
+
+
+@dataclass
+class MessageEvent:
+    message: GatewayMessage
+
+
+@dataclass
+class EditEvent:
+    # chat_jid None: the gateway names only the message id; the inbox finds the stored message.
+    chat_jid: str | None
+    from_me: bool
+    short_id: str
+    text: str
+
+
+@dataclass
+class RevokeEvent:
+    chat_jid: str | None
+    from_me: bool
+    short_id: str
+
+
+@dataclass
+class StatusEvent:
+    status: str
+    me: dict | None = None
+    at: datetime | None = None   # when the gateway changed the status (None: unknown)
+
+
+@dataclass
+class IgnoredEvent:
+    reason: str
+
+
+class GatewayClient(ABC):
+    kind = ""
+    label = ""              # shown to people: "WAHA", "Evolution API"
+    # Events the webhook subscribes to.
+    events: tuple = ()
+
+    api_key_header = ""             # the header that carries the API key
+    unauthorized_statuses = (401,)  # answers that mean "wrong API key"
+
+    def __init__(self, base_url, api_key):
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+
+    # -- plumbing shared by every kind --------------------------------------------------------------
+
+    def _call(self, method, path, *, json=None, params=None, ok=(200, 201), raw=False, headers=None):
+        """One gateway call: the parsed JSON answer (the response itself with raw=True), else a
+        GatewayError saying what went wrong."""
+        base = {"Accept": "application/json"}
+        if self.api_key:
+            base[self.api_key_header] = self.api_key
+        try:
+            response = http.call(method, self.base_url + path, headers={**base, **(headers or {})},
+                                 json=json, params=params)
+        except http.GatewayUnreachable as exc:
+            raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
+        if response.status_code in ok:
+            return response if raw else json_answer(response)
+        raise self._error(response)
+
+    def _error(self, response):
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        detail = str(self._error_detail(body) or f"HTTP {status}")[:300]
+        special = self._kind_error(status, body, detail)
+        if special is not None:
+            return special
+        if status in self.unauthorized_statuses:
+            return GatewayError("unauthorized", "The gateway refused the API key.", status)
+        if status == 404:
+            return GatewayError("not_found", detail, status)
+        if status >= 500:
+            return GatewayError("server", f"The gateway failed ({detail}).", status)
+        return GatewayError("rejected", detail, status)
+
+    @staticmethod
+    def _error_detail(body):
+        """The gateway's own words in an error answer (None when it gave none)."""
+        return None
+
+    @staticmethod
+    def _kind_error(status, body, detail):
+        """A GatewayError this kind reads out of an answer beyond the common statuses, or None."""
+        return None
+
+    @staticmethod
+    def _s(name):
+        """A session name, chat id, … as one path segment."""
+        return quote(name, safe="")
+
+    @abstractmethod
+    def server_info(self) -> ServerInfo: ...
+
+    @abstractmethod
+    def start_session(self, name, *, webhook_url, hmac_key, metadata) -> SessionState: ...
+
+    @abstractmethod
+    def session_state(self, name) -> SessionState: ...
+
+    @abstractmethod
+    def qr_png(self, name) -> bytes: ...
+
+    @abstractmethod
+    def qr_value(self, name) -> str: ...
+
+    @abstractmethod
+    def pairing_code(self, name, phone_digits) -> str: ...
+
+    @abstractmethod
+    def me(self, name) -> dict | None: ...
+
+    @abstractmethod
+    def logout_and_delete(self, name) -> None: ...
+
+    @abstractmethod
+    def lid_to_phone(self, name, lid) -> str | None: ...
+
+    @abstractmethod
+    def active_chats(self, name, since_ts) -> list: ...
+
+    @abstractmethod
+    def messages_since(self, name, chat_jid, since_ts, me) -> list: ...
+
+    @abstractmethod
+    def download_media(self, media) -> tuple: ...
+
+    @abstractmethod
+    def parse_webhook(self, envelope) -> list: ...
+
+    @abstractmethod
+    def dedupe_key(self, envelope) -> str | None: ...
+
+    @staticmethod
+    def session_of(envelope) -> str | None:
+        """The gateway session (WAHA session, Evolution instance) a webhook envelope is about."""
+        return envelope.get("session")
+
+    @staticmethod
+    @abstractmethod
+    def signature_ok(raw, headers, key) -> bool:
+        """Is the raw webhook body signed with `key`? Checked before anything is parsed."""
+

@@ -1,1 +1,0 @@
-"""Integrations with outside systems (Close CRM)."""

@@ -1,1 +1,0 @@
-"""The main pages; the blueprint and its views are in routes.py."""

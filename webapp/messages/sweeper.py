@@ -1,0 +1,27 @@
+"""The sweeper (rq cron, every SWEEP_INTERVAL): the safety net behind kick() and scheduled retries."""
+import sqlalchemy as sa
+
+from webapp.core.extensions import db
+from webapp.models import Message, Workspace, utcnow
+from webapp.messages import actions, scheduler
+from webapp.messages.outbox import lease_is_free
+from webapp.messages.states import HOLD_SUBSCRIPTION
+
+
+def sweep():
+    """Re-kick workspaces with rows stuck in `queued` or due `failed`; release subscription holds
+    of renewed workspaces (catch-up on). Returns the workspace ids kicked."""
+    now = utcnow()
+    free = lease_is_free(now)
+    stuck = sa.select(Message.workspace_id).where(Message.state == "queued", free)
+    due = sa.select(Message.workspace_id).where(Message.state == "failed", Message.next_attempt_at <= now, free)
+    workspace_ids = set(db.session.scalars(stuck.distinct())) | set(db.session.scalars(due.distinct()))
+    held = db.session.scalars(sa.select(Message.workspace_id).where(
+        Message.state == "held", Message.reason == HOLD_SUBSCRIPTION).distinct()).all()
+    for workspace_id in held:
+        if actions.release_on_renewal(db.session.get(Workspace, workspace_id)):
+            workspace_ids.add(workspace_id)
+    db.session.rollback()
+    for workspace_id in sorted(workspace_ids):
+        scheduler.kick(workspace_id)
+    return sorted(workspace_ids)

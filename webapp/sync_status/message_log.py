@@ -1,0 +1,51 @@
+"""Read-only queries of the sync status page: the message log, numbers, the review queue."""
+import sqlalchemy as sa
+
+from webapp.core.extensions import db
+from webapp.models import ChatLink, Message, WhatsAppNumber
+from webapp.messages import search
+from webapp.messages.states import STATES
+
+
+def review_queue(workspace_id):
+    return db.session.scalars(sa.select(ChatLink).where(ChatLink.workspace_id == workspace_id,
+                                                        ChatLink.needs_review.is_(True))
+                              .order_by(ChatLink.id)).all()
+
+
+def numbers_overview(workspace_id):
+    return db.session.scalars(sa.select(WhatsAppNumber).where(WhatsAppNumber.workspace_id == workspace_id)
+                              .order_by(WhatsAppNumber.e164)).all()
+
+
+PAGE_SIZE = 50
+
+
+def log_page(workspace_id, state=None, number_id=None, chat_id=None, q=None, before=None, limit=PAGE_SIZE):
+    """One page of the message log, newest first, by keyset (id < before): no OFFSET scans."""
+    query = sa.select(Message).where(Message.workspace_id == workspace_id)
+    if state in STATES:
+        query = query.where(Message.state == state)
+    if number_id:
+        query = query.where(Message.whatsapp_number_id == number_id)
+    if chat_id:
+        query = query.where(Message.chat_id == chat_id)
+    if before:
+        query = query.where(Message.id < before)
+    if q:
+        query = query.where(Message.id.in_(search.matching_ids(query, workspace_id, q, limit + 1)))
+    rows = db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)
+                              .options(sa.orm.joinedload(Message.chat))).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def lead_names(workspace_id, lead_ids):
+    """{lead id: cached name} for the log's lead links (names cached on the chat links)."""
+    ids = {i for i in lead_ids if i}
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(ChatLink.lead_id, ChatLink.lead_name).where(
+        ChatLink.workspace_id == workspace_id, ChatLink.lead_id.in_(ids), ChatLink.lead_name != ""))
+    return {lead_id: name for lead_id, name in rows}

@@ -1,1 +1,0 @@
-"""Gateway kinds: one module per kind behind base.GatewayClient."""
