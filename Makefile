@@ -7,7 +7,7 @@ HTMX_VERSION := 2.0.9
 HTMX := webapp/static/vendor/htmx.min.js
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: close-check demo-traffic run test test-sqlite test-postgres bench bench-search install install-dev vendor migrate clean
+.PHONY: close-check demo-traffic lint run test test-sqlite test-postgres bench bench-search install install-dev vendor migrate clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ vendor: $(HTMX)
 run: install
 	$(PY) -m scripts.devstack
 
-test: install-dev
+# The linter and the import contracts (.importlinter) first: a broken layer fails in seconds.
+lint: install-dev
+	$(VENV)/bin/ruff check --no-cache --quiet .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
+
+test: lint
 	$(PY) scripts/run_tests.py
 
 bench: install-dev

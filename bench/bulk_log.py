@@ -2,7 +2,7 @@
 import contextlib
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -37,7 +37,7 @@ def fill(workspace_id, target_rows, chats=2000):
     db.session.commit()
     chat_rows = [(c.id, c.whatsapp_number_id) for c in chat_ids]
     rng = random.Random(1)
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
 
     def generate(offset, count):
         for i in range(offset, offset + count):
@@ -93,7 +93,8 @@ def _text_index_rebuilt(db):
 
 def _copy(db, records):
     columns = ["workspace_id", "chat_id", "whatsapp_number_id", "external_id", "source", "direction", "sent_at",
-               "text", "reply_to_external_id", "attachments", "sender_name", "redactions", "state", "reason", "attempts", "next_attempt_at",
+               "text", "reply_to_external_id", "attachments", "sender_name", "redactions", "state", "reason", "attempts",
+               "next_attempt_at",
                "queued_at", "lease_until", "close_org_id", "close_lead_id", "close_activity_id", "synced_at",
                "created_at", "updated_at"]
     raw = db.engine.raw_connection()

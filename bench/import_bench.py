@@ -10,14 +10,14 @@ latency while the import runs. Scale with BENCH_IMPORT_MESSAGES (default 3,000; 
 """
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench.sync_bench import QUICK, Bench, message, pct
 
 MESSAGES = int(os.environ.get("BENCH_IMPORT_MESSAGES", "600" if QUICK else "3000"))
 PER_CHAT = 50
 LATENCY_MS = 150
-T0 = datetime(2025, 5, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 
 
 class ListSource:
@@ -49,10 +49,11 @@ def history_source(count):
 def import_figures(b):
     import requests
     import sqlalchemy as sa
+
     from webapp.core.extensions import db
-    from webapp.models import CloseConnection, Message, WhatsAppNumber
-    from webapp.messages import close_access
     from webapp.history_import import service as history
+    from webapp.messages import close_access
+    from webapp.models import CloseConnection, Message, WhatsAppNumber
     b.control("PUT", "faults", {"latency_ms": LATENCY_MS})
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
     connection = db.session.scalar(sa.select(CloseConnection))

@@ -26,11 +26,11 @@ def main():
     os.environ.setdefault("SECRET_KEY", "bench-secret")
     os.environ.setdefault("TOKEN_ENCRYPTION_KEY", FERNET)
     os.environ.setdefault("CLOSELINE_INSTANCE_DIR", tmp)
+    from bench.bulk_log import fill
     from webapp import create_app
     from webapp.cli import seed_demo_data
     from webapp.core.extensions import db
     from webapp.models import Message, Workspace
-    from bench.bulk_log import fill
     app = create_app("development", {"RATELIMIT_STORAGE_URI": "memory://"})
     with app.app_context():
         db.drop_all()
@@ -63,8 +63,8 @@ def main():
 def _query_times(workspace_id, q):
     """search.matching_ids alone, as the log calls it (first page): the index's share of the page."""
     from webapp.core.extensions import db
-    from webapp.models import Message
     from webapp.messages import search
+    from webapp.models import Message
     times = []
     for _ in range(RUNS):
         t0 = time.perf_counter()

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psutil
 import requests
@@ -172,10 +172,11 @@ class Bench:
         db.create_all()
         import redis
         redis.Redis.from_url(self.redis_url).flushdb()
+        import sqlalchemy as sa
+
+        from close_sandbox import world
         from webapp.cli import seed_demo_data
         from webapp.models import ApiKey, CloseConnection, Workspace
-        import sqlalchemy as sa
-        from close_sandbox import world
         seed_demo_data()
         self.acme = db.session.scalar(sa.select(Workspace).where(Workspace.name == "Acme Inc"))
         db.session.add(CloseConnection(workspace_id=self.acme.id, close_org_id=world.org_id("sales"),
@@ -199,9 +200,10 @@ class Bench:
         db.session.commit()
 
     def counts(self):
+        import sqlalchemy as sa
+
         from webapp.core.extensions import db
         from webapp.models import Message
-        import sqlalchemy as sa
         db.session.rollback()
         return dict(db.session.execute(sa.select(Message.state, sa.func.count()).group_by(Message.state)).all())
 
@@ -230,7 +232,7 @@ _seq = [0]
 
 def message(phone, prefix, number="+14155550001", when=None):
     _seq[0] += 1
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     return {"whatsapp_number": number, "chat": {"id": f"chat-{phone}", "type": "direct", "phone": phone,
                                                 "name": f"Customer {phone[-4:]}"},
             "message": {"id": f"{prefix}-{_seq[0]}", "direction": "incoming", "sent_at": when.isoformat(),
@@ -339,8 +341,9 @@ def status_page(b):
     from bench.bulk_log import fill
     from webapp.core.extensions import db
     inserted = fill(b.acme.id, LOG_ROWS)
-    from webapp.models import Message
     import sqlalchemy as sa
+
+    from webapp.models import Message
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Message))
     client = b.app.test_client()
     page = client.get("/auth/login").get_data(as_text=True)
@@ -356,7 +359,7 @@ def status_page(b):
                           ("log search, common word", "/sync/log?q=ORDER", 20),
                           ("log search, message id", "/sync/log?q=bulk-4242", 20)]:
         times = []
-        for i in range(n):
+        for _ in range(n):
             target = url
             if target is None:
                 before = db.session.scalar(sa.select(sa.func.max(Message.id))) - 50 * 50

@@ -58,10 +58,11 @@ class WhatsAppBench(Bench):
 
     def link_member(self):
         """Mia links her WhatsApp through the sandbox gateway (QR scanned via the control API)."""
+        import sqlalchemy as sa
+
         from webapp.core.extensions import db
         from webapp.models import Membership, NumberLink, User
         from webapp.whatsapp import gateways_service, linking
-        import sqlalchemy as sa
         gateway = gateways_service.add_gateway(self.acme.id, name="bench", base_url=f"{self.wa_url}/waha",
                                                api_key="waha-sandbox-key")
         member = db.session.scalar(sa.select(Membership).join(User).where(User.email == "member@acme.test"))
@@ -137,8 +138,8 @@ def gap_recovery(b, customers, already):
     b.wa_control("DELETE", "webhooks/faults")
     _, since = b.sandbox_log()
     from webapp.core.extensions import db
-    from webapp.models import NumberLink
     from webapp.core.redis_conn import get_queue
+    from webapp.models import NumberLink
     started = time.perf_counter()
     get_queue().enqueue("jobs.whatsapp.recover", b.link_id, job_timeout=1800)
     stored_at = None

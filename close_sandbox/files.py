@@ -9,7 +9,8 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, jsonify, request
 
-from .api import bp as api_bp, caller, json_body, world
+from .api import bp as api_bp
+from .api import caller, json_body, world
 from .core import sandbox
 from .errors import field_errors
 from .ids import iso

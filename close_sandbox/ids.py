@@ -2,7 +2,7 @@
 import hashlib
 import secrets
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
 CORE_ID_LEN = 43  # lead_, cont_, acti_, user_, orga_, memb_, role_, stat_
@@ -30,7 +30,7 @@ def stable_id(prefix: str, name: str, length: int = CORE_ID_LEN) -> str:
 
 def iso(ts: float) -> str:
     """2013-02-20T05:30:24.844000+00:00 — always microseconds and +00:00."""
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="microseconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds")
 
 
 def parse_datetime(value) -> float | None:
@@ -45,7 +45,7 @@ def parse_datetime(value) -> float | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 

@@ -2,7 +2,15 @@
 from . import phones
 from .ids import SHORT_ID_LEN, parse_datetime, stable_id
 from .state import (
-    ApiKey, Contact, Lead, Membership, OAuthClient, Organization, Role, User, World,
+    ApiKey,
+    Contact,
+    Lead,
+    Membership,
+    OAuthClient,
+    Organization,
+    Role,
+    User,
+    World,
 )
 
 DEMO_PASSWORD = "close-demo"

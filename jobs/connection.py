@@ -2,12 +2,12 @@
 import sqlalchemy as sa
 from rq import Retry
 
-from webapp.core.extensions import db
+from webapp.close_connection import test_runs
 from webapp.close_connection.validation import validate
+from webapp.core.extensions import db
+from webapp.core.redis_conn import get_queue
 from webapp.jobs_app import job_context
 from webapp.models import CloseConnection
-from webapp.core.redis_conn import get_queue
-from webapp.close_connection import test_runs
 
 VALIDATE_JOB = "jobs.connection.validate_connection"
 

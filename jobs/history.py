@@ -1,9 +1,9 @@
 """RQ jobs of the history import. They carry the import id only; the rows are the truth."""
 from webapp.core.extensions import db
-from webapp.jobs_app import job_context
-from webapp.models import HistoryImport
-from webapp.messages import close_access
 from webapp.history_import import service as history
+from webapp.jobs_app import job_context
+from webapp.messages import close_access
+from webapp.models import HistoryImport
 
 
 def run_import(import_id):

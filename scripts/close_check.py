@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from webapp.clients.close.client import CloseClient, CloseError, CloseNotFound, CloseRejected
 from webapp.clients.close.ratelimit import parse_ratelimit
@@ -160,7 +160,7 @@ def _users(client, report):
 
 
 def _create_lead(client, report, created):
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     try:
         lead = client.create_lead(f"Closeline close-check {stamp} (test lead, safe to delete)",
                                   "Closeline close-check contact", TEST_PHONE)
@@ -219,7 +219,7 @@ def _whatsapp(client, report, lead, created):
         report.check(expected in url, "D", "POST /files/upload/ and the signed upload give a download url", url)
     external_id = f"closeline-close-check-{uuid.uuid4().hex[:12]}"
     payload = {"external_whatsapp_message_id": external_id, "lead_id": lead["id"], "contact_id": contact_id,
-               "direction": "incoming", "activity_at": datetime.now(timezone.utc).isoformat(),
+               "direction": "incoming", "activity_at": datetime.now(UTC).isoformat(),
                "local_phone": "+12025550100", "remote_phone": TEST_PHONE,
                "message_markdown": "Closeline close-check message (safe to delete)",
                "integration_link": "https://closeline.invalid/sync/?chat=0#message-0"}

@@ -95,9 +95,11 @@ def main():
     queue = env.get("RQ_QUEUE", "closeline")
     manager = Manager()
     procs = {
-        "web": f"{PY} -m gunicorn --bind 127.0.0.1:{web_port} --workers 2 --threads 4 --limit-request-line 8190 --access-logfile - "
+        "web": f"{PY} -m gunicorn --bind 127.0.0.1:{web_port} --workers 2 --threads 4 "
+               "--limit-request-line 8190 --access-logfile - "
                f"--access-logformat {ACCESS_LOG_FORMAT} wsgi:app",
-        "worker": f"{PY} -m rq.cli worker --with-scheduler --worker-class jobs.worker.PreloadedWorker --url {env['REDIS_URL']} {queue}",
+        "worker": f"{PY} -m rq.cli worker --with-scheduler --worker-class jobs.worker.PreloadedWorker "
+                  f"--url {env['REDIS_URL']} {queue}",
         "cron": f"{PY} -m rq.cli cron jobs/cron_config.py --url {env['REDIS_URL']}",
         "sandbox": f"{PY} -m close_sandbox",
         "whatsapp": f"{PY} -m whatsapp_sandbox",

@@ -176,6 +176,7 @@ def _reset_schema(db):
 
 def _fresh_request_state():
     from flask import g
+
     from webapp.core.extensions import db
     for name in list(vars(g)):
         delattr(g, name)

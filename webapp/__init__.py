@@ -6,15 +6,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, INSTANCE_DIR
-from webapp import cli
 from webapp.core import input_guard, security
-from webapp.account.routes import bp as account_bp
-from webapp.auth import bp as auth_bp
 from webapp.core.deployment import check_production, token_key_problem
 from webapp.core.extensions import bootstrap, csrf, db, htmx, limiter, login_manager, migrate
-from webapp.features import register_features
-from webapp.dashboard.routes import bp as main_bp
-from webapp.team.routes import bp as team_bp
 
 
 def create_app(config_name=None, overrides=None):
@@ -32,7 +26,8 @@ def create_app(config_name=None, overrides=None):
     os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, compare_type=True, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    migrations = os.path.join(os.path.dirname(app.root_path), "migrations")
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True, directory=migrations)
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -43,12 +38,9 @@ def create_app(config_name=None, overrides=None):
     input_guard.init_app(app)
     _trust_proxies(app)
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(main_bp)
-    app.register_blueprint(team_bp)
-    app.register_blueprint(account_bp)
-    register_features(app)
-
+    # Imported here, not at module top: importing a leaf (a client, a model) must not load every page.
+    from webapp import cli, features
+    features.register(app)
     cli.init_app(app)
     _configure_logging(app)
     return app

@@ -5,9 +5,9 @@ from flask import current_app
 
 from webapp.account import cloud_numbers
 from webapp.core.extensions import db
+from webapp.core.signals import subscription_changed
 from webapp.models import CloudApiNumber, Gateway, Membership, User, WhatsAppNumber, Workspace
 from webapp.models.accounts import SUBSCRIPTION_STATES
-from webapp.core.signals import subscription_changed
 from webapp.whatsapp import gateways_service
 
 DEMO_PASSWORD = "closeline-demo"

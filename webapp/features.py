@@ -1,25 +1,33 @@
 """The product features, wired into the app by create_app(): blueprints, CLI commands, template
 filters and the reactions to events (the composition root: the only place that knows them all)."""
+from webapp.account.routes import bp as account_bp
 from webapp.api import docs, messages, webhook  # noqa: F401 (the views register on the api blueprint)
 from webapp.api.blueprint import bp as api_bp
-from webapp.core.extensions import csrf
+from webapp.api.demo_traffic import demo_group
+from webapp.auth.routes import bp as auth_bp
 from webapp.close_connection.routes import bp as close_bp
 from webapp.close_connection.service import on_member_removed
-from webapp.history_import.routes import bp as history_bp
-from webapp.privacy.routes import bp as privacy_bp
 from webapp.close_connection.wording import event_label, plain_detail
+from webapp.core.extensions import csrf
 from webapp.core.signals import member_removed, subscription_changed
-from webapp.messages.actions import on_subscription_changed
+from webapp.dashboard.routes import bp as main_bp
 from webapp.history_import import service as history
-from webapp.api.demo_traffic import demo_group
+from webapp.history_import.routes import bp as history_bp
+from webapp.messages.actions import on_subscription_changed
 from webapp.messages.states import state_badge
+from webapp.privacy.routes import bp as privacy_bp
 from webapp.sync_status.routes import bp as sync_bp
+from webapp.team.routes import bp as team_bp
 from webapp.whatsapp import history_source
 from webapp.whatsapp.routes import bp as whatsapp_bp
 from webapp.whatsapp.webhook import bp as whatsapp_hooks_bp
 
 
-def register_features(app):
+def register(app):
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(team_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(close_bp)
     app.register_blueprint(sync_bp)
     app.register_blueprint(privacy_bp)

@@ -81,9 +81,12 @@ def create_app(config: dict | None = None) -> Flask:
     sb = app.extensions["whatsapp_sandbox"] = Sandbox(app)
 
     from . import control, pages  # noqa: F401
-    from .evolution import EvolutionFacade, routes as evolution_routes
-    from .graph import GraphFacade, routes as graph_routes
-    from .waha import WahaFacade, routes as waha_routes
+    from .evolution import EvolutionFacade
+    from .evolution import routes as evolution_routes
+    from .graph import GraphFacade
+    from .graph import routes as graph_routes
+    from .waha import WahaFacade
+    from .waha import routes as waha_routes
 
     sb.facades += [WahaFacade(sb), EvolutionFacade(sb), GraphFacade(sb)]
     app.register_blueprint(waha_routes.bp)

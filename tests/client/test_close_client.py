@@ -3,8 +3,7 @@ import fakeredis
 import pytest
 import requests
 
-from webapp.clients.close.client import (
-    CloseAuthError, CloseClient, CloseNotFound, CloseRejected, CloseTransient)
+from webapp.clients.close.client import CloseAuthError, CloseClient, CloseNotFound, CloseRejected, CloseTransient
 from webapp.clients.close.ratelimit import RedisRateLimiter, endpoint_group, parse_ratelimit
 
 API = "https://api.close.test/api/v1"

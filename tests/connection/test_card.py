@@ -104,8 +104,8 @@ def test_history_lists_events_with_actor(owner_connected, demo):
 
 
 def test_catch_up_releases_held_messages(owner_connected, demo):
-    from webapp.core.extensions import db
     from webapp.close_connection import test_runs
+    from webapp.core.extensions import db
     from webapp.models import JobRun, Message
     owner, _ = owner_connected
     add_messages(demo, 4, state="held", reason="disconnected")

@@ -53,6 +53,7 @@ def _drain(demo):
 
 def test_card_tells_the_truth(live_app, chromium, demo, worker, close_sandbox, app):  # noqa: F811
     from playwright.sync_api import expect
+
     from webapp.core.extensions import db
     base, errors = live_app, []
     app.config["SYNC_INLINE_RETRIES"] = 0

@@ -15,8 +15,8 @@ def _db():
 
 def _run(demo, kind, connection_id):
     """A JobRun executed in-process: exactly what the worker does."""
-    from webapp.models import JobRun
     from webapp.close_connection import test_runs
+    from webapp.models import JobRun
     db = _db()
     run = JobRun(workspace_id=demo.acme.id, kind=kind, rq_job_id=f"t-{kind}", status="queued",
                  connection_id=connection_id)
@@ -110,7 +110,7 @@ def test_reconnect_to_the_same_org_keeps_settings(owner_connected, demo, connect
     (row,) = live_connections()
     assert row.id != connection.id
     assert row.new_lead_status_id == qualified and row.auto_create_lead is False
-    assert 'selected value="%s"' % qualified in page or f'value="{qualified}" selected' in page
+    assert f'selected value="{qualified}"' in page or f'value="{qualified}" selected' in page
     assert "Settings start from the defaults" not in page
 
 

@@ -86,8 +86,8 @@ def test_refresh_lock_outlives_the_slowest_token_call(app):
 
 
 def test_invalid_grant_after_a_concurrent_rotation_is_not_a_revocation(owner_connected, app, close_sandbox):
-    from webapp.core import crypto
     from webapp.clients.close import tokens
+    from webapp.core import crypto
     _, connection = owner_connected
     stale = tokens.read_row(connection.id)  # what a slow worker read before another one rotated
     rotated = tokens.fresh_access_token(connection.id, min_valid=timedelta(days=1))
@@ -99,8 +99,8 @@ def test_invalid_grant_after_a_concurrent_rotation_is_not_a_revocation(owner_con
 
 
 def test_a_lost_store_race_never_revokes_the_grant(owner_connected, app, close_sandbox):
-    from webapp.core.extensions import db
     from webapp.clients.close import tokens
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection
     _, connection = owner_connected
     row = tokens.read_row(connection.id)

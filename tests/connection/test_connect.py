@@ -139,9 +139,9 @@ def test_connect_refused_while_subscription_inactive(app, demo, login):
 
 
 def test_no_token_in_database_logs_or_pages(app, demo, login, connect_as, close_sandbox, caplog):
-    from webapp.core.extensions import db
-    from webapp.core import crypto
     from webapp.clients.close import tokens
+    from webapp.core import crypto
+    from webapp.core.extensions import db
     caplog.set_level(logging.DEBUG)
     owner = login("owner@acme.test")
     pages = [text_of(connect_as(owner))]

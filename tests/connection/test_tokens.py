@@ -119,8 +119,8 @@ def test_refresh_failure_keeps_connection_and_notifies_once(owner_connected, app
 
 
 def test_401_with_freshly_refreshed_token_means_access_revoked(app, demo, requests_mock):
-    from webapp.core.extensions import db
     from webapp.clients.close import tokens
+    from webapp.core.extensions import db
     from webapp.models import CloseConnection
     row = CloseConnection(workspace_id=demo.acme.id, close_org_id="orga_x", close_user_id="user_x",
                           **tokens.token_columns({"access_token": "old-access", "refresh_token": "old-refresh"}))
@@ -141,8 +141,8 @@ def test_401_with_freshly_refreshed_token_means_access_revoked(app, demo, reques
 
 def test_lost_compare_and_set_keeps_the_row(owner_connected, app, requests_mock):
     """If the lock expired and another process rotated first, the row wins and our pair is revoked."""
-    from webapp.core import crypto
     from webapp.clients.close import tokens
+    from webapp.core import crypto
     _, connection = owner_connected
     stale = dict(tokens.read_row(connection.id))
     stale["token_version"] = 7  # not the stored version

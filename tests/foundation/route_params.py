@@ -6,8 +6,7 @@ def extra_acme_ids(demo):
     """Feature modules add rows here so that every route parameter gets a real Acme id."""
     values = {}
     try:
-        from webapp.models import Chat, Message
-        from webapp.models import utcnow
+        from webapp.models import Chat, Message, utcnow
         number = demo.memberships["member@acme.test"].numbers[0]
         chat = Chat(workspace_id=demo.acme.id, whatsapp_number_id=number.id, external_id="matrix-chat",
                     kind="direct", remote_phone="+14155550123", display_name="Matrix")

@@ -174,8 +174,8 @@ def test_subscription_page_is_owner_only(demo, login):
 
 
 def test_production_refuses_to_start_without_secret_key(monkeypatch):
-    from webapp import create_app
     from config import ProductionConfig
+    from webapp import create_app
     monkeypatch.setattr(ProductionConfig, "SECRET_KEY", None)
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
         create_app("production")

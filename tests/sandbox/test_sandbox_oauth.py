@@ -2,7 +2,15 @@
 import requests
 
 from .conftest import (
-    CLIENT_ID, REDIRECT_URI, SALES, SUPPORT, Api, authorize, connect, pkce_pair, token_request,
+    CLIENT_ID,
+    REDIRECT_URI,
+    SALES,
+    SUPPORT,
+    Api,
+    authorize,
+    connect,
+    pkce_pair,
+    token_request,
 )
 
 

@@ -125,5 +125,4 @@ def hostile():
 
 # The sync engine's fixtures (a connected Acme workspace driven through the sandbox, an API key,
 # in-process drains, fast settings for the worker subprocess).
-from tests.sync.conftest import (  # noqa: E402,F401
-    api, api_key, app_overrides, connect, connected, drain_now, ids)
+from tests.sync.conftest import api, api_key, app_overrides, connect, connected, drain_now, ids  # noqa: E402,F401

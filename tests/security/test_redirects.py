@@ -23,8 +23,8 @@ def test_sign_in_follows_a_path_of_this_site(demo, browser):
 
 @pytest.mark.parametrize("target", LEAVING)
 def test_never_sync_this_chat_returns_to_this_site_only(app, api, demo, login, target):
-    from webapp.models import Chat
     from webapp.core.extensions import db
+    from webapp.models import Chat
     api.post(body("mine", number="+14155550003", phone="+14155550101"))
     chat = db.session.scalars(db.select(Chat)).one()
     response = login("member@acme.test").post(f"/privacy/chats/{chat.id}/exclude", data={"next": target})

@@ -69,8 +69,8 @@ def test_redirect_to_a_private_address_is_not_followed(app, connected, api, drai
 
 
 def test_a_failed_download_stores_no_socket_text(app, connected, api, drain_now, close_sandbox, demo, monkeypatch):
-    from webapp.models import Message
     from webapp.core.extensions import db
+    from webapp.models import Message
     monkeypatch.setattr(outbound, "resolve", lambda host, port: ["93.184.216.34"])
 
     import urllib3.util.connection
@@ -132,9 +132,10 @@ def test_rerouting_never_downloads_again(app, connected, api, drain_now, close_s
                                          hostile, monkeypatch):
     """A chat moved to another lead: its activities are re-created there without fetching any URL."""
     import sqlalchemy as sa
+
     from webapp.core.extensions import db
-    from webapp.models import ChatLink
     from webapp.messages import moves
+    from webapp.models import ChatLink
     fetched = []
     real_fetch = outbound.fetch
     monkeypatch.setattr(outbound, "fetch", lambda url, **kw: fetched.append(url) or real_fetch(url, **kw))

@@ -3,7 +3,7 @@ launcher passes them on to the worker process), a connected Acme workspace (a Cl
 sandbox API key through webapp/messages/close_access.py), an API key, and body builders."""
 import itertools
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psutil
 import pytest
@@ -83,7 +83,7 @@ def api_key(app, demo):
 
 
 def sent(offset=0):
-    base = datetime(2025, 6, 1, 9, 0, tzinfo=timezone.utc) + timedelta(seconds=next(_ids) + offset)
+    base = datetime(2025, 6, 1, 9, 0, tzinfo=UTC) + timedelta(seconds=next(_ids) + offset)
     return base.isoformat().replace("+00:00", "Z")
 
 

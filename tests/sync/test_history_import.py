@@ -1,6 +1,6 @@
 """History import: the dry run's counts are what the run then does, a re-run creates nothing,
 an out-of-scope chat is not stored, and 2,000 messages go beside live traffic in per-chat order."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from tests.conftest import wait_for
 from tests.sync.conftest import activities, body, messages
 
-T0 = datetime(2025, 5, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 
 
 class ListSource:
@@ -49,8 +49,8 @@ def _fixture_history():
 
 def _run_to_the_end(row, source, connected, drain_now):
     from webapp.core.extensions import db
-    from webapp.messages import close_access
     from webapp.history_import import service as history
+    from webapp.messages import close_access
     history.store(row, source, connected, close_access.client_for_connection(connected))
     while history.feed(row.id):
         drain_now(row.workspace_id)
@@ -78,10 +78,11 @@ def _outcome(workspace_id, since):
 
 def test_dry_run_counts_are_what_the_run_does_and_a_rerun_creates_nothing(
         app, api, connected, close_sandbox, drain_now, demo, login):
-    from webapp.models import WhatsAppNumber, utcnow
     from webapp.core.extensions import db
-    from webapp.messages import close_access, gate as privacy
     from webapp.history_import import service as history
+    from webapp.messages import close_access
+    from webapp.messages import gate as privacy
+    from webapp.models import WhatsAppNumber, utcnow
     privacy.add_entry(demo.acme.id, "phone", "+14155550143")
     api.post(body("chat-+14155550102-0", phone="415 555 0102", chat_id="chat-+14155550102"))  # live, earlier
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
@@ -120,9 +121,9 @@ def test_dry_run_counts_are_what_the_run_does_and_a_rerun_creates_nothing(
 
 def test_scope_known_chats_only_stores_nothing_of_the_others(app, connected, close_sandbox, drain_now, demo):
     from webapp.core.extensions import db
-    from webapp.models import WhatsAppNumber
-    from webapp.messages import close_access
     from webapp.history_import import service as history
+    from webapp.messages import close_access
+    from webapp.models import WhatsAppNumber
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
     source = ListSource([_chat("chat-+14155550101", 2, "+14155550101"), _chat("chat-new", 4, "+14155550142")])
     counts = history.plan(number, source, "known", connected, close_access.client_for_connection(connected))
@@ -150,9 +151,9 @@ def _import_count(*states):
 @pytest.mark.timeout(2400)
 def test_two_thousand_messages_beside_live_traffic(app, api, connected, close_sandbox, demo, worker):
     from webapp.core.extensions import db
-    from webapp.models import Message, WhatsAppNumber
-    from webapp.messages import close_access
     from webapp.history_import import service as history
+    from webapp.messages import close_access
+    from webapp.models import Message, WhatsAppNumber
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
     source = ListSource([_chat(f"bulk-{c:02d}", 40, f"+1415555{c + 1200:04d}", name=f"Bulk {c}")
                          for c in range(50)])
@@ -163,7 +164,7 @@ def test_two_thousand_messages_beside_live_traffic(app, api, connected, close_sa
 
     for i in range(5):   # live messages arrive while the import runs, and are synced before it ends
         assert api.post(body(f"live-{i}", phone="+14155550101")).status_code == 202
-        wait_for(lambda: messages(external_id=f"live-{i}")[0].state == "synced", timeout=300,
+        wait_for(lambda i=i: messages(external_id=f"live-{i}")[0].state == "synced", timeout=300,
                  message=f"live message {i} to sync")
         assert _import_count("held", "queued") > 0, "the import finished first: live messages were not interleaved"
 

@@ -4,9 +4,9 @@ import re
 
 
 def test_dry_run_confirm_and_progress(app, connected, close_sandbox, demo, login, history_source, drain_now):
+    from tests.sync.conftest import messages
     from webapp.core.redis_conn import get_queue
     from webapp.history_import import service as history
-    from tests.sync.conftest import messages
     admin = login("admin@acme.test")
     number_id = demo.memberships["owner@acme.test"].numbers[0].id
     response = admin.post("/history/dry-run", data={"number_id": number_id, "period": "30", "scope": "all"})

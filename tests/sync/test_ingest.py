@@ -1,5 +1,5 @@
 """ingest.accept(): the one entry point every source calls (API, batch, webhooks, gateway adapters)."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -11,7 +11,7 @@ def _item(message_id, number="+14155550001", phone="+14155550101", **content):
     from webapp.messages.schema import IncomingMessage
     return IncomingMessage(whatsapp_number=number, chat={"id": f"chat-{phone}", "phone": phone, "name": "Gob"},
                            message={"id": message_id, "direction": "incoming",
-                                    "sent_at": datetime(2025, 6, 1, 9, 0, tzinfo=timezone.utc),
+                                    "sent_at": datetime(2025, 6, 1, 9, 0, tzinfo=UTC),
                                     "text": "from a gateway", **content})
 
 

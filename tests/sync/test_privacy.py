@@ -20,8 +20,8 @@ def _stored_texts():
 
 
 def test_member_excludes_own_chat_from_the_sync_log(app, api, connected, close_sandbox, drain_now, demo, login):
-    from webapp.models import Chat
     from webapp.core.extensions import db
+    from webapp.models import Chat
     # member@acme.test owns +14155550003 (the demo seed); owner owns +14155550001.
     api.post(body("before", number="+14155550003", phone="+14155550101", text="before exclusion"))
     chat = db.session.scalar(sa.select(Chat).where(Chat.external_id == "chat-+14155550101"))
@@ -45,8 +45,8 @@ def test_member_excludes_own_chat_from_the_sync_log(app, api, connected, close_s
 
 
 def test_a_member_cannot_exclude_a_chat_on_someone_elses_number(app, api, connected, demo, login):
-    from webapp.models import Chat
     from webapp.core.extensions import db
+    from webapp.models import Chat
     api.post(body("owners", number="+14155550001", phone="+14155550101"))
     chat = db.session.scalar(sa.select(Chat))
     response = login("member@acme.test").post(f"/privacy/chats/{chat.id}/exclude")
@@ -121,7 +121,8 @@ def test_privacy_settings_need_admin(app, demo, login):
 
 
 def test_edits_from_whatsapp_obey_exclusion_and_redaction(app, api, connected, demo, login):
-    from webapp.messages import edits, gate as privacy
+    from webapp.messages import edits
+    from webapp.messages import gate as privacy
     api.post(body("edited", phone="+14155550101", text="see you"))
     api.post(body("hidden", phone="+14155550102", chat_id="chat-hidden", text="fine"))
     privacy.add_entry(demo.acme.id, "phone", "+14155550102")

@@ -68,6 +68,7 @@ def test_privacy_page_and_never_sync_from_the_log(live_app, chromium, demo, conn
 def test_history_import_dry_run_confirm_and_live_progress(live_app, chromium, demo, connected, close_sandbox,
                                                          history_source, drain_now):
     from playwright.sync_api import expect
+
     from jobs import history as jobs
     from webapp.history_import import service as history
     base, errors = live_app, []

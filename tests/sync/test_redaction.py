@@ -1,7 +1,8 @@
 """Redaction of one-time codes and card numbers (pure), with properties for phones and prices."""
 import phonenumbers
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from webapp.messages.redaction import PLACEHOLDERS, luhn_ok, note_for, redact
 

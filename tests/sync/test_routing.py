@@ -74,6 +74,7 @@ def test_one_lead_for_a_burst_of_a_new_chat(app, api, connected, close_sandbox, 
         api.post(body(f"burst-{i}", phone="+14155550160", name="Bursty"))
     # Two drains at once (as two workers would): the insert-first claim lets one create the lead.
     import threading
+
     from webapp.messages import drain
 
     def run():

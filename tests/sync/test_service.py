@@ -121,8 +121,8 @@ def test_deleted_lead_is_forgotten_and_the_chat_rerouted_once(app, api, connecte
 
 def test_reroute_moves_activities_and_future_messages(app, api, connected, close_sandbox, drain_now, demo, ids,
                                                      login):
-    from webapp.messages import moves
     from webapp.core.extensions import db
+    from webapp.messages import moves
     from webapp.models import ChatLink
     api.post(body("x-1", phone="+14155550199"))
     api.post(body("x-2", phone="+14155550199", reply_to="x-1"))
@@ -173,10 +173,10 @@ def test_bad_reroute_is_refused(app, api, connected, demo, login, drain_now):
 
 def test_sweeper_requeues_stuck_rows(app, api, connected, close_sandbox, demo, monkeypatch):
     from webapp.core.extensions import db
-    from webapp.models import Message, utcnow
     from webapp.core.redis_conn import get_queue
     from webapp.messages import scheduler
     from webapp.messages.sweeper import sweep
+    from webapp.models import Message, utcnow
     api.post(body("stuck", phone="+14155550101"))
     get_queue().empty()
     scheduler.release_flag(demo.acme.id)  # the drain job was lost with Redis
@@ -259,6 +259,7 @@ def test_a_claim_holds_back_chats_leased_by_others_but_not_its_own(app, api, con
 def _run_queued_jobs():
     """What a worker does, here: every queued job, in this process (the test's app and database)."""
     from rq import SimpleWorker
+
     from webapp.core.redis_conn import get_queue
     queue = get_queue()
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
@@ -267,6 +268,7 @@ def _run_queued_jobs():
 def test_a_move_shows_its_progress_says_why_it_stopped_and_can_be_resumed(app, api, connected, close_sandbox,
                                                                          drain_now, demo, ids, login):
     from rq.job import Job
+
     from webapp.core.redis_conn import get_queue, get_redis
     app.config["SYNC_INLINE_RETRIES"] = 0
     api.post(body("m-1", phone="+14155550199"))

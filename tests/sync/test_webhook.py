@@ -38,6 +38,7 @@ def _post(client, payload, signature=True, raw=None):
 def _configure(app):
     """The webhook secrets, and Acme's owner number registered as Cloud API phone_number_id PNID."""
     import sqlalchemy as sa
+
     from webapp.core.extensions import db
     from webapp.models import CloudApiNumber, WhatsAppNumber
     app.config.update(WHATSAPP_APP_SECRET=SECRET, WHATSAPP_VERIFY_TOKEN=VERIFY)

@@ -6,7 +6,6 @@ import pytest
 from webapp.core.extensions import db
 from webapp.models import Chat, CloseConnection, Message, utcnow
 
-
 LINES = ["Hi! Do you have a minute to talk about the renewal?", "Of course, what would you like to change?",
          "We'd like 5 more seats starting next month.", "Great, I'll send the updated quote today.",
          "Thanks!", "Could we move the call to Thursday?", "Sure, 3 pm works."]

@@ -1,12 +1,12 @@
 """The dashboard tells the Close state with its next step, each number's health and an hourly chart."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.connection.conftest import text_of
 from tests.ui.conftest import add_outcomes
 from webapp.core.extensions import db
 from webapp.dashboard import chart, stats
-from webapp.models import utcnow
 from webapp.messages.ingest import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
+from webapp.models import utcnow
 
 
 def test_hourly_outcomes_buckets_synced_skipped_failed_per_hour(app, demo):
@@ -33,7 +33,7 @@ def test_a_synced_row_counts_in_the_hour_it_synced(app, demo):
 
 
 def test_chart_geometry_scales_to_a_round_maximum():
-    start = datetime(2026, 1, 5, 22, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 5, 22, tzinfo=UTC)
     hours = [{"hour": start + timedelta(hours=i), "synced": s, "skipped": k, "failed": f}
              for i, (s, k, f) in enumerate([(3, 0, 0), (0, 0, 0), (10, 2, 1)])]
     drawn = chart.stacked_bars(hours)

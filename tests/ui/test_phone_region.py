@@ -4,8 +4,8 @@ import sqlalchemy as sa
 
 from tests.connection.conftest import text_of
 from webapp.core.extensions import db
-from webapp.models import WhatsAppNumber
 from webapp.core.phones import InvalidPhone, to_e164_in_regions
+from webapp.models import WhatsAppNumber
 
 
 def test_national_format_read_in_the_first_region_that_fits():

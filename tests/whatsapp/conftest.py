@@ -28,8 +28,8 @@ def link(app, demo, gateway):
 
 
 def make_link(demo, gateway, session="mia", email="member@acme.test", hmac_key="hook-secret"):
-    from webapp.core.extensions import db
     from webapp.core import crypto
+    from webapp.core.extensions import db
     from webapp.models import NumberLink, utcnow
     membership = demo.memberships[email]
     number = membership.numbers[0] if membership.numbers else None
@@ -89,6 +89,7 @@ def process(app, gateway):
 
 def events(**filters):
     import sqlalchemy as sa
+
     from webapp.core.extensions import db
     from webapp.models import GatewayEvent
     db.session.expire_all()

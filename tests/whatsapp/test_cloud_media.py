@@ -103,8 +103,8 @@ def test_statuses_are_acknowledged_and_errors_are_shown_on_the_whatsapp_page(app
 
 
 def test_an_admin_sets_the_access_token_encrypted_and_a_member_cannot(app, demo, login):
-    from webapp.account import cloud_numbers
     from tests.whatsapp.sandbox_fixtures import fresh
+    from webapp.account import cloud_numbers
     row = cloud_numbers.register(demo.acme.id, PNID, MIA, demo.users["owner@acme.test"])
     url = f"/settings/whatsapp-cloud/{row.id}/token"
     page = login("owner@acme.test").get("/settings/whatsapp-cloud").get_data(as_text=True)

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
+from tests.whatsapp.sandbox_fixtures import MIA, wa, wa_server  # noqa: F401
 from webapp.clients.gateways import base
 from webapp.clients.gateways.evolution import SECRET_HEADER, Client, normalize, number_value
-from tests.whatsapp.sandbox_fixtures import MIA, wa, wa_server  # noqa: F401
 
 PHONE = "5511987654321@s.whatsapp.net"
 LID = "123456789012345@lid"
@@ -167,8 +167,8 @@ def test_instance_qr_pairing_code_and_me(wa):
 
 
 def test_the_webhook_refuses_a_wrong_secret_and_stores_a_right_one_once(app, demo):
-    from webapp.core.extensions import db
     from webapp.core import crypto
+    from webapp.core.extensions import db
     from webapp.models import GatewayEvent, NumberLink
     from webapp.whatsapp import gateways_service
     gateway = gateways_service.add_gateway(demo.acme.id, name="Evo", base_url="http://evo.test:8080", api_key="k",
@@ -193,6 +193,7 @@ def test_the_webhook_refuses_a_wrong_secret_and_stores_a_right_one_once(app, dem
 
 def test_admin_adds_an_evolution_gateway_tests_and_removes_it(app, demo, login, wa):
     import sqlalchemy as sa
+
     from webapp.core.extensions import db
     from webapp.models import Gateway, NumberLink
     from webapp.whatsapp import linking

@@ -8,10 +8,8 @@ import requests
 from tests.conftest import wait_for
 from tests.sync.conftest import activities
 from tests.whatsapp.conftest import events, messages
-from tests.whatsapp.evolution_fixtures import (  # noqa: F401
-    evo_gateway, evo_id, evo_instance, linked_mia_evo, scan_evo)
-from tests.whatsapp.sandbox_fixtures import (  # noqa: F401
-    CHLOE, JANE, MIA, WEI, fresh, live, missed_until_given_up, wa, wa_server, wait_state)
+from tests.whatsapp.evolution_fixtures import evo_gateway, evo_id, evo_instance, linked_mia_evo, scan_evo  # noqa: F401
+from tests.whatsapp.sandbox_fixtures import CHLOE, JANE, MIA, WEI, fresh, live, missed_until_given_up, wa, wa_server, wait_state  # noqa: F401
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"1" * 64).decode()
 PDF = base64.b64encode(b"%PDF-1.4 evolution quote").decode()
@@ -117,6 +115,7 @@ def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, connec
 def test_failed_instance_notifies_and_relinking_recovers_its_messages(app, demo, connected, close_sandbox,
                                                                       linked_mia_evo, wa, login):
     import sqlalchemy as sa
+
     from webapp.core.extensions import db
     from webapp.models import Notification
     from webapp.whatsapp import linking

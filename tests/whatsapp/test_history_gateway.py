@@ -30,8 +30,9 @@ def _gateway_history(requests_mock, now):
 def test_dry_run_then_import_through_the_gateway(app, link, connected, close_sandbox, requests_mock, login, demo):
     from jobs import history as jobs
     from tests.sync.conftest import activities
-    from webapp.messages import drain, gate as privacy
     from webapp.history_import import service as history
+    from webapp.messages import drain
+    from webapp.messages import gate as privacy
     _gateway_history(requests_mock, int(time.time()))
     privacy.add_entry(demo.acme.id, "phone", "+14155550166")
     admin = login("admin@acme.test")

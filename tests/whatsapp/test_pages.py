@@ -124,6 +124,7 @@ def test_failed_session_notifies_member_and_managers_and_shows(app, demo, login,
 
 def test_gateway_unreachable_is_a_clear_state(app, demo, login, gateway, link, requests_mock):
     import requests
+
     from webapp.whatsapp import health
     requests_mock.get(f"{GATEWAY_URL}/api/sessions/mia", exc=requests.ConnectionError)
     health.check_all()

@@ -34,6 +34,7 @@ def test_recovery_stores_only_what_is_missing_and_counts_it(app, link, hook, pro
 
 def test_recovery_never_reaches_back_before_the_link(app, link, connected, requests_mock):
     from datetime import timedelta
+
     from webapp.core.extensions import db
     from webapp.models import Chat, Message, utcnow
     from webapp.whatsapp import recovery
@@ -55,6 +56,7 @@ def test_recovery_never_reaches_back_before_the_link(app, link, connected, reque
 
 def test_recovery_stops_cleanly_when_the_gateway_is_down(app, link, connected, requests_mock):
     import requests
+
     from tests.whatsapp.sandbox_fixtures import fresh
     from webapp.whatsapp import recovery
     requests_mock.get(f"{BASE}/chats/overview", exc=requests.ConnectionError)

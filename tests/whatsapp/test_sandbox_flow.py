@@ -8,8 +8,20 @@ from tests.conftest import wait_for
 from tests.sync.conftest import activities
 from tests.whatsapp.conftest import events, messages
 from tests.whatsapp.sandbox_fixtures import (  # noqa: F401
-    CHLOE, JANE, MIA, WEI, fresh, linked_mia, live, missed_until_given_up, scan, wa, wa_gateway, wa_server,
-    wait_state)
+    CHLOE,
+    JANE,
+    MIA,
+    WEI,
+    fresh,
+    linked_mia,
+    live,
+    missed_until_given_up,
+    scan,
+    wa,
+    wa_gateway,
+    wa_server,
+    wait_state,
+)
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 64).decode()
 PDF = base64.b64encode(b"%PDF-1.4 quote").decode()
@@ -90,6 +102,7 @@ def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, connec
 def test_failed_session_notifies_and_relinking_recovers_its_messages(app, demo, connected, close_sandbox,
                                                                      linked_mia, wa, login):
     import sqlalchemy as sa
+
     from webapp.core.extensions import db
     from webapp.models import Notification
     from webapp.whatsapp import linking

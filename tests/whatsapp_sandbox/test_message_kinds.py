@@ -3,7 +3,6 @@ readable text or skip — as each façade reports them."""
 import requests
 
 from .conftest import CUSTOMER, LID_CUSTOMER, MEMBER, OTHER_MEMBER
-from .test_evolution import EVENTS
 
 LOCATION = {"latitude": -23.5614, "longitude": -46.6559, "name": "Loja Centro", "address": "Av. Paulista, 1000"}
 CONTACT = {"name": "Carlos Lima", "phone": "+5511955554444"}

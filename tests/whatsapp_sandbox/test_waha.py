@@ -73,7 +73,8 @@ def test_session_lifecycle_qr_scan_me_stop_logout_delete(wa, waha):
 def test_create_validates_and_refuses_duplicates(wa, waha):
     bad_url = waha.post("/api/sessions", json={"name": "x", "config": {"webhooks": [{"url": "nope", "events": ["message"]}]}})
     assert bad_url.status_code == 400 and bad_url.json()["message"] == ["config.webhooks.0.url must be a URL address"]
-    bad_event = waha.post("/api/sessions", json={"name": "x", "config": {"webhooks": [{"url": "http://h/x", "events": ["nope"]}]}})
+    bad_event = waha.post("/api/sessions",
+                          json={"name": "x", "config": {"webhooks": [{"url": "http://h/x", "events": ["nope"]}]}})
     assert bad_event.status_code == 400
     assert waha.post("/api/sessions", json={"name": "x"}).status_code == 201
     dup = waha.post("/api/sessions", json={"name": "x"})

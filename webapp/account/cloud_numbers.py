@@ -3,9 +3,9 @@ workspace; one id belongs to one workspace in the whole deployment."""
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from webapp.core import crypto
 from webapp.core.extensions import db
 from webapp.core.input_guard import char_problem
-from webapp.core import crypto
 from webapp.models import CloudApiNumber, WhatsAppNumber
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from webapp.core.extensions import db
 from webapp.core import crypto
+from webapp.core.extensions import db
 from webapp.models import ApiKey, utcnow
 
 REVEAL_WINDOW = timedelta(minutes=10)  # a secret not shown by then is dropped (the key stays usable)

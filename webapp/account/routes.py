@@ -5,11 +5,11 @@ from flask_login import current_user
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import cloud_numbers, keys
 from webapp.account.forms import ApiKeyForm, CloudNumberForm, CloudTokenForm, RegionForm
-from webapp.core.extensions import db
 from webapp.clients.close.tokens import live_connection
-from webapp.models import ApiKey, CloudApiNumber
+from webapp.core.extensions import db
+from webapp.core.forms import ConfirmForm
 from webapp.core.phones import region_name
-from webapp.team.forms import ConfirmForm
+from webapp.models import ApiKey, CloudApiNumber
 
 bp = Blueprint("account", __name__)
 

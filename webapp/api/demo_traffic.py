@@ -8,7 +8,7 @@ customers (→ auto-created leads, or skipped when auto-create is off) and a gro
 import base64
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 import requests
@@ -46,7 +46,7 @@ def build_conversations(numbers, run_id, new_customers=2, rng=None):
     customers = list(KNOWN_CUSTOMERS)
     for i in range(new_customers):
         customers.append((f"New prospect {run_id[-4:]}-{i + 1}", f"+1 415 555 01{rng.randint(50, 89)}"))
-    start = datetime.now(timezone.utc) - timedelta(minutes=len(customers) * len(LINES))
+    start = datetime.now(UTC) - timedelta(minutes=len(customers) * len(LINES))
     bodies, clock = [], start
     for c_index, (name, phone) in enumerate(customers):
         number = numbers[c_index % len(numbers)]
@@ -117,7 +117,7 @@ def traffic(workspace_ref, url, new_customers, pause):
     if not numbers:
         raise click.ClickException("The workspace has no WhatsApp numbers; register one on the Team page.")
     key = demo_api_key(workspace)
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     bodies = build_conversations(numbers, run_id, new_customers)
     base_url = url or current_app.config["PUBLIC_URL"]
     click.echo(f"Posting {len(bodies)} messages to {base_url}/api/v1/messages for {workspace.name}…")

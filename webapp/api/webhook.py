@@ -16,20 +16,19 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import current_app, jsonify, request
-
 from pydantic import ValidationError
 
 from webapp.account import cloud_numbers
 from webapp.api.blueprint import bp
 from webapp.api.errors import error
 from webapp.core.extensions import db
-from webapp.models import utcnow
 from webapp.core.input_guard import char_problem, first_problem
 from webapp.messages import ingest
 from webapp.messages.schema import IncomingMessage, field_errors
+from webapp.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +208,7 @@ def to_ingest_body(item, business_e164, names):
     else:
         text = f"[{kind[:40] or 'unknown'} message]"  # reactions, locations…: noted, not dropped
     try:
-        sent = datetime.fromtimestamp(int(item.get("timestamp")), tz=timezone.utc).isoformat()
+        sent = datetime.fromtimestamp(int(item.get("timestamp")), tz=UTC).isoformat()
     except (TypeError, ValueError, OverflowError, OSError):
         sent = item.get("timestamp")
     context = item.get("context") if isinstance(item.get("context"), dict) else {}

@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-from webapp.auth import routes  # noqa: E402,F401
+"""Sign-in, sign-out, joining by invitation; the blueprint and its views are in routes.py."""

@@ -1,13 +1,14 @@
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.auth import bp
 from webapp.auth.forms import AcceptInviteForm, JoinForm, LoginForm
 from webapp.core.extensions import db, limiter
-from webapp.models import Invitation, Membership, User, utcnow
 from webapp.core.urls import local_path_or
-from werkzeug.security import check_password_hash, generate_password_hash
+from webapp.models import Invitation, Membership, User, utcnow
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _login_limit():

@@ -7,14 +7,13 @@ import hmac
 from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from webapp.core import server_secrets
 from webapp.access import current_membership, current_workspace, workspace_role
-from webapp.core.extensions import htmx
 from webapp.clients.close import checks, oauth
-from webapp.close_connection import service
-from webapp.close_connection.forms import ActionForm, DisconnectForm, SettingsForm
 from webapp.clients.close.tokens import live_connection
-from webapp.close_connection import test_runs
+from webapp.close_connection import service, test_runs
+from webapp.close_connection.forms import ActionForm, DisconnectForm, SettingsForm
+from webapp.core import server_secrets
+from webapp.core.extensions import htmx
 from webapp.messages.actions import count_held, count_waiting
 
 bp = Blueprint("close", __name__, url_prefix="/integrations/close")

@@ -7,13 +7,13 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from webapp.core.extensions import db
 from webapp.clients.close import checks, oauth, tokens
-from webapp.core import crypto
 from webapp.clients.close.client import CloseError, CloseTransient
 from webapp.clients.close.factory import new_client
 from webapp.clients.close.lifecycle import auto_disconnect, end_connection, record_event
 from webapp.clients.close.tokens import live_connection, token_columns
+from webapp.core import crypto
+from webapp.core.extensions import db
 from webapp.models import CloseConnection, ConnectionEvent, JobRun, Membership, User, utcnow
 
 log = logging.getLogger(__name__)

@@ -11,17 +11,17 @@ import sqlalchemy as sa
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from webapp.core.extensions import db
 from webapp.clients.close import checks, tokens
-from webapp.close_connection import validation
 from webapp.clients.close.client import CloseAuthError, CloseError, CloseTransient
 from webapp.clients.close.lifecycle import record_event
-from webapp.models import Chat, ChatLink, CloseConnection, JobRun, Message, utcnow
+from webapp.close_connection import validation
+from webapp.core.extensions import db
 from webapp.core.redis_conn import get_queue, get_redis
-from webapp.messages.actions import count_held, release_held
 from webapp.messages import close_access
+from webapp.messages.actions import count_held, release_held
 from webapp.messages.close_access import lead_url
 from webapp.messages.drain import sync_message_now
+from webapp.models import Chat, ChatLink, CloseConnection, JobRun, Message, utcnow
 
 log = logging.getLogger(__name__)
 

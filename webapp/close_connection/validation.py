@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from flask import current_app
 
-from webapp.core.extensions import db
 from webapp.clients.close import checks, lifecycle, tokens
-from webapp.close_connection import service
 from webapp.clients.close.client import CloseError, CloseNotFound, CloseTransient
+from webapp.close_connection import service
+from webapp.core.extensions import db
 from webapp.models import CloseConnection, utcnow
 
 

@@ -4,7 +4,6 @@ from functools import lru_cache
 import phonenumbers
 from babel import Locale
 
-
 MIN_DIGITS = 6  # fewer digits are no phone number in any country (shortest national numbers have 6+)
 
 

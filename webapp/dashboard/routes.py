@@ -3,13 +3,13 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
-from webapp.account.forms import RegionForm
 from webapp.access import RANK, current_membership, current_workspace, workspace_role
+from webapp.account.forms import RegionForm
 from webapp.core import phones
 from webapp.core.extensions import db
 from webapp.dashboard import chart, overview, stats
-from webapp.models import Notification, utcnow
 from webapp.messages.totals import totals
+from webapp.models import Notification, utcnow
 from webapp.whatsapp import health as whatsapp_health
 
 bp = Blueprint("main", __name__)

@@ -2,7 +2,7 @@
 
 One grouped query per figure (SQLite and PostgreSQL), read through indexes on the messages table.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -29,7 +29,7 @@ def _outcome_time():
 
 
 def hour_floor(moment):
-    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def hourly_outcomes(workspace_id, hours=7 * 24, now=None):
@@ -47,7 +47,7 @@ def hourly_outcomes(workspace_id, hours=7 * 24, now=None):
         .group_by(hour, Message.state)).all()
     buckets = {start + timedelta(hours=i): dict.fromkeys(SERIES, 0) for i in range(hours)}
     for key, state, count in rows:
-        moment = datetime.strptime(key, HOUR_FORMAT).replace(tzinfo=timezone.utc)
+        moment = datetime.strptime(key, HOUR_FORMAT).replace(tzinfo=UTC)
         if moment in buckets:
             buckets[moment][state_to_series[state]] += count
     return [{"hour": moment, **counts} for moment, counts in sorted(buckets.items())]

@@ -1,16 +1,16 @@
 """History import pages (owner/admin): period and scope → dry run → confirm → live progress.
 Thin: the rules live in sync/history.py; the gateway side registers how history is read."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.core.extensions import db
 from webapp.clients.close.client import CloseError
-from webapp.models import HistoryImport, WhatsAppNumber, utcnow
-from webapp.messages import close_access
+from webapp.core.extensions import db
 from webapp.history_import import service as history
+from webapp.messages import close_access
+from webapp.models import HistoryImport, WhatsAppNumber, utcnow
 
 bp = Blueprint("history", __name__, url_prefix="/history")
 
@@ -26,8 +26,8 @@ def period_from(form, now=None):
     if days in {str(d) for d in history.PERIODS}:
         return now - timedelta(days=int(days)), now
     try:
-        start = datetime.combine(datetime.strptime(form.get("since", ""), "%Y-%m-%d").date(), time.min, timezone.utc)
-        end = datetime.combine(datetime.strptime(form.get("until", ""), "%Y-%m-%d").date(), time.max, timezone.utc)
+        start = datetime.combine(datetime.strptime(form.get("since", ""), "%Y-%m-%d").date(), time.min, UTC)
+        end = datetime.combine(datetime.strptime(form.get("until", ""), "%Y-%m-%d").date(), time.max, UTC)
     except ValueError:
         raise BadPeriod("Pick 7, 30 or 90 days, or give both dates as YYYY-MM-DD.") from None
     if start > end:

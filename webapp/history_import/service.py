@@ -22,11 +22,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.core.extensions import db
-from webapp.models import Chat, ChatLink, HistoryImport, Message, utcnow
 from webapp.core.phones import InvalidPhone, region_of, to_e164
 from webapp.core.redis_conn import get_queue
-from webapp.messages import ingest, gate as privacy, routing, scheduler
+from webapp.messages import gate as privacy
+from webapp.messages import ingest, routing, scheduler
 from webapp.messages.totals import invalidate_totals
+from webapp.models import Chat, ChatLink, HistoryImport, Message, utcnow
 
 WAITING = "History import: waiting for its turn (live messages go first)."
 FEED_WINDOW = 5000  # waiting rows a slice is chosen from (oldest first: whole chats, in id order)

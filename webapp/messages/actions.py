@@ -6,12 +6,12 @@ import logging
 
 import sqlalchemy as sa
 
-from webapp.core.extensions import db
 from webapp.clients.close.client import CloseError, CloseNotFound, CloseTransient
-from webapp.models import Chat, ChatLink, Message, Workspace, utcnow
+from webapp.core.extensions import db
 from webapp.messages import close_access, moves, scheduler
 from webapp.messages.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
 from webapp.messages.totals import invalidate_totals
+from webapp.models import Chat, ChatLink, Message, Workspace, utcnow
 
 log = logging.getLogger(__name__)
 

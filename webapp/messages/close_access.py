@@ -8,9 +8,9 @@ import logging
 import sqlalchemy as sa
 from flask import current_app
 
-from webapp.core.extensions import db
 from webapp.clients.close import tokens
 from webapp.clients.close.factory import new_client
+from webapp.core.extensions import db
 from webapp.models import CloseConnection, utcnow
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ without a token, is synced with a note saying so.
 import sqlalchemy as sa
 from flask import current_app
 
-from webapp.core.extensions import db
 from webapp.clients import graph
 from webapp.core import crypto
+from webapp.core.extensions import db
 from webapp.models import CloudApiNumber
 
 NO_TOKEN = ("WhatsApp media can't be downloaded (no Graph API access configured: an owner/admin adds the "

@@ -13,12 +13,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from webapp.core.extensions import db
 from webapp.clients.close.client import CloseAuthError, CloseError, CloseRejected, CloseTransient
-from webapp.models import ChatLink, utcnow
+from webapp.core.extensions import db
 from webapp.messages import close_access, cloud_media, outbox, routing
 from webapp.messages.payload import build_payload
 from webapp.messages.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
+from webapp.models import ChatLink, utcnow
 
 log = logging.getLogger(__name__)
 

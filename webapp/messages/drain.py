@@ -10,9 +10,9 @@ import time
 from flask import current_app
 
 from webapp.core.extensions import db
-from webapp.models import Message, Workspace
 from webapp.messages import close_access, deliver, outbox, pool
 from webapp.messages.states import HOLD_DISCONNECTED
+from webapp.models import Message, Workspace
 
 
 def drain_workspace(workspace_id, heartbeat=None):

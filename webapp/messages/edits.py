@@ -8,12 +8,13 @@ caller retries), so a change never races a delivery. Close errors propagate so t
 """
 import sqlalchemy as sa
 
-from webapp.core.extensions import db
 from webapp.clients.close.client import CloseNotFound
-from webapp.models import Message, utcnow
-from webapp.messages import close_access, outbox, gate as privacy, totals
+from webapp.core.extensions import db
+from webapp.messages import close_access, outbox, totals
+from webapp.messages import gate as privacy
 from webapp.messages.ingest import find
 from webapp.messages.payload import message_markdown
+from webapp.models import Message, utcnow
 
 DELETED_NOTE = "deleted on WhatsApp"
 PENDING = ("queued", "held", "failed", "received")

@@ -1,6 +1,7 @@
-"""Privacy rules of a workspace (issue 14): exclusions, allow-list mode, redaction settings.
+"""Privacy rules of a workspace: exclusions, allow-list mode, redaction settings.
 
-ingest.accept() reads the rules once per batch (`rules_for()`) and asks `decide()` once per message: excluded chats are stored without any content
+ingest.accept() reads the rules once per batch (`rules_for()`) and asks `decide()` once per message:
+excluded chats are stored without any content
 (only that a message was excluded); everything else has its text redacted before it is stored,
 so the original never reaches the database nor Close. Routing asks `allow_list_only()`.
 Chat labels are the hook for gateways that expose them (WAHA/Evolution labels → chat.labels).
@@ -10,10 +11,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from webapp.core.extensions import db
-from webapp.models import Chat, ExclusionEntry, Message, PrivacySettings, utcnow
 from webapp.core.phones import InvalidPhone, to_e164_in_regions
 from webapp.messages import redaction
 from webapp.messages.totals import invalidate_totals
+from webapp.models import Chat, ExclusionEntry, Message, PrivacySettings, utcnow
 
 EXCLUDED_CHAT = "Excluded chat (never sync): message content not stored."
 EXCLUDED_PHONE = "Phone on the workspace exclusion list: message content not stored."

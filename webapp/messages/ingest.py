@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from webapp.core.extensions import db
-from webapp.models import Chat, Message, WhatsAppNumber, utcnow
 from webapp.core.phones import InvalidPhone, region_of, to_e164
-from webapp.messages import close_access, gate as privacy, scheduler, totals
+from webapp.messages import close_access, scheduler, totals
+from webapp.messages import gate as privacy
 from webapp.messages.schema import IncomingMessage
 from webapp.messages.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION, SKIP_GROUP
-
+from webapp.models import Chat, Message, WhatsAppNumber, utcnow
 
 WRITE_ATTEMPTS = 4  # SQLite: a write that lost a race with another writer is tried again
 

@@ -12,12 +12,12 @@ from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from webapp.core.extensions import db
 from webapp.clients.close.client import CloseNotFound, CloseRejected
-from webapp.models import Chat, ChatLink, Message
+from webapp.core.extensions import db
 from webapp.core.redis_conn import get_queue, get_redis
 from webapp.messages import close_access, deliver, routing
 from webapp.messages.payload import build_payload
+from webapp.models import Chat, ChatLink, Message
 
 log = logging.getLogger(__name__)
 

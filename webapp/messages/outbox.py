@@ -8,8 +8,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from webapp.core.extensions import db
-from webapp.models import Message, WhatsAppNumber, utcnow
 from webapp.messages import totals
+from webapp.models import Message, WhatsAppNumber, utcnow
 
 
 def lease_is_free(now):

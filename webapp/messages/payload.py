@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import current_app
 
+from webapp.clients.close.client import CloseTransient
 from webapp.core import outbound
 from webapp.core.extensions import db
-from webapp.clients.close.client import CloseTransient
-from webapp.models import Message
 from webapp.messages import cloud_media
 from webapp.messages.redaction import note_for
+from webapp.models import Message
 
 log = logging.getLogger(__name__)
 

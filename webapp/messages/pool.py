@@ -25,10 +25,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload
 
-from webapp.core.extensions import db
 from webapp.clients.close.client import CloseAuthError, CloseError
-from webapp.models import CloseConnection, Membership, Message, WhatsAppNumber
+from webapp.core.extensions import db
 from webapp.messages import close_access, deliver, outbox
+from webapp.models import CloseConnection, Membership, Message, WhatsAppNumber
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,12 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from webapp.core.extensions import db
 from webapp.clients.close.client import CloseError, CloseTransient
-from webapp.models import ChatLink, utcnow
+from webapp.core.extensions import db
 from webapp.core.phones import InvalidPhone, region_of, to_e164
 from webapp.messages import gate as privacy
 from webapp.messages.states import SKIP_GROUP
+from webapp.models import ChatLink, utcnow
 
 
 def index_grace():

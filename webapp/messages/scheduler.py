@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.core.extensions import db
-from webapp.models import Message, utcnow
 from webapp.core.redis_conn import get_queue, get_redis
 from webapp.messages import outbox
 from webapp.messages.totals import delete_quietly
+from webapp.models import Message, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,10 @@ Errors are reported as {"chat.phone": "what is wrong"} (see field_errors()).
 """
 import base64
 import binascii
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError,
-                      model_validator)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError, model_validator
 
 from webapp.core.input_guard import char_problem
 from webapp.messages.states import STATES
@@ -66,7 +65,7 @@ def parse_time(value):
         raise ValueError("Include a UTC offset, e.g. 2025-06-01T09:30:00Z or +02:00.")
     if not 2000 <= parsed.year <= 2100:
         raise ValueError("Date is out of range.")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def _base64(value):

@@ -2,10 +2,10 @@
 import sqlalchemy as sa
 
 from webapp.core.extensions import db
-from webapp.models import Message, Workspace, utcnow
 from webapp.messages import actions, scheduler
 from webapp.messages.outbox import lease_is_free
 from webapp.messages.states import HOLD_SUBSCRIPTION
+from webapp.models import Message, Workspace, utcnow
 
 
 def sweep():

@@ -7,9 +7,9 @@ import logging
 import sqlalchemy as sa
 
 from webapp.core.extensions import db
-from webapp.models import Message
 from webapp.core.redis_conn import get_redis
 from webapp.messages.states import STATES
+from webapp.models import Message
 
 log = logging.getLogger(__name__)
 

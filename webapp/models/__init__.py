@@ -1,4 +1,5 @@
 """All models. Import them from here: `from webapp.models import Workspace`."""
+from webapp.models import text_search  # noqa: F401,E402  (the log's text index, created with `messages`)
 from webapp.models.accounts import (  # noqa: F401
     ROLES,
     ApiKey,
@@ -8,6 +9,7 @@ from webapp.models.accounts import (  # noqa: F401
     WhatsAppNumber,
     Workspace,
 )
+from webapp.models.base import utcnow  # noqa: F401
 from webapp.models.close import (  # noqa: F401
     CloseConnection,
     ConnectionEvent,
@@ -17,7 +19,6 @@ from webapp.models.close import (  # noqa: F401
 from webapp.models.cloud import CloudApiNumber  # noqa: F401
 from webapp.models.messages import Chat, ChatLink, Message  # noqa: F401
 from webapp.models.privacy import ExclusionEntry, HistoryImport, PrivacySettings  # noqa: F401
-from webapp.models.base import utcnow  # noqa: F401
 from webapp.models.whatsapp import (  # noqa: F401
     Gateway,
     GatewayEvent,
@@ -25,4 +26,3 @@ from webapp.models.whatsapp import (  # noqa: F401
     NumberLink,
     WhatsAppSettings,
 )
-from webapp.models import text_search  # noqa: F401,E402  (the log's text index, created with `messages`)

@@ -6,11 +6,10 @@ still waiting are skipped by routing with the group reason.
 """
 import sqlalchemy as sa
 
-from webapp.core.extensions import db
 from webapp.clients.close.client import CloseError, CloseNotFound
-from webapp.models import Chat
+from webapp.core.extensions import db
 from webapp.messages import actions, close_access
-
+from webapp.models import Chat
 
 
 class GroupError(ValueError):

@@ -4,12 +4,12 @@ Thin: the rules live in sync/privacy.py and sync/groups.py."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.models import Chat, ExclusionEntry
 from webapp.core.phones import regions_for
-from webapp.privacy import groups
+from webapp.core.urls import local_path_or
 from webapp.messages import gate as privacy
 from webapp.messages.redaction import PATTERNS
-from webapp.core.urls import local_path_or
+from webapp.models import Chat, ExclusionEntry
+from webapp.privacy import groups
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 

@@ -2,9 +2,9 @@
 import sqlalchemy as sa
 
 from webapp.core.extensions import db
-from webapp.models import ChatLink, Message, WhatsAppNumber
 from webapp.messages import search
 from webapp.messages.states import STATES
+from webapp.models import ChatLink, Message, WhatsAppNumber
 
 
 def review_queue(workspace_id):

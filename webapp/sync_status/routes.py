@@ -6,13 +6,14 @@ along out of band; it stops by itself once nothing is pending.
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.core.extensions import db, htmx
 from webapp.clients.close.client import CloseError
-from webapp.models import Chat, Message
+from webapp.core.extensions import db, htmx
 from webapp.messages import actions, close_access, moves, search
-from webapp.sync_status import message_log
 from webapp.messages.states import STATES
-from webapp.messages.totals import pending, totals as state_totals
+from webapp.messages.totals import pending
+from webapp.messages.totals import totals as state_totals
+from webapp.models import Chat, Message
+from webapp.sync_status import message_log
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 

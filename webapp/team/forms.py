@@ -29,8 +29,3 @@ class NumberForm(FlaskForm):
             field.data = to_e164_in_regions(field.data, regions_for(current_membership()))
         except InvalidPhone as exc:
             raise ValidationError(str(exc))
-
-
-class ConfirmForm(FlaskForm):
-    """A bare CSRF-protected POST (remove, transfer, revoke)."""
-    submit = SubmitField("Confirm")

@@ -3,10 +3,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
+from webapp.core.forms import ConfirmForm
+from webapp.core.urls import mark_secret_page, public_url
 from webapp.models import Invitation, Membership, WhatsAppNumber
 from webapp.team import service
-from webapp.team.forms import ConfirmForm, InviteForm, NumberForm, RoleForm
-from webapp.core.urls import mark_secret_page, public_url
+from webapp.team.forms import InviteForm, NumberForm, RoleForm
 
 bp = Blueprint("team", __name__, url_prefix="/team")
 

@@ -6,8 +6,8 @@ show (and which form field it belongs to). Views only translate that into a page
 import sqlalchemy as sa
 
 from webapp.core.extensions import db
-from webapp.models import Chat, Invitation, Membership, WhatsAppNumber
 from webapp.core.signals import member_removed
+from webapp.models import Chat, Invitation, Membership, WhatsAppNumber
 
 
 class TeamError(Exception):

@@ -3,12 +3,12 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from webapp.core.extensions import db
-from webapp.core import crypto
-from webapp.models import Gateway, NumberLink, utcnow
-from webapp.models.whatsapp import GATEWAY_KINDS
 from webapp.clients.gateways.base import GatewayError
 from webapp.clients.gateways.registry import client_for_kind
+from webapp.core import crypto
+from webapp.core.extensions import db
+from webapp.models import Gateway, NumberLink, utcnow
+from webapp.models.whatsapp import GATEWAY_KINDS
 
 ERRORS = {
     "unreachable": "Closeline cannot reach the gateway at this URL. Check the address, that the gateway "

@@ -36,4 +36,4 @@ def troubled(workspace_id):
 
 def by_number(workspace_id):
     """{whatsapp_number_id: link} for the Team page."""
-    return {l.whatsapp_number_id: l for l in summary(workspace_id) if l.whatsapp_number_id}
+    return {link.whatsapp_number_id: link for link in summary(workspace_id) if link.whatsapp_number_id}

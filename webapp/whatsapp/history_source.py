@@ -10,12 +10,12 @@ import dataclasses
 import sqlalchemy as sa
 from pydantic import ValidationError
 
+from webapp.clients.gateways.base import GatewayError
 from webapp.core.extensions import db
-from webapp.models import NumberLink
 from webapp.history_import.service import HistoryChat, NoHistory
 from webapp.messages.schema import IncomingMessage
+from webapp.models import NumberLink
 from webapp.whatsapp import messages
-from webapp.clients.gateways.base import GatewayError
 from webapp.whatsapp.gateways_service import client_for
 
 

@@ -12,15 +12,15 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from webapp.core.extensions import db
-from webapp.core import crypto
 from webapp.clients.close.client import CloseError
-from webapp.models import Gateway, GatewayEvent, NumberLink, utcnow
-from webapp.core.redis_conn import get_queue, get_redis
-from webapp.messages import edits
-from webapp.whatsapp import ingest_bridge, linking, messages, settings
 from webapp.clients.gateways import base
 from webapp.clients.gateways.registry import client_for_kind
+from webapp.core import crypto
+from webapp.core.extensions import db
+from webapp.core.redis_conn import get_queue, get_redis
+from webapp.messages import edits
+from webapp.models import Gateway, GatewayEvent, NumberLink, utcnow
+from webapp.whatsapp import ingest_bridge, linking, messages, settings
 from webapp.whatsapp.gateways_service import client_for
 
 log = logging.getLogger(__name__)

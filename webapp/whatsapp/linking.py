@@ -10,14 +10,14 @@ import secrets
 import sqlalchemy as sa
 from flask import current_app
 
-from webapp.core.extensions import db
+from webapp.clients.gateways import base
 from webapp.core import crypto
-from webapp.models import NumberLink, WhatsAppNumber, utcnow
-from webapp.models.whatsapp import TROUBLE_STATES
+from webapp.core.extensions import db
 from webapp.core.phones import InvalidPhone, to_e164
 from webapp.core.redis_conn import get_queue
+from webapp.models import NumberLink, WhatsAppNumber, utcnow
+from webapp.models.whatsapp import TROUBLE_STATES
 from webapp.whatsapp import notify
-from webapp.clients.gateways import base
 from webapp.whatsapp.gateways_service import client_for
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def _session_name(gateway, membership):
 
 def start_link(gateway, membership, actor=None):
     """Create and start a session for `membership` on `gateway`. Returns the NumberLink."""
-    if gateway.single_session and any(l.session_name == "default" for l in gateway.links):
+    if gateway.single_session and any(link.session_name == "default" for link in gateway.links):
         raise LinkRefused(f"{gateway.name} serves a single WhatsApp number (WAHA Core before 2026.6.1) and "
                           "it is already in use. Add another gateway or unlink that number first.")
     link = NumberLink(workspace_id=gateway.workspace_id, gateway=gateway, membership_id=membership.id,

@@ -10,10 +10,10 @@ import mimetypes
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from webapp.core.extensions import db
-from webapp.models import LidMapping, Message
 from webapp.clients.gateways.base import GatewayError
 from webapp.clients.gateways.http import MAX_MEDIA_BYTES
+from webapp.core.extensions import db
+from webapp.models import LidMapping, Message
 
 UNRESOLVED_LID = "waiting for the phone number of a chat WhatsApp shows only by its LID"
 

@@ -1,7 +1,7 @@
 """Tell the member and the owner/admins when a linked number stops working (in-app + email)."""
 from webapp.core.extensions import db
-from webapp.notify import managers, send_email
 from webapp.models import Notification
+from webapp.notify import managers, send_email
 
 PAGE = "/whatsapp/"
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from webapp.clients.gateways.base import GatewayError
 from webapp.core.extensions import db
 from webapp.models import Chat, Message, NumberLink, utcnow
 from webapp.whatsapp import ingest_bridge, messages
-from webapp.clients.gateways.base import GatewayError
 from webapp.whatsapp.gateways_service import client_for
 
 log = logging.getLogger(__name__)

@@ -6,12 +6,12 @@ from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import cloud_numbers
+from webapp.clients.gateways.base import GatewayError
 from webapp.core.extensions import db
-from webapp.models import Gateway, Membership, NumberLink
 from webapp.core.phones import InvalidPhone
+from webapp.models import Gateway, Membership, NumberLink
 from webapp.whatsapp import gateways_service, health, inbox, linking, settings
 from webapp.whatsapp.forms import ConfirmForm, GatewayForm, LinkForm, PairingForm, SettingsForm
-from webapp.clients.gateways.base import GatewayError
 
 bp = Blueprint("whatsapp", __name__, url_prefix="/whatsapp")
 
@@ -40,7 +40,7 @@ def _render(gateway_form=None, link_form=None, status=200):
     workspace, me = current_workspace(), current_membership()
     links = gateways_service.links_of(workspace.id)
     if not me.is_manager:
-        links = [l for l in links if l.membership_id == me.id]
+        links = [link for link in links if link.membership_id == me.id]
     return render_template(
         "whatsapp/page.html", workspace=workspace, me=me, links=links,
         gateways=gateways_service.gateways_of(workspace.id) if me.is_manager else [],

@@ -6,7 +6,7 @@ from flask import current_app, jsonify, request
 
 from ..core import sandbox
 from . import render
-from .api import EvoError, bp, body_json, facade, instance_or_404
+from .api import EvoError, body_json, bp, facade, instance_or_404
 from .facade import CONFIG_EVENTS
 
 INTEGRATIONS = ("WHATSAPP-BAILEYS", "WHATSAPP-BUSINESS", "EVOLUTION")

@@ -10,7 +10,7 @@ from ..core import sandbox
 from ..messaging import send as send_message
 from ..world import Media
 from . import render
-from .api import EvoError, bp, body_json, facade, instance_or_404
+from .api import EvoError, body_json, bp, facade, instance_or_404
 
 # --- sending ---------------------------------------------------------------------------------------
 

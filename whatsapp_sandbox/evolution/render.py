@@ -2,7 +2,7 @@
 with its 2.3.6+ serialization (index-keyed bytes, Long objects), upsert data and stored rows."""
 import base64
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 SERVER_TZ = timezone(timedelta(hours=-3))  # the official image runs with TZ=America/Sao_Paulo
 
@@ -165,4 +165,4 @@ def date_time(ts: float) -> str:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int((ts % 1) * 1000):03d}Z"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int((ts % 1) * 1000):03d}Z"

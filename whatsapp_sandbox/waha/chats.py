@@ -6,7 +6,7 @@ from flask import current_app, jsonify, request
 
 from ..core import sandbox
 from . import render
-from .api import bp, bool_arg, int_arg, nest, peer_of, session_in, wait_for_status
+from .api import bool_arg, bp, int_arg, nest, peer_of, session_in, wait_for_status
 
 ACKS = {"ERROR": -1, "PENDING": 0, "SERVER": 1, "DEVICE": 2, "READ": 3, "PLAYED": 4}
 

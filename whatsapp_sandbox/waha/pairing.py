@@ -6,7 +6,7 @@ from flask import Response, current_app, jsonify, request
 from .. import qr as qrcode
 from ..core import sandbox
 from ..ids import pairing_code
-from .api import bp, body_json, nest, session_in, session_or_404, wait_for_status
+from .api import body_json, bp, nest, session_in, session_or_404, wait_for_status
 
 
 @bp.get("/api/<name>/auth/qr")

@@ -7,7 +7,7 @@ from ..core import sandbox
 from ..messaging import send as send_message
 from ..world import Media
 from . import render
-from .api import bp, body_json, nest, peer_of, session_in, single_session, wait_for_status
+from .api import body_json, bp, nest, peer_of, session_in, single_session, wait_for_status
 
 # --- sending ------------------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from flask import Response, current_app, jsonify, request
 from ..core import sandbox
 from ..ids import ulid_lower
 from . import render
-from .api import bp, body_json, facade, nest, only_default, session_or_404, single_session
+from .api import body_json, bp, facade, nest, only_default, session_or_404, single_session
 from .facade import EVENTS
 
 SESSION_NAME = re.compile(r"^[a-zA-Z0-9_-]{0,54}$")

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from webapp.core.extensions import db
-from webapp.core import crypto
 from webapp import notify
 from webapp.clients.close import oauth
+from webapp.core import crypto
+from webapp.core.extensions import db
 from webapp.models import CloseConnection, ConnectionEvent, utcnow
 from webapp.models.close import DISCONNECT_REASONS
 

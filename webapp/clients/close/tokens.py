@@ -15,13 +15,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 from redis.exceptions import LockError
 
-from webapp.core.extensions import db
-from webapp.core import crypto
 from webapp.clients.close import lifecycle, oauth
 from webapp.clients.close.client import CloseAuthError, CloseClient, CloseError, CloseTransient
 from webapp.clients.close.factory import new_client
-from webapp.models import CloseConnection, utcnow
+from webapp.core import crypto
+from webapp.core.extensions import db
 from webapp.core.redis_conn import get_redis
+from webapp.models import CloseConnection, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,25 @@ import base64
 import binascii
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from webapp.clients.gateways.base import (
-    FAILED, QR, STARTING, WORKING, EditEvent, GatewayClient, GatewayError, GatewayMessage, IgnoredEvent,
-    Media, MessageEvent, RevokeEvent, ServerInfo, SessionState, StatusEvent)
+    FAILED,
+    QR,
+    STARTING,
+    WORKING,
+    EditEvent,
+    GatewayClient,
+    GatewayError,
+    GatewayMessage,
+    IgnoredEvent,
+    Media,
+    MessageEvent,
+    RevokeEvent,
+    ServerInfo,
+    SessionState,
+    StatusEvent,
+)
 from webapp.clients.gateways.waha import chat_kind, phone_jid, readable_location, readable_vcard
 
 SECRET_HEADER = "X-Closeline-Webhook-Secret"
@@ -45,9 +59,9 @@ def number_value(value):
 def _seconds(value):
     stamp = number_value(value)
     try:
-        return datetime.fromtimestamp(stamp, tz=timezone.utc)
+        return datetime.fromtimestamp(stamp, tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 def _is_phone(jid):
@@ -311,9 +325,9 @@ class Client(GatewayClient):
     def messages_since(self, name, chat_jid, since_ts, me):
         """Messages of a chat from `since_ts` on, oldest first. The server's remoteJid filter is
         unreliable (an OR across remoteJid/remoteJidAlt), so rows are filtered again here."""
-        until = datetime.now(timezone.utc) + timedelta(days=1)
+        until = datetime.now(UTC) + timedelta(days=1)
         where = {"key": {"remoteJid": chat_jid, "remoteJidAlt": chat_jid},
-                 "messageTimestamp": {"gte": datetime.fromtimestamp(int(since_ts), timezone.utc).isoformat(),
+                 "messageTimestamp": {"gte": datetime.fromtimestamp(int(since_ts), UTC).isoformat(),
                                       "lte": until.isoformat()}}
         wanted, found, page = {chat_jid, phone_jid(chat_jid)}, [], 1
         while page * HISTORY_PAGE <= HISTORY_MAX:

@@ -6,13 +6,23 @@ Engine differences are avoided by reading the chat from the message id
 import hashlib
 import hmac
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from webapp.clients.gateways import http
 from webapp.clients.gateways.base import (
-    EditEvent, GatewayClient, GatewayError, GatewayMessage, IgnoredEvent, Media, MessageEvent,
-    RevokeEvent, ServerInfo, SessionState, StatusEvent)
+    EditEvent,
+    GatewayClient,
+    GatewayError,
+    GatewayMessage,
+    IgnoredEvent,
+    Media,
+    MessageEvent,
+    RevokeEvent,
+    ServerInfo,
+    SessionState,
+    StatusEvent,
+)
 
 EVENTS = ("message.any", "message.edited", "message.revoked", "session.status")
 # WAHA Core before this version serves only the session named `default`.
@@ -45,9 +55,9 @@ def _version_tuple(text):
 
 def _seconds(value):
     try:
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        return datetime.fromtimestamp(float(value), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 def split_id(message_id):
@@ -124,7 +134,7 @@ def _status_time(payload, envelope):
               and s.get("status") == payload.get("status")]
     stamp = (stamps or [envelope.get("timestamp")])[-1]
     try:
-        return datetime.fromtimestamp(float(stamp) / 1000, tz=timezone.utc) if stamp else None
+        return datetime.fromtimestamp(float(stamp) / 1000, tz=UTC) if stamp else None
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 
