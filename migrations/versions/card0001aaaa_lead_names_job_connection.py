@@ -1,7 +1,7 @@
 """cached lead names on chat links, the connection a job run checked
 
 Revision ID: card0001aaaa
-Revises: closefid0001
+Revises: privacy0001a
 Create Date: 2026-11-27 12:15:00
 
 """

@@ -1,7 +1,7 @@
 """Cloud API numbers routed by phone_number_id; per-user session version
 
 Revision ID: guard0001aaaa
-Revises: ux0001aaaa01
+Revises: closefid0001
 Create Date: 2026-11-27 11:30:00
 
 """

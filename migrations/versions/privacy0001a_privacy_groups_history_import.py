@@ -1,7 +1,7 @@
 """privacy controls, opt-in group chats, history imports
 
 Revision ID: privacy0001a
-Revises: waha0001aaaa
+Revises: speed0001aaaa
 Create Date: 2026-11-27 12:15:00
 
 """

@@ -1,7 +1,7 @@
 """message log text index (SQLite FTS5 trigram + triggers, PostgreSQL pg_trgm GIN); leased-rows index
 
 Revision ID: speed0001aaaa
-Revises: c432b5710d58
+Revises: waha0001aaaa
 Create Date: 2026-11-27 11:30:00
 
 ix_messages_chat_leased (in the models): the outbox claim's per-chat order check.

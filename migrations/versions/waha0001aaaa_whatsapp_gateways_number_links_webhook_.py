@@ -1,7 +1,7 @@
 """whatsapp gateways, number links, webhook inbox
 
 Revision ID: waha0001aaaa
-Revises: ux0001aaaa01
+Revises: guard0001aaaa
 Create Date: 2026-11-27 11:24:23.936298
 
 """
