@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, INSTANCE_DIR
-from webapp.core import input_guard, security
+from webapp.core import errors, input_guard, security
 from webapp.core.deployment import check_production, token_key_problem
 from webapp.core.extensions import bootstrap, csrf, db, htmx, limiter, login_manager, migrate
 
@@ -35,6 +35,7 @@ def create_app(config_name=None, overrides=None):
     limiter.init_app(app)
 
     security.init_app(app)
+    errors.init_app(app)
     input_guard.init_app(app)
     _trust_proxies(app)
 

@@ -4,7 +4,7 @@ from functools import wraps
 
 from flask import g, request
 
-from webapp.api.errors import error
+from webapp.core.errors import json_error as error
 from webapp.models import ApiKey, utcnow
 
 TOUCH_EVERY = timedelta(minutes=5)  # last_used_at is informative: don't write it on every call

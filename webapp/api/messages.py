@@ -11,8 +11,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.api.auth import api_key_required
 from webapp.api.blueprint import bp
-from webapp.api.errors import error
 from webapp.api.openapi import document
+from webapp.core.errors import json_error as error
 from webapp.messages import close_access, ingest
 from webapp.messages.schema import MAX_BATCH, IncomingMessage, MessageRecord, field_errors
 

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from webapp.account import cloud_numbers
 from webapp.api.blueprint import bp
-from webapp.api.errors import error
+from webapp.core.errors import json_error as error
 from webapp.core.extensions import db
 from webapp.core.input_guard import char_problem, first_problem
 from webapp.messages import ingest

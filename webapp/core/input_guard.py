@@ -10,10 +10,10 @@ webhooks are left alone here: their signature must be checked before anything is
 import json
 import re
 
-from flask import current_app, g, jsonify, render_template, request
+from flask import current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webapp.core.extensions import htmx
+from webapp.core.errors import error_answer, json_error
 
 MAX_DEPTH = 32
 SEARCH_MAX = 100   # characters of the sync log search
@@ -94,12 +94,8 @@ def _printable(text):
 
 def _refuse(where, reason):
     if request.path.startswith("/api/"):
-        response = jsonify(error="invalid_input", message=f"{where}: {reason}", errors={where: reason})
-        return response, 400
-    text = f"The request was refused: {reason} Remove the character and try again."
-    if htmx:
-        return render_template("partials/_error.html", message=text), 400
-    return render_template("errors/error.html", code=400, message=text), 400
+        return json_error(400, "invalid_input", f"{where}: {reason}", errors={where: reason})
+    return error_answer(400, f"The request was refused: {reason} Remove the character and try again.")
 
 
 def init_app(app):
