@@ -9,9 +9,14 @@ import socket
 import subprocess
 import sys
 import threading
+from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PG_URL = os.environ.get("PG_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+_PG_DATABASE_URL = os.environ.get("DATABASE_URL", "") if os.environ.get("DATABASE_URL", "").startswith("postgres") else ""
+PG_URL = os.environ.get("PG_TEST_URL") or _PG_DATABASE_URL or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# PostgreSQL is expected in CI and wherever someone pointed the suite at one: there, an unreachable
+# server fails the run instead of quietly testing SQLite alone.
+PG_EXPECTED = bool(os.environ.get("CI") or os.environ.get("PG_TEST_URL") or _PG_DATABASE_URL)
 
 
 def reachable(host, port):
@@ -20,6 +25,11 @@ def reachable(host, port):
             return True
     except OSError:
         return False
+
+
+def _host_and_port(url):
+    parsed = urlsplit(url.replace("+psycopg", ""))
+    return parsed.hostname or "127.0.0.1", parsed.port or 5432
 
 
 def start(label, args, env=None):
@@ -39,14 +49,21 @@ def _relay(label, stream):
 
 def main():
     extra = sys.argv[1:]
+    pg_host, pg_port = _host_and_port(PG_URL)
+    pg_up = reachable(pg_host, pg_port)
+    if PG_EXPECTED and not pg_up:
+        print(f"PostgreSQL is expected (CI, PG_TEST_URL or DATABASE_URL is set) but nothing answers on "
+              f"{pg_host}:{pg_port}. Start PostgreSQL or point PG_TEST_URL at one; no test was run.", flush=True)
+        return 2
     runs = {"sqlite": start("sqlite", ["-q", "--durations=15", *extra])}
-    if reachable("127.0.0.1", 5432):
+    if pg_up:
         env = dict(os.environ, TEST_DATABASE_URL=PG_URL)
         # Everything that touches the database, on PostgreSQL (browser and sandbox-only tests once is enough).
         runs["postgresql"] = start("postgresql", ["-q", "--durations=15", "-m", "not browser and not sqlite_only",
                                                   *extra], env)
     else:
-        print("PostgreSQL is not reachable on 127.0.0.1:5432: PostgreSQL run skipped.", flush=True)
+        print(f"*** PostgreSQL is not reachable on {pg_host}:{pg_port}: the PostgreSQL run is SKIPPED and this "
+              "run tested SQLite only. ***", flush=True)
     codes = {}
     for label, (proc, relay) in runs.items():
         codes[label] = proc.wait()
