@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.account import cloud_numbers
+from webapp.clients.gateways import registry
 from webapp.core.extensions import db
 from webapp.core.signals import subscription_changed
 from webapp.models import CloudApiNumber, Gateway, Membership, User, WhatsAppNumber, Workspace
@@ -127,10 +128,9 @@ def seed_demo_data():
 
 
 # The WhatsApp sandbox's demo gateways: (kind, name, path on the sandbox, config key of its API key).
-DEMO_GATEWAYS = [
-    ("waha", "WhatsApp sandbox (WAHA)", "/waha", "WHATSAPP_SANDBOX_WAHA_API_KEY"),
-    ("evolution", "WhatsApp sandbox (Evolution API)", "/evolution", "WHATSAPP_SANDBOX_EVOLUTION_API_KEY"),
-]
+# The sandbox serves each kind under /<kind>, with the API key in WHATSAPP_SANDBOX_<KIND>_API_KEY.
+DEMO_GATEWAYS = [(kind, f"WhatsApp sandbox ({label})", f"/{kind}", f"WHATSAPP_SANDBOX_{kind.upper()}_API_KEY")
+                 for kind, label in registry.choices()]
 # Acme's Cloud API business number in the demo (Adam's phone in the sandbox; see devstack).
 DEMO_CLOUD_NUMBER = ("+14155550002", "100000000000002")
 
@@ -182,7 +182,7 @@ def seed_demo():
     else:
         click.echo("Database already has users; demo seed skipped.")
     for gateway in seed_demo_gateways():
-        click.echo(f"{gateway.kind_label} gateway {gateway.name!r} added to Acme Inc ({gateway.base_url}).")
+        click.echo(f"{registry.label_of(gateway.kind)} gateway {gateway.name!r} added to Acme Inc ({gateway.base_url}).")
     cloud = seed_demo_cloud_number()
     if cloud is not None:
         click.echo(f"Cloud API number {cloud.number.e164} (phone_number_id {cloud.phone_number_id}) added to Acme Inc.")

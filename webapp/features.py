@@ -5,6 +5,7 @@ from webapp.api import docs, messages, webhook  # noqa: F401 (the views register
 from webapp.api.blueprint import bp as api_bp
 from webapp.api.demo_traffic import demo_group
 from webapp.auth.routes import bp as auth_bp
+from webapp.clients.gateways import registry as gateway_registry
 from webapp.close_connection.routes import bp as close_bp
 from webapp.close_connection.service import on_member_removed
 from webapp.close_connection.wording import event_label, plain_detail
@@ -24,6 +25,7 @@ from webapp.whatsapp.webhook import bp as whatsapp_hooks_bp
 
 
 def register(app):
+    app.add_template_filter(gateway_registry.label_of, "gateway_label")
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(team_bp)

@@ -1,12 +1,10 @@
-"""WhatsApp gateways (WAHA today), the numbers linked through them, and the webhook inbox."""
+"""WhatsApp gateways (kinds: clients/gateways/registry.py), the numbers linked through them, the webhook inbox."""
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.core.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
-GATEWAY_KINDS = ("waha", "evolution")
-GATEWAY_LABELS = {"waha": "WAHA", "evolution": "Evolution API"}
 # Number health shown to people; `since` says from when.
 LINK_STATES = {
     "starting": "starting",
@@ -42,10 +40,6 @@ class Gateway(db.Model):
     links = relationship("NumberLink", back_populates="gateway", cascade="all, delete-orphan",
                          passive_deletes=True)
     created_by = relationship("User")
-
-    @property
-    def kind_label(self):
-        return GATEWAY_LABELS.get(self.kind, self.kind)
 
 
 class NumberLink(db.Model):

@@ -2,9 +2,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
+from webapp.clients.gateways import registry
+
 
 class GatewayForm(FlaskForm):
-    kind = SelectField("Kind", choices=[("waha", "WAHA"), ("evolution", "Evolution API")], default="waha",
+    kind = SelectField("Kind", choices=registry.choices(), default=registry.DEFAULT_KIND,
                        description="Evolution API: give its global API key (AUTHENTICATION_API_KEY)")
     name = StringField("Name", validators=[DataRequired(), Length(max=80)], description="e.g. Office WAHA")
     base_url = StringField("Base URL", validators=[DataRequired(), Length(max=300)],

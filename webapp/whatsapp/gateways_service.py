@@ -3,29 +3,16 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from webapp.clients.gateways import registry
 from webapp.clients.gateways.base import GatewayError
 from webapp.clients.gateways.registry import client_for_kind
 from webapp.core import crypto
 from webapp.core.extensions import db
 from webapp.models import Gateway, NumberLink, utcnow
-from webapp.models.whatsapp import GATEWAY_KINDS
 
-ERRORS = {
-    "unreachable": "Closeline cannot reach the gateway at this URL. Check the address, that the gateway "
-                   "is running, and that the operator allowed its private address.",
-    "unauthorized": "The gateway refused the API key (401). Copy WAHA_API_KEY from the gateway's settings.",
-    "not_gateway": "This server does not answer like a WAHA gateway. Check the base URL "
-                   "(e.g. http://waha.internal:3000, without /api).",
-}
-# Kind-specific wording where it differs.
-KIND_ERRORS = {
-    "evolution": {
-        "unauthorized": "The gateway refused the API key (401). Use the global key "
-                        "(AUTHENTICATION_API_KEY), not an instance token.",
-        "not_gateway": "This server does not answer like Evolution API v2. Check the base URL "
-                       "(e.g. http://evolution.internal:8080).",
-    },
-}
+# When a connection test fails; each kind says `unauthorized` and `not_gateway` in its own words.
+UNREACHABLE = ("Closeline cannot reach the gateway at this URL. Check the address, that the gateway "
+               "is running, and that the operator allowed its private address.")
 
 
 class InvalidGateway(ValueError):
@@ -48,9 +35,9 @@ def clean_base_url(raw):
     return url
 
 
-def add_gateway(workspace_id, *, name, base_url, api_key, kind="waha", created_by=None):
+def add_gateway(workspace_id, *, name, base_url, api_key, kind=registry.DEFAULT_KIND, created_by=None):
     errors = {}
-    if kind not in GATEWAY_KINDS:
+    if kind not in registry.KINDS:
         errors["kind"] = "Choose WAHA or Evolution API."
     if not (name or "").strip():
         errors["name"] = "Give the gateway a name."
@@ -74,7 +61,8 @@ def test_connection(gateway):
     try:
         info = client_for(gateway).server_info()
     except GatewayError as exc:
-        gateway.last_error = KIND_ERRORS.get(gateway.kind, {}).get(exc.kind) or ERRORS.get(exc.kind, exc.message)
+        hints = registry.KINDS[gateway.kind].setup_hints if gateway.kind in registry.KINDS else {}
+        gateway.last_error = UNREACHABLE if exc.kind == "unreachable" else hints.get(exc.kind, exc.message)
         gateway.last_checked_at = utcnow()
         db.session.commit()
         return False, gateway.last_error
@@ -83,8 +71,8 @@ def test_connection(gateway):
     db.session.commit()
     sessions = ", ".join(n for n in info.sessions if n) or "none"
     note = " It serves only the session 'default' (one number)." if info.single_session else ""
-    what = "instances" if gateway.kind == "evolution" else "sessions"
-    return True, f"Connected: {gateway.kind_label} {info.version}, {what}: {sessions}.{note}"
+    kind = registry.KINDS[gateway.kind]
+    return True, f"Connected: {kind.label} {info.version}, {kind.accounts_word}: {sessions}.{note}"
 
 
 def remove_gateway(gateway):

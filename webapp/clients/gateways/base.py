@@ -115,6 +115,9 @@ class GatewayClient(ABC):
 
     api_key_header = ""             # the header that carries the API key
     unauthorized_statuses = (401,)  # answers that mean "wrong API key"
+    accounts_word = "sessions"      # what the gateway calls the WhatsApp accounts it serves
+    # What to tell the admin when a connection test fails, by GatewayError kind (in its own words).
+    setup_hints: dict[str, str] = {}
 
     def __init__(self, base_url, api_key):
         self.base_url = base_url.rstrip("/")

@@ -29,7 +29,7 @@ from webapp.clients.gateways.base import (
     SessionState,
     StatusEvent,
 )
-from webapp.clients.gateways.waha import chat_kind, phone_jid, readable_location, readable_vcard
+from webapp.clients.gateways.formats import chat_kind, phone_jid, readable_location, readable_vcard
 
 SECRET_HEADER = "X-Closeline-Webhook-Secret"
 # Config names; MESSAGES_UPDATE is left out (acks are not synced; 2.3.7 repeats edits in MESSAGES_EDITED).
@@ -185,6 +185,13 @@ class Client(GatewayClient):
     # -- plumbing -----------------------------------------------------------------------------
 
     api_key_header = "apikey"
+    accounts_word = "instances"
+    setup_hints = {
+        "unauthorized": "The gateway refused the API key (401). Use the global key "
+                        "(AUTHENTICATION_API_KEY), not an instance token.",
+        "not_gateway": "This server does not answer like Evolution API v2. Check the base URL "
+                       "(e.g. http://evolution.internal:8080).",
+    }
 
     @staticmethod
     def _error_detail(body):

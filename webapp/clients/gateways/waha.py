@@ -23,29 +23,13 @@ from webapp.clients.gateways.base import (
     SessionState,
     StatusEvent,
 )
+from webapp.clients.gateways.formats import chat_kind, phone_jid, readable_location, readable_vcard
 
 EVENTS = ("message.any", "message.edited", "message.revoked", "session.status")
 # WAHA Core before this version serves only the session named `default`.
 MULTI_SESSION_VERSION = (2026, 6, 1)
 HISTORY_PAGE = 100
 HISTORY_MAX = 5000
-
-
-def chat_kind(jid):
-    if not jid or jid == "status@broadcast" or jid.endswith(("@broadcast", "@newsletter")):
-        return "ignore"
-    if jid.endswith("@g.us"):
-        return "group"
-    if jid.endswith(("@c.us", "@s.whatsapp.net", "@lid")):
-        return "direct"
-    return "ignore"
-
-
-def phone_jid(jid):
-    """`…@s.whatsapp.net` (maybe with a device suffix) → `<digits>@c.us`; others unchanged."""
-    if jid and jid.endswith("@s.whatsapp.net"):
-        return jid.split("@")[0].split(":")[0] + "@c.us"
-    return jid
 
 
 def _version_tuple(text):
@@ -66,28 +50,6 @@ def split_id(message_id):
     if len(parts) < 3 or parts[0] not in ("true", "false"):
         return None
     return parts[0] == "true", parts[1], parts[2]
-
-
-def readable_location(location):
-    name = ", ".join(str(location.get(k)) for k in ("name", "address") if location.get(k))
-    where = f"{location.get('latitude')}, {location.get('longitude')}"
-    text = f"📍 Location: {name} ({where})" if name else f"📍 Location: {where}"
-    if location.get("url"):
-        text += f" {location['url']}"
-    return text
-
-
-def readable_vcard(card):
-    name = phones = None
-    for line in str(card).splitlines():
-        key, _, value = line.partition(":")
-        key = key.split(";")[0].upper()
-        if key == "FN" and not name:
-            name = value.strip()
-        elif key == "TEL":
-            number = value.strip()
-            phones = f"{phones}, {number}" if phones else number
-    return f"👤 Contact card: {name or 'unnamed'}" + (f" — {phones}" if phones else "")
 
 
 def normalize(msg, me=None):
@@ -147,6 +109,11 @@ class Client(GatewayClient):
     # -- plumbing -----------------------------------------------------------------------------
 
     api_key_header = "X-Api-Key"
+    setup_hints = {
+        "unauthorized": "The gateway refused the API key (401). Copy WAHA_API_KEY from the gateway's settings.",
+        "not_gateway": "This server does not answer like a WAHA gateway. Check the base URL "
+                       "(e.g. http://waha.internal:3000, without /api).",
+    }
     unauthorized_statuses = (401, 403)
 
     @staticmethod
