@@ -10,7 +10,7 @@ from flask import abort, g, redirect, session, url_for
 from flask_login import current_user, login_required
 
 from webapp.core.extensions import db, login_manager
-from webapp.models import Membership, User
+from webapp.models import User
 
 RANK = {"member": 0, "admin": 1, "owner": 2}
 
@@ -75,6 +75,3 @@ def get_or_404_in_workspace(model, object_id):
         abort(404)
     return row
 
-
-def membership_or_404(membership_id):
-    return get_or_404_in_workspace(Membership, membership_id)

@@ -27,7 +27,7 @@ from webapp.core.redis_conn import get_queue
 from webapp.messages import gate as privacy
 from webapp.messages import ingest, routing, scheduler
 from webapp.messages.totals import invalidate_totals
-from webapp.models import Chat, ChatLink, HistoryImport, Message, utcnow
+from webapp.models import Chat, HistoryImport, Message, utcnow
 
 WAITING = "History import: waiting for its turn (live messages go first)."
 FEED_WINDOW = 5000  # waiting rows a slice is chosen from (oldest first: whole chats, in id order)
@@ -249,10 +249,3 @@ def status(history_import):
     result["finished"] = history_import.state in ("done", "failed") and not result["queued"]
     return result
 
-
-def links_created_since(workspace_id, moment):
-    """ChatLinks made by routing after `moment`: (found/ambiguous count, created count)."""
-    rows = db.session.execute(sa.select(ChatLink.source, sa.func.count()).where(
-        ChatLink.workspace_id == workspace_id, ChatLink.created_at >= moment).group_by(ChatLink.source)).all()
-    by_source = dict(rows)
-    return by_source.get("found", 0) + by_source.get("ambiguous", 0), by_source.get("created", 0)

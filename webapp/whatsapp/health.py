@@ -3,7 +3,6 @@ import sqlalchemy as sa
 
 from webapp.core.extensions import db
 from webapp.models import Gateway, NumberLink
-from webapp.models.whatsapp import TROUBLE_STATES
 from webapp.whatsapp import inbox, linking
 
 
@@ -27,11 +26,6 @@ def summary(workspace_id, membership_id=None):
     if membership_id is not None:
         query = query.where(NumberLink.membership_id == membership_id)
     return db.session.scalars(query).all()
-
-
-def troubled(workspace_id):
-    return db.session.scalars(sa.select(NumberLink).where(NumberLink.workspace_id == workspace_id,
-                                                          NumberLink.state.in_(TROUBLE_STATES))).all()
 
 
 def by_number(workspace_id):

@@ -65,7 +65,7 @@ def _start_session(link):
             link.session_name, webhook_url=webhook_url(link.gateway),
             hmac_key=crypto.decrypt(link.hmac_key_enc), metadata=metadata)
     except base.GatewayError as exc:
-        if "only 'default'" in exc.message and link.session_name != "default" and _switch_to_default(link):
+        if exc.kind == "single_session" and link.session_name != "default" and _switch_to_default(link):
             return _start_session(link)  # an untested WAHA Core: it serves `default` only
         set_state(link, "unreachable" if exc.kind == "unreachable" else "failed", exc.message)
         return

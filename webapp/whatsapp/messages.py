@@ -83,10 +83,9 @@ def to_item(link, client, message):
         text = "\n".join([t for t in [text] if t] + notes)
     if not text.strip() and not attachments:
         text = "[empty message]"
-    chat_key = chat_jid if message.chat_kind == "group" else chat_jid
     item = {
         "whatsapp_number": link.number.e164,
-        "chat": {"id": chat_key, "type": message.chat_kind, "name": "" if message.from_me else message.sender_name},
+        "chat": {"id": chat_jid, "type": message.chat_kind, "name": "" if message.from_me else message.sender_name},
         "message": {
             "id": canonical_id(message.from_me, chat_jid, message.short_id),
             "direction": "outgoing" if message.from_me else "incoming",

@@ -17,7 +17,7 @@ STARTING, QR, WORKING, FAILED, STOPPED = "STARTING", "SCAN_QR_CODE", "WORKING", 
 
 class GatewayError(Exception):
     """A gateway call failed. `kind`: unreachable | unauthorized | not_gateway | not_found |
-    session_state | rejected | server."""
+    session_state | single_session (serves only the session `default`) | rejected | server."""
 
     def __init__(self, kind, message, status=None):
         super().__init__(message)

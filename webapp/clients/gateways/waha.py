@@ -127,6 +127,8 @@ class Client(GatewayClient):
 
     @staticmethod
     def _kind_error(status, body, detail):
+        if status == 422 and "only 'default'" in detail:   # WAHA Core: its one error for any other name
+            return GatewayError("single_session", detail, status)
         if status == 422 and isinstance(body, dict) and body.get("status"):
             return GatewayError("session_state", f"The session is {body['status']}.", status)
         return None
