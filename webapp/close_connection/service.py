@@ -84,9 +84,16 @@ def complete_connect(workspace, user, token):
 
     Any refusal revokes the fresh token at Close and stores nothing but a history entry.
     """
+    try:
+        return _check_and_store(workspace, user, token)
+    except ConnectRefused:
+        oauth.revoke(token.get("refresh_token"))
+        raise
+
+
+def _check_and_store(workspace, user, token):
     blocker = connect_blocker(workspace)
     if blocker:
-        oauth.revoke(token.get("refresh_token"))
         refuse(workspace, user, blocker)
     client = new_client(access_token=token["access_token"], org_id=token.get("organization_id"),
                         rate_limited=False)
@@ -94,14 +101,12 @@ def complete_connect(workspace, user, token):
         access = checks.verify_access(client, token.get("organization_id"))
         me, org_id = access.source, access.org_id
         if access.membership is None:
-            oauth.revoke(token.get("refresh_token"))
             refuse(workspace, user, f"The Close user {me.get('email')} is not an active member of the organization "
                    "you picked. Ask a Close admin of that organization to invite you, then connect again. "
                    + checks.SWITCH_ACCOUNTS,
                    detail=f"{me.get('email')}: no active membership in the organization picked",
                    no_account=True, email=me.get("email"))
         if access.missing:
-            oauth.revoke(token.get("refresh_token"))
             org_name = _org_name(client, org_id, me)
             refuse(workspace, user, "Close was not connected. " +
                    " ".join(checks.describe_missing(access.missing, access.role_name, me.get("email"), org_name)),
@@ -110,7 +115,6 @@ def complete_connect(workspace, user, token):
                    missing=access.missing, email=me.get("email"), org_name=org_name)
         org = client.organization(org_id)
     except CloseError as exc:
-        oauth.revoke(token.get("refresh_token"))
         problem = "could not be reached" if isinstance(exc, CloseTransient) else "did not show your account details"
         refuse(workspace, user, f"Close {problem} while checking your account. Nothing was stored; "
                "try again in a minute.", detail=f"Close error during connect: {exc.message}")
@@ -126,7 +130,6 @@ def complete_connect(workspace, user, token):
         db.session.flush()
     except IntegrityError:  # a concurrent connect won the one-live-connection index
         db.session.rollback()
-        oauth.revoke(token.get("refresh_token"))
         refuse(workspace, user, "This workspace is already connected to Close.")
     record_event(db.session, workspace.id, "connected",
                  f"{connection.close_org_name}, authorized by the Close user {connection.close_user_email}",

@@ -28,3 +28,28 @@ def get_redis():
 
 def get_queue():
     return Queue(current_app.config["RQ_QUEUE"], connection=get_redis())
+
+
+class JobFlag:
+    """One job per id at a time (a drain per workspace, an event job per gateway). The caller that
+    sets the flag enqueues the job; the running job refreshes it while it works and drops it when
+    done. A job killed with its worker leaves the flag to expire, so a later kick enqueues again."""
+
+    def __init__(self, prefix, ttl):
+        self.prefix = prefix
+        self._ttl = ttl  # seconds, or a function returning them (read from config at call time)
+
+    def key(self, ident):
+        return f"{self.prefix}:{ident}"
+
+    def ttl(self):
+        return int(self._ttl() if callable(self._ttl) else self._ttl)
+
+    def claim(self, ident):
+        return bool(get_redis().set(self.key(ident), "1", nx=True, ex=self.ttl()))
+
+    def refresh(self, ident):
+        get_redis().expire(self.key(ident), self.ttl())
+
+    def drop(self, ident):
+        get_redis().delete(self.key(ident))

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.core.extensions import db
-from webapp.core.redis_conn import get_queue, get_redis
+from webapp.core.redis_conn import JobFlag, get_queue, get_redis
 from webapp.messages import outbox
 from webapp.messages.totals import delete_quietly
 from webapp.models import Message, utcnow
@@ -25,18 +25,13 @@ DRAIN_JOB = "jobs.sync.drain"
 KICK_JOB = "jobs.sync.kick"
 
 
-def _flag(workspace_id):
-    return f"closeline:sync:drain:{workspace_id}"
-
-
-def _flag_ttl():
-    return int(current_app.config["SYNC_FLAG_TTL"])
+DRAINING = JobFlag("closeline:sync:drain", lambda: current_app.config["SYNC_FLAG_TTL"])
 
 
 def kick(workspace_id):
     """Make sure a drain for this workspace is queued or running. Never raises (sweeper backs up)."""
     try:
-        if get_redis().set(_flag(workspace_id), "1", nx=True, ex=_flag_ttl()):
+        if DRAINING.claim(workspace_id):
             enqueue_drain(workspace_id)
             return True
     except Exception:
@@ -50,16 +45,16 @@ def enqueue_drain(workspace_id):
 
 
 def heartbeat(workspace_id):
-    get_redis().expire(_flag(workspace_id), _flag_ttl())
+    DRAINING.refresh(workspace_id)
 
 
 def release_flag(workspace_id):
-    delete_quietly(_flag(workspace_id), "drain flag", workspace_id)
+    delete_quietly(DRAINING.key(workspace_id), "drain flag", workspace_id)
 
 
 def finish_drain(workspace_id):
     """The drain found nothing more: drop the flag, then look once more (see module doc)."""
-    get_redis().delete(_flag(workspace_id))
+    DRAINING.drop(workspace_id)
     if outbox.has_due(workspace_id):
         kick(workspace_id)
     schedule_retry(workspace_id)

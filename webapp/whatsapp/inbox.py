@@ -17,7 +17,7 @@ from webapp.clients.gateways import base
 from webapp.clients.gateways.registry import client_for_kind
 from webapp.core import crypto
 from webapp.core.extensions import db
-from webapp.core.redis_conn import get_queue, get_redis
+from webapp.core.redis_conn import JobFlag, get_queue
 from webapp.messages import edits
 from webapp.models import Gateway, GatewayEvent, NumberLink, utcnow
 from webapp.whatsapp import ingest_bridge, linking, messages, settings
@@ -26,7 +26,7 @@ from webapp.whatsapp.gateways_service import client_for
 log = logging.getLogger(__name__)
 
 PROCESS_JOB = "jobs.whatsapp.process_events"
-FLAG_TTL = 120
+PROCESSING = JobFlag("closeline:whatsapp:events", 120)
 BATCH = 50
 MAX_ATTEMPTS = 30           # held/failed events are retried by the sweep (about every minute)
 HOLD_LIFETIME = timedelta(days=2)
@@ -45,15 +45,21 @@ def _key(ciphertext):
     return _plain_keys[ciphertext]
 
 
-def signed_by_gateway(gateway, raw, headers):
-    checker = client_for_kind(gateway.kind, gateway.base_url, None).signature_ok
+def signed_by_gateway(gateway, raw, headers, client=None):
+    checker = (client or _webhook_reader(gateway)).signature_ok
     keys = db.session.scalars(sa.select(NumberLink.hmac_key_enc).where(NumberLink.gateway_id == gateway.id)).all()
     return any(checker(raw, headers, _key(key)) for key in keys)
 
 
+def _webhook_reader(gateway):
+    """The gateway's client without its API key: reading a webhook needs no call to the gateway."""
+    return client_for_kind(gateway.kind, gateway.base_url, None)
+
+
 def accept(gateway, raw, headers):
     """(HTTP status, body dict). Nothing is stored unless the signature is right."""
-    if not signed_by_gateway(gateway, raw, headers):
+    client = _webhook_reader(gateway)
+    if not signed_by_gateway(gateway, raw, headers, client):
         return 401, {"error": "bad_signature", "message": "Missing or wrong webhook signature or secret."}
     try:
         envelope = json.loads(raw)
@@ -62,7 +68,6 @@ def accept(gateway, raw, headers):
     if not isinstance(envelope, dict) or not envelope.get("event"):
         return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
     gateway_id = gateway.id
-    client = client_for_kind(gateway.kind, gateway.base_url, None)
     row = dict(workspace_id=gateway.workspace_id, gateway_id=gateway_id, dedupe_key=client.dedupe_key(envelope),
                event=str(envelope["event"])[:40], session_name=str(client.session_of(envelope) or "")[:60],
                payload=envelope, state="received", reason="", attempts=0, created_at=utcnow())
@@ -79,26 +84,18 @@ def accept(gateway, raw, headers):
 
 # -- scheduling ------------------------------------------------------------------------------------------
 
-def _flag(gateway_id):
-    return f"closeline:whatsapp:events:{gateway_id}"
-
-
 def kick(gateway_id):
     """Make sure a processing job for the gateway is queued or running (never raises)."""
     try:
-        if get_redis().set(_flag(gateway_id), "1", nx=True, ex=FLAG_TTL):
+        if PROCESSING.claim(gateway_id):
             get_queue().enqueue(PROCESS_JOB, gateway_id, job_timeout=900, result_ttl=60,
                                 failure_ttl=24 * 3600, description=f"WhatsApp events of gateway {gateway_id}")
     except Exception:
         log.exception("could not schedule WhatsApp event processing for gateway %s", gateway_id)
 
 
-def _heartbeat(gateway_id):
-    get_redis().expire(_flag(gateway_id), FLAG_TTL)
-
-
 def finish(gateway_id):
-    get_redis().delete(_flag(gateway_id))
+    PROCESSING.drop(gateway_id)
     if _pending_ids(gateway_id, 1):
         kick(gateway_id)
 
@@ -124,7 +121,7 @@ def process_pending(gateway_id):
         for event_id in ids:
             process_one(db.session.get(GatewayEvent, event_id), gateway, client)
             done += 1
-            _heartbeat(gateway_id)  # media downloads can be slow: keep the one-job-per-gateway flag
+            PROCESSING.refresh(gateway_id)  # media downloads can be slow: keep the one-job-per-gateway flag
 
 
 def retry_waiting(gateway_id, limit=500):
