@@ -179,18 +179,23 @@ def record_permissions(connection_id, access):
         db.session.commit()
 
 
+CHECK_OUTCOMES = {
+    "ok": ("finished", "Close answered: the connection works and the permissions are in place."),
+    "warning": ("failed", "A permission is missing in Close: see the warning on the card."),
+    "unreachable": ("failed", "Close could not be reached; nothing could be checked. Closeline keeps retrying; "
+                              "try again later."),
+    "not_live": ("failed", "The workspace is not connected to Close."),
+}
+CHECK_DISCONNECTED = ("failed", "Close refused the connection; it was disconnected (see the card).")
+
+
 def check(run):
-    """Check connection now: the periodic validation, on demand, shown live on the card."""
+    """Check connection now: the periodic validation, on demand (one access check), shown on the card."""
     result = {"checks": []}
-    if not _check_connection(run, result):
-        return
-    outcome = validation.validate(run.connection_id) if run.connection_id else "not_live"
-    if outcome.startswith("disconnected"):
-        _finish(db.session.get(JobRun, run.id), "failed", "Close refused the connection; it was disconnected "
-                "(see the card).", result)
-        return
-    _finish(db.session.get(JobRun, run.id), "finished",
-            "Close answered: the connection works and the permissions are in place.", result)
+    connection = tokens.live_connection(run.workspace_id)
+    outcome = validation.validate(connection.id, checklist=result["checks"]) if connection else "not_live"
+    status, message = CHECK_OUTCOMES.get(outcome, CHECK_DISCONNECTED)
+    _finish(db.session.get(JobRun, run.id), status, message, result)
 
 
 def latest_direct_messages(workspace_id, limit=TEST_SYNC_LIMIT):
