@@ -1,4 +1,4 @@
-"""Figures of issue 11: throughput under Close's rate limit with Close far away (the sandbox's
+"""Throughput under Close's rate limit with Close far away (the sandbox's
 injected latency), and a 10,000-message catch-up that must not starve another workspace."""
 import threading
 import time

@@ -6,15 +6,15 @@ from jobs.connection import validate_all
 
 QUEUE = Config.RQ_QUEUE
 
-# Close connection (issue 5): validate every live connection (default every 15 minutes).
+# Close connection: validate every live connection (default every 15 minutes).
 cron.register(validate_all, queue_name=QUEUE, interval=Config.VALIDATION_INTERVAL, job_timeout=300)
 
-# Sync engine (issue 6): re-queue outbox rows stuck in `queued` or due `failed`.
+# Sync engine: re-queue outbox rows stuck in `queued` or due `failed`.
 from jobs.sync import sweep  # noqa: E402
 
 cron.register(sweep, queue_name=QUEUE, interval=Config.SWEEP_INTERVAL, job_timeout=120)
 
-# WhatsApp gateways (issue 15): number health + retry of held webhook events; scheduled gap recovery.
+# WhatsApp gateways: number health + retry of held webhook events; scheduled gap recovery.
 from jobs.whatsapp import check_numbers, recover_all  # noqa: E402
 
 cron.register(check_numbers, queue_name=QUEUE, interval=Config.WHATSAPP_HEALTH_INTERVAL, job_timeout=300)

@@ -52,7 +52,7 @@ def _sqlite_savepoint_inside_a_transaction(conn, name):
     mere SELECTs opens the transaction itself and its RELEASE commits everything: a request that
     later fails would keep the rows of its finished savepoints. Emit the BEGIN ourselves first
     (the idea of SQLAlchemy's pysqlite savepoint recipe, applied only where a savepoint needs it;
-    see DESIGN-NOTES)."""
+    see docs/decisions/0032-sqlite-savepoints-begin-first.md)."""
     if conn.dialect.name == "sqlite":
         dbapi_connection = conn.connection.dbapi_connection
         if not dbapi_connection.in_transaction:

@@ -1,5 +1,5 @@
 """History import pages (owner/admin): period and scope → dry run → confirm → live progress.
-Thin: the rules live in sync/history.py; the gateway side registers how history is read."""
+Thin: the rules live in history_import/service.py; the gateway side registers how history is read."""
 from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa

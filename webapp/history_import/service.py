@@ -1,4 +1,4 @@
-"""History import (issue 14): a dry run, then the import itself, fed to the outbox in slices.
+"""History import: a dry run, then the import itself, fed to the outbox in slices.
 
     plan(number, source, scope, client) -> dict         # reads the gateway and Close, writes nothing
     create(number, since, until, scope, user_id, plan)  # the import row (state "planned")

@@ -1,4 +1,4 @@
-"""The one seam between the sync engine and the Close connection (integrations/close/tokens.py).
+"""The one seam between the sync engine and the Close connection (clients/close/tokens.py).
 
 A connection made through OAuth always has tokens. A connection row without tokens exists only in
 development and benchmarks: it uses the API key in CLOSE_API_KEY (e.g. the sandbox's demo key).

@@ -5,7 +5,7 @@ A lane runs on one pool thread at a time and delivers its rows one after another
 so a reply is written after its original and the messages of a new chat (one lane) create one
 lead. Different lanes run in parallel, up to SYNC_POOL_SIZE, so Close's latency overlaps
 instead of adding up; Close's rate limit, shared by every worker of the organization through
-Redis (integrations/close/ratelimit.py), is what bounds the whole.
+Redis (clients/close/ratelimit.py), is what bounds the whole.
 
 Each pool thread works in its own app context, so it has its own database session and its own
 Close client. Threads only *deliver*; the drain thread alone writes results (outbox.record, in

@@ -1,4 +1,4 @@
-"""Redaction of message text before it is stored or leaves (issue 14). Pure functions, no I/O.
+"""Redaction of message text before it is stored or leaves. Pure functions, no I/O.
 
     redact(text, codes=True, cards=True) -> (text, {"one-time code": n, "card number": n})
 

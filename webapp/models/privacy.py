@@ -1,4 +1,4 @@
-"""Privacy controls of a workspace (issue 14): settings, the exclusion list, and history imports."""
+"""Privacy controls of a workspace: settings, the exclusion list, and history imports."""
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

@@ -1,4 +1,4 @@
-"""Opt-in group chats (issue 14): a group syncs only while an owner/admin has pinned it to a lead.
+"""Opt-in group chats: a group syncs only while an owner/admin has pinned it to a lead.
 
 Pinning checks the lead in Close and keeps one of its contacts (Close needs a contact on every
 WhatsApp activity). Unpinning stops new messages; nothing already synced changes, and messages

@@ -1,6 +1,6 @@
 """Privacy page: "never sync this chat" (any member, for chats on their own number), and for
 owner/admin the exclusion list, allow-list mode, redaction switches and opt-in group chats.
-Thin: the rules live in sync/privacy.py and sync/groups.py."""
+Thin: the rules live in messages/gate.py and privacy/groups.py."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role

@@ -1,7 +1,7 @@
 """The interface every gateway kind implements, and the normalized shapes it returns.
 
 A gateway kind (WAHA, Evolution API, …) is one module in this package defining a subclass of
-`GatewayClient`, named in `kinds.py`. Services and jobs only see this interface; webhook
+`GatewayClient`, listed in `registry.py`. Services and jobs only see this interface; webhook
 payloads are turned into the event dataclasses below by the client's `parse_webhook`.
 """
 from abc import ABC, abstractmethod
