@@ -15,6 +15,7 @@ from webapp.clients.close import checks, tokens
 from webapp.clients.close.client import CloseAuthError, CloseError, CloseTransient
 from webapp.clients.close.lifecycle import record_event
 from webapp.close_connection import validation
+from webapp.close_connection.wording import JOB_LABELS
 from webapp.core.extensions import db
 from webapp.core.redis_conn import get_queue, get_redis
 from webapp.messages import close_access
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 TEST_SYNC_LIMIT = 10
 LOST_AFTER = timedelta(seconds=30)  # a queued row whose RQ job vanished is marked failed after this
 JOB_IDS = {"test_sync": "test-sync-{}", "catch_up": "catch-up-{}", "check": "check-connection-{}"}
-LABELS = {"test_sync": "Test sync", "catch_up": "Catch-up", "check": "Connection check"}
 RUN_JOB = "jobs.connection.run_job"
 
 
@@ -93,7 +93,7 @@ def _finish(run, status, message, result=None):
     if result is not None:
         run.result = result
     run.finished_at = utcnow()
-    label = LABELS.get(run.kind, run.kind)
+    label = JOB_LABELS.get(run.kind, run.kind)
     record_event(db.session, run.workspace_id, run.kind, f"{label} {status}: {message}",
                  connection_id=run.connection_id, actor_id=run.started_by_id)
     db.session.commit()

@@ -1,6 +1,8 @@
 """What the connection history says, in words a workspace admin uses (no OAuth or Close ids)."""
 import re
 
+# The runs a manager starts from the card (JobRun.kind), named once for the card and the history.
+JOB_LABELS = {"test_sync": "Test sync", "catch_up": "Sync of held messages", "check": "Connection check"}
 EVENT_LABELS = {
     "connected": "Connected",
     "connect_refused": "Connect refused",
@@ -9,9 +11,7 @@ EVENT_LABELS = {
     "auto_disconnected": "Disconnected automatically",
     "settings_changed": "Settings",
     "refresh_failed": "Access renewal failing",
-    "test_sync": "Test sync",
-    "catch_up": "Held messages synced",
-    "check": "Connection checked",
+    **JOB_LABELS,
 }
 
 # Protocol words and ids that older entries (or Close's own messages) may carry.
