@@ -6,6 +6,15 @@ from webapp.messages import close_access
 from webapp.models import HistoryImport
 
 
+def plan_import(import_id):
+    """The dry run: reads the gateway and Close, writes the counts on the row."""
+    with job_context():
+        row = db.session.get(HistoryImport, import_id)
+        if row is None or row.state != "planning":
+            return "nothing to do"
+        return history.run_plan(row)
+
+
 def run_import(import_id):
     """Phase 1 (store every message, waiting), then start feeding the outbox in slices."""
     with job_context():

@@ -1,7 +1,7 @@
 """RQ jobs of the WhatsApp gateways. They take ids; the rows are the truth. Enqueued by dotted
-name ("jobs.whatsapp.process_events", "jobs.whatsapp.recover"): webapp/ never imports jobs/."""
+name ("jobs.whatsapp.process_events", "jobs.whatsapp.recover", …): webapp/ never imports jobs/."""
 from webapp.jobs_app import job_context
-from webapp.whatsapp import health, inbox, recovery
+from webapp.whatsapp import gateways_service, health, inbox, recovery
 
 
 def process_events(gateway_id):
@@ -12,6 +12,12 @@ def process_events(gateway_id):
         finally:
             inbox.finish(gateway_id)
         return done
+
+
+def test_gateway(run_id):
+    """One gateway connection test, asked for on the WhatsApp page."""
+    with job_context():
+        return gateways_service.run_test(run_id)
 
 
 def recover(link_id):

@@ -12,6 +12,7 @@ from webapp.clients.close.client import CloseError, CloseTransient
 from webapp.clients.close.factory import new_client
 from webapp.clients.close.lifecycle import auto_disconnect, end_connection, record_event
 from webapp.clients.close.tokens import live_connection, token_columns
+from webapp.close_connection.wording import JOB_LABELS
 from webapp.core import crypto
 from webapp.core.extensions import db
 from webapp.models import CloseConnection, ConnectionEvent, JobRun, Membership, User, utcnow
@@ -248,7 +249,8 @@ def card_state(workspace):
 
 
 def latest_job(workspace_id):
-    return db.session.scalar(sa.select(JobRun).where(JobRun.workspace_id == workspace_id)
+    return db.session.scalar(sa.select(JobRun).where(JobRun.workspace_id == workspace_id,
+                                                     JobRun.kind.in_(JOB_LABELS))
                              .order_by(JobRun.id.desc()).limit(1))
 
 

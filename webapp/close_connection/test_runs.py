@@ -8,8 +8,6 @@ import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
 
 from webapp.clients.close import checks, tokens
 from webapp.clients.close.client import CloseAuthError, CloseError, CloseTransient
@@ -17,7 +15,7 @@ from webapp.clients.close.lifecycle import record_event
 from webapp.close_connection import validation
 from webapp.close_connection.wording import JOB_LABELS
 from webapp.core.extensions import db
-from webapp.core.redis_conn import get_queue, get_redis
+from webapp.core.redis_conn import get_queue, get_redis, job_alive
 from webapp.messages import close_access
 from webapp.messages.actions import count_held, release_held
 from webapp.messages.close_access import lead_url
@@ -51,16 +49,12 @@ def blocker(workspace, kind):
 
 def running_job(workspace_id):
     """The workspace's unfinished JobRun, after writing off runs whose RQ job is gone."""
-    run = db.session.scalar(sa.select(JobRun).where(JobRun.workspace_id == workspace_id,
+    run = db.session.scalar(sa.select(JobRun).where(JobRun.workspace_id == workspace_id, JobRun.kind.in_(JOB_LABELS),
                                                     JobRun.status.in_(("queued", "running")))
                             .order_by(JobRun.id.desc()).limit(1))
     if run is None or run.created_at > utcnow() - LOST_AFTER:
         return run
-    try:
-        status = Job.fetch(run.rq_job_id, connection=get_redis()).get_status(refresh=True)
-    except NoSuchJobError:
-        status = None
-    if status in ("queued", "started", "deferred", "scheduled"):
+    if job_alive(run.rq_job_id):
         return run
     _finish(run, "failed", "The job stopped without reporting (worker restarted?). Run it again.")
     return None

@@ -9,6 +9,8 @@ import os
 import redis
 from flask import current_app
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 
 def redis_for_url(url, instance_path):
@@ -28,6 +30,16 @@ def get_redis():
 
 def get_queue():
     return Queue(current_app.config["RQ_QUEUE"], connection=get_redis())
+
+
+def job_alive(job_id):
+    """Whether RQ still has the job waiting or running. A row whose job is gone (its worker was
+    killed, Redis was flushed) would otherwise show "running" forever."""
+    try:
+        status = Job.fetch(job_id, connection=get_redis()).get_status(refresh=True)
+    except NoSuchJobError:
+        return False
+    return status in ("queued", "started", "deferred", "scheduled")
 
 
 class JobFlag:

@@ -6,10 +6,8 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
-from webapp.clients.close.client import CloseError
-from webapp.core.extensions import db
+from webapp.core.extensions import db, htmx
 from webapp.history_import import service as history
-from webapp.messages import close_access
 from webapp.models import HistoryImport, WhatsAppNumber, utcnow
 
 bp = Blueprint("history", __name__, url_prefix="/history")
@@ -54,33 +52,27 @@ def page():
 @bp.post("/dry-run")
 @workspace_role("admin")
 def dry_run():
-    workspace = current_workspace()
     number = get_or_404_in_workspace(WhatsAppNumber, request.form.get("number_id", type=int) or 0)
     scope = request.form.get("scope", "all")
     try:
         if scope not in history.SCOPES:
             raise BadPeriod("Pick a scope: all chats, or chats already in Close.")
         since, until = period_from(request.form)
-        connection = close_access.live_connection(workspace.id)
-        if connection is None:
-            raise history.NoHistory("Connect Close first: the dry run looks up which chats are already there.")
-        source = history.source_for(number, since, until, media=False)
-        counts = history.plan(number, source, scope, connection, close_access.client_for_connection(connection))
+        row = history.request_plan(number, since, until, scope, current_membership().user_id)
     except (BadPeriod, history.NoHistory) as exc:
         flash(str(exc), "danger")
         return redirect(url_for("history.page")), 303
-    except CloseError as exc:
-        flash(f"Close could not be asked ({exc.message}); nothing was imported. Try again.", "danger")
-        return redirect(url_for("history.page")), 303
-    row = history.create(number, since, until, scope, current_membership().user_id, counts)
     return redirect(url_for("history.detail", import_id=row.id))
 
 
 @bp.get("/<int:import_id>")
 @workspace_role("admin")
 def detail(import_id):
+    """The import's page; its dry-run section alone while that section polls (HTMX)."""
     row = get_or_404_in_workspace(HistoryImport, import_id)
-    return render_template("history/detail.html", row=row, labels=history.SKIP_LABELS, status=history.status(row))
+    history.write_off_stalled_plan(row)
+    template = "history/_plan.html" if htmx else "history/detail.html"
+    return render_template(template, row=row, labels=history.SKIP_LABELS, status=history.status(row))
 
 
 @bp.get("/<int:import_id>/progress")
@@ -94,7 +86,9 @@ def progress(import_id):
 @workspace_role("admin")
 def start(import_id):
     row = get_or_404_in_workspace(HistoryImport, import_id)
-    if row.state == "done":
+    if row.state in ("planning", "plan_failed"):
+        flash("The dry run has not finished: wait for its counts (or run it again), then import.", "warning")
+    elif row.state == "done":
         flash("This import is finished. Run a new dry run to import again (nothing is written twice).", "info")
     else:
         history.start(row)

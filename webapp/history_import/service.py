@@ -1,5 +1,7 @@
 """History import: a dry run, then the import itself, fed to the outbox in slices.
 
+    request_plan(number, since, until, scope, user_id)  # the row (state "planning") and its dry-run job
+    run_plan(history_import)                            # the job: plan() → counts on the row, "planned"
     plan(number, source, scope, client) -> dict         # reads the gateway and Close, writes nothing
     create(number, since, until, scope, user_id, plan)  # the import row (state "planned")
     store(history_import, source)                       # phase 1: every message stored, waiting
@@ -21,11 +23,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from webapp.clients.close.client import CloseError
 from webapp.core.extensions import db
 from webapp.core.phones import InvalidPhone, region_of, to_e164
-from webapp.core.redis_conn import get_queue
+from webapp.core.redis_conn import get_queue, job_alive
+from webapp.messages import close_access, ingest, routing, scheduler
 from webapp.messages import gate as privacy
-from webapp.messages import ingest, routing, scheduler
 from webapp.messages.totals import invalidate_totals
 from webapp.models import Chat, HistoryImport, Message, utcnow
 
@@ -113,6 +116,68 @@ def classify(number, chat, scope, connection, client, row=None):
     return None, False
 
 
+PLAN_JOB = "jobs.history.plan_import"
+PLAN_STALLED_AFTER = timedelta(seconds=30)  # a "planning" row whose job vanished is written off after this
+
+
+def plan_job_id(import_id):
+    return f"history-plan-{import_id}"
+
+
+def request_plan(number, since, until, scope, user_id):
+    """Ask for a dry run. What the page can answer at once is checked here (Close connected, the
+    number linked); reading the gateway and Close can take minutes, so a job does it while the
+    page polls the row."""
+    if close_access.live_connection(number.workspace_id) is None:
+        raise NoHistory("Connect Close first: the dry run looks up which chats are already there.")
+    source_for(number, since, until, media=False)  # refuses an unlinked number now, not in the job
+    row = create(number, since, until, scope, user_id, {}, state="planning")
+    get_queue().enqueue(PLAN_JOB, row.id, job_id=plan_job_id(row.id), job_timeout=1800, result_ttl=60,
+                        failure_ttl=24 * 3600, description=f"history import {row.id}: dry run")
+    return row
+
+
+def run_plan(history_import):
+    """The dry run, in its job: the counts land on the row ("planned"), or the row says why the dry
+    run could not finish and what to do ("plan_failed")."""
+    number = history_import.number
+    try:
+        connection = close_access.live_connection(history_import.workspace_id)
+        if connection is None:
+            raise NoHistory("Close was disconnected before the dry run could ask it: reconnect Close, "
+                            "then run the dry run again.")
+        source = source_for(number, history_import.since, history_import.until, media=False)
+        counts = plan(number, source, history_import.scope, connection,
+                      close_access.client_for_connection(connection))
+    except NoHistory as exc:
+        return _plan_failed(history_import.id, str(exc))
+    except CloseError as exc:
+        return _plan_failed(history_import.id, f"Close could not be asked ({exc.message}); nothing was imported. "
+                                               "Run the dry run again.")
+    except Exception as exc:
+        _plan_failed(history_import.id, f"The dry run stopped ({type(exc).__name__}); nothing was imported. "
+                                        "Run it again, and tell your administrator if it keeps failing.")
+        raise
+    history_import.plan, history_import.state = counts, "planned"
+    db.session.commit()
+    return history_import.state
+
+
+def _plan_failed(import_id, reason):
+    db.session.rollback()
+    row = db.session.get(HistoryImport, import_id)
+    row.state, row.error = "plan_failed", reason
+    db.session.commit()
+    return row.state
+
+
+def write_off_stalled_plan(history_import):
+    """A dry run whose job is gone (worker killed, Redis flushed) must not spin forever."""
+    if history_import.state == "planning" and history_import.created_at < utcnow() - PLAN_STALLED_AFTER \
+            and not job_alive(plan_job_id(history_import.id)):
+        _plan_failed(history_import.id, "The dry run stopped without reporting (a worker restarted?). Run it again.")
+
+
 def plan(number, source, scope, connection, client):
     """The dry run: what the import would do. Reads the gateway and Close; writes nothing."""
     counts = {"messages": 0, "chats": 0, "match_existing": 0, "leads_to_create": 0,
@@ -163,11 +228,11 @@ def enqueue_feed(import_id, delay=None):
                            description=f"history import {import_id}: next slice")
 
 
-def create(number, since, until, scope, user_id, counts):
+def create(number, since, until, scope, user_id, counts, state="planned"):
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
     row = HistoryImport(workspace_id=number.workspace_id, whatsapp_number_id=number.id, created_by_id=user_id,
-                        since=since, until=until, scope=scope, state="planned", plan=counts,
+                        since=since, until=until, scope=scope, state=state, plan=counts,
                         progress={"chats_done": [], "stored": 0, "not_imported": 0})
     db.session.add(row)
     db.session.commit()

@@ -90,7 +90,8 @@ class ConnectionEvent(db.Model):
 
 
 class JobRun(db.Model):
-    """State of a user-visible background job (test sync, catch-up); outlives Redis TTLs."""
+    """State of a user-visible background job (test sync, catch-up, a gateway's connection test): the
+    row the page polls, which outlives Redis TTLs."""
 
     __tablename__ = "job_runs"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -35,7 +35,7 @@ class ExclusionEntry(db.Model):
 
 
 class HistoryImport(db.Model):
-    """One history import of a linked number: dry run → confirmed → running → done | failed."""
+    """One history import of a linked number: dry run (its own job) → confirmed → running → done | failed."""
 
     __tablename__ = "history_imports"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,7 +45,8 @@ class HistoryImport(db.Model):
     since = mapped_column(UTCDateTime)
     until = mapped_column(UTCDateTime)
     scope: Mapped[str] = mapped_column(sa.String(10), default="all")   # all | known
-    state: Mapped[str] = mapped_column(sa.String(12), default="planned")  # planned|storing|feeding|done|failed
+    state: Mapped[str] = mapped_column(sa.String(12), default="planned")
+    # planning | plan_failed (the dry run) → planned → storing → feeding → done | failed
     plan: Mapped[dict] = mapped_column(sa.JSON, default=dict)       # the dry run's counts
     progress: Mapped[dict] = mapped_column(sa.JSON, default=dict)   # {"chats_done": [...], "messages": n, ...}
     error: Mapped[str] = mapped_column(sa.Text, default="")

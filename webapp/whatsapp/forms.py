@@ -31,7 +31,3 @@ class PairingForm(FlaskForm):
 class SettingsForm(FlaskForm):
     mirror_deletions = BooleanField("Delete the Close activity when a message is deleted on WhatsApp")
     submit = SubmitField("Save")
-
-
-class ConfirmForm(FlaskForm):
-    submit = SubmitField("Confirm")

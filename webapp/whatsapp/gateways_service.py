@@ -1,4 +1,5 @@
 """Gateways of a workspace: add, test the connection, remove. Owner/admin only (checked by views)."""
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -8,7 +9,8 @@ from webapp.clients.gateways.base import GatewayError
 from webapp.clients.gateways.registry import client_for_kind
 from webapp.core import crypto
 from webapp.core.extensions import db
-from webapp.models import Gateway, NumberLink, utcnow
+from webapp.core.redis_conn import get_queue, job_alive
+from webapp.models import Gateway, JobRun, NumberLink, utcnow
 
 # When a connection test fails; each kind says `unauthorized` and `not_gateway` in its own words.
 UNREACHABLE = ("Closeline cannot reach the gateway at this URL. Check the address, that the gateway "
@@ -38,7 +40,7 @@ def clean_base_url(raw):
 def add_gateway(workspace_id, *, name, base_url, api_key, kind=registry.DEFAULT_KIND, created_by=None):
     errors = {}
     if kind not in registry.KINDS:
-        errors["kind"] = "Choose WAHA or Evolution API."
+        errors["kind"] = "Choose " + " or ".join(label for _, label in registry.choices()) + "."
     if not (name or "").strip():
         errors["name"] = "Give the gateway a name."
     try:
@@ -73,6 +75,62 @@ def test_connection(gateway):
     note = " It serves only the session 'default' (one number)." if info.single_session else ""
     kind = registry.KINDS[gateway.kind]
     return True, f"Connected: {kind.label} {info.version}, {kind.accounts_word}: {sessions}.{note}"
+
+
+TEST_JOB = "jobs.whatsapp.test_gateway"
+TEST_KIND = "gateway_test"
+TEST_STALLED_AFTER = timedelta(seconds=30)  # a pending test whose job vanished is written off after this
+
+
+def test_job_id(gateway_id):
+    return f"gateway-test-{gateway_id}"
+
+
+def latest_test(gateway):
+    """The gateway's last connection test (a JobRun), after writing off one whose job is gone."""
+    run = db.session.scalar(sa.select(JobRun).where(JobRun.kind == TEST_KIND,
+                                                    JobRun.rq_job_id == test_job_id(gateway.id))
+                            .order_by(JobRun.id.desc()).limit(1))
+    if run is not None and run.is_running and run.created_at < utcnow() - TEST_STALLED_AFTER \
+            and not job_alive(run.rq_job_id):
+        _finish_test(run, "failed", "The test stopped without an answer (a worker restarted?). Test again.")
+    return run
+
+
+def request_test(gateway, user=None):
+    """Test connection, asked for: a job asks the gateway (which may be slow or down) while the
+    gateway's card polls the JobRun. A test already waiting or running is reused."""
+    run = latest_test(gateway)
+    if run is not None and run.is_running:
+        return run
+    run = JobRun(workspace_id=gateway.workspace_id, kind=TEST_KIND, rq_job_id=test_job_id(gateway.id),
+                 status="queued", message="Testing the connection…", result={"gateway_id": gateway.id},
+                 started_by_id=user.id if user is not None else None)
+    db.session.add(run)
+    db.session.commit()  # before enqueueing: the worker must find the row
+    get_queue().enqueue(TEST_JOB, run.id, job_id=run.rq_job_id, job_timeout=120, result_ttl=60, failure_ttl=3600,
+                        description=f"connection test of gateway {gateway.id}")
+    return run
+
+
+def run_test(run_id):
+    """The job: one connection test, its answer on the JobRun (and on the gateway row)."""
+    run = db.session.get(JobRun, run_id)
+    if run is None or not run.is_running:
+        return "gone"
+    gateway = db.session.get(Gateway, (run.result or {}).get("gateway_id"))
+    if gateway is None:
+        return _finish_test(run, "failed", "The gateway was removed.")
+    run.status = "running"
+    db.session.commit()
+    ok, message = test_connection(gateway)
+    return _finish_test(run, "finished" if ok else "failed", message)
+
+
+def _finish_test(run, status, message):
+    run.status, run.message, run.finished_at = status, message, utcnow()
+    db.session.commit()
+    return status
 
 
 def remove_gateway(gateway):

@@ -7,11 +7,12 @@ from flask_login import current_user
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import cloud_numbers
 from webapp.clients.gateways.base import GatewayError
-from webapp.core.extensions import db
+from webapp.core.extensions import db, htmx
+from webapp.core.forms import ConfirmForm
 from webapp.core.phones import InvalidPhone
 from webapp.models import Gateway, Membership, NumberLink
 from webapp.whatsapp import gateways_service, health, inbox, linking, settings
-from webapp.whatsapp.forms import ConfirmForm, GatewayForm, LinkForm, PairingForm, SettingsForm
+from webapp.whatsapp.forms import GatewayForm, LinkForm, PairingForm, SettingsForm
 
 bp = Blueprint("whatsapp", __name__, url_prefix="/whatsapp")
 
@@ -44,6 +45,8 @@ def _render(gateway_form=None, link_form=None, status=200):
     return render_template(
         "whatsapp/page.html", workspace=workspace, me=me, links=links,
         gateways=gateways_service.gateways_of(workspace.id) if me.is_manager else [],
+        gateway_tests={g.id: gateways_service.latest_test(g) for g in gateways_service.gateways_of(workspace.id)}
+        if me.is_manager else {},
         has_gateways=bool(gateways_service.gateways_of(workspace.id)),
         gateway_form=gateway_form or GatewayForm(), link_form=link_form or _link_form(workspace, me),
         settings_form=SettingsForm(mirror_deletions=settings.mirror_deletions(workspace.id)),
@@ -73,8 +76,8 @@ def add_gateway():
         for field, message in exc.errors.items():
             getattr(form, field).errors.append(message)
         return _render(gateway_form=form, status=400)
-    ok, message = gateways_service.test_connection(gateway)
-    flash(f"Gateway {gateway.name} added. {message}", "success" if ok else "warning")
+    gateways_service.request_test(gateway, current_user)
+    flash(f"Gateway {gateway.name} added. Its connection is being tested: the answer appears on its card.", "success")
     return redirect(url_for("whatsapp.page"))
 
 
@@ -84,12 +87,23 @@ def test_gateway(gateway_id):
     gateway = get_or_404_in_workspace(Gateway, gateway_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    ok, message = gateways_service.test_connection(gateway)
-    if request.headers.get("HX-Request"):
-        return render_template("partials/_whatsapp_gateway.html", gateway=gateway, test_result=(ok, message),
-                               confirm_form=ConfirmForm())
-    flash(message, "success" if ok else "danger")
+    gateways_service.request_test(gateway, current_user)
+    if htmx:
+        return _gateway_card(gateway)
+    flash(f"Testing the connection of {gateway.name}: the answer appears on its card.", "info")
     return redirect(url_for("whatsapp.page"))
+
+
+@bp.get("/gateways/<int:gateway_id>")
+@workspace_role("admin")
+def gateway_card(gateway_id):
+    """One gateway's card (an HTMX fragment that polls while its connection test runs)."""
+    return _gateway_card(get_or_404_in_workspace(Gateway, gateway_id))
+
+
+def _gateway_card(gateway):
+    return render_template("partials/_whatsapp_gateway.html", gateway=gateway,
+                           test=gateways_service.latest_test(gateway), confirm_form=ConfirmForm())
 
 
 @bp.route("/gateways/<int:gateway_id>/remove", methods=["POST"])
