@@ -47,7 +47,7 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
 
 
 def _card(status=200, **kwargs):
-    response = make_response(render_template("partials/_close_card.html", **_card_context(**kwargs)), status)
+    response = make_response(render_template("close_connection/partials/_card.html", **_card_context(**kwargs)), status)
     if request.method == "POST":  # an action may have written history: the list below reloads itself
         response.headers["HX-Trigger"] = "closeHistory"
     response.vary.add("HX-Request")
@@ -70,7 +70,7 @@ def page():
         return _card()
     context = _card_context()
     context["events"] = service.history(context["workspace"].id) if context["can_manage"] else []
-    response = make_response(render_template("close/page.html", **context))
+    response = make_response(render_template("close_connection/page.html", **context))
     response.vary.add("HX-Request")
     return response
 
@@ -80,7 +80,7 @@ def page():
 def history():
     if not htmx:
         return redirect(url_for("close.page"))
-    return render_template("partials/_close_history.html", events=service.history(current_workspace().id))
+    return render_template("close_connection/partials/_history.html", events=service.history(current_workspace().id))
 
 
 # --- connect --------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def disconnect():
         if not htmx:
             context = _card_context(confirm_disconnect=True)
             context["events"] = service.history(context["workspace"].id)
-            return render_template("close/page.html", **context)
+            return render_template("close_connection/page.html", **context)
         return _card(confirm_disconnect=True)
     if connection is None:
         return _respond("The workspace is not connected to Close.", "warning")

@@ -1,4 +1,4 @@
-"""Geometry of the dashboard's stacked bar chart, drawn as inline SVG by partials/_dashboard_chart.html.
+"""Geometry of the dashboard's stacked bar chart, drawn as inline SVG by dashboard/partials/_chart.html.
 
 Pure functions of the hourly counts: no JavaScript, nothing fetched by the browser.
 """

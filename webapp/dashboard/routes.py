@@ -27,7 +27,7 @@ def index():
 def dashboard():
     workspace = current_workspace()
     membership = current_membership()
-    return render_template("main/dashboard.html", workspace=workspace, membership=membership,
+    return render_template("dashboard/dashboard.html", workspace=workspace, membership=membership,
                            close=overview.close_status(workspace, membership), totals=totals(workspace.id),
                            chart=chart.stacked_bars(stats.hourly_outcomes(workspace.id)),
                            numbers=stats.numbers_health(workspace.id),
@@ -39,7 +39,7 @@ def dashboard():
 def no_workspace():
     if current_membership() is not None:
         return redirect(url_for("main.dashboard"))
-    return render_template("main/no_workspace.html")
+    return render_template("dashboard/no_workspace.html")
 
 
 @bp.route("/notifications")
@@ -49,7 +49,7 @@ def notifications():
         sa.select(Notification).where(Notification.user_id == current_user.id,
                                       Notification.workspace_id == current_workspace().id)
         .order_by(Notification.created_at.desc()).limit(50)).all()
-    return render_template("main/notifications.html", notifications=rows)
+    return render_template("dashboard/notifications.html", notifications=rows)
 
 
 @bp.route("/notifications/read", methods=["POST"])

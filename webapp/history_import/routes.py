@@ -44,7 +44,7 @@ def page():
     workspace = current_workspace()
     imports = db.session.scalars(sa.select(HistoryImport).where(HistoryImport.workspace_id == workspace.id)
                                  .order_by(HistoryImport.id.desc()).limit(20)).all()
-    return render_template("history/page.html", numbers=_numbers(workspace.id), imports=imports,
+    return render_template("history_import/page.html", numbers=_numbers(workspace.id), imports=imports,
                            chosen=request.args.get("number", type=int),
                            periods=history.PERIODS, labels=history.SKIP_LABELS)
 
@@ -71,7 +71,7 @@ def detail(import_id):
     """The import's page; its dry-run section alone while that section polls (HTMX)."""
     row = get_or_404_in_workspace(HistoryImport, import_id)
     history.write_off_stalled_plan(row)
-    template = "history/_plan.html" if htmx else "history/detail.html"
+    template = "history_import/_plan.html" if htmx else "history_import/detail.html"
     return render_template(template, row=row, labels=history.SKIP_LABELS, status=history.status(row))
 
 
@@ -79,7 +79,7 @@ def detail(import_id):
 @workspace_role("admin")
 def progress(import_id):
     row = get_or_404_in_workspace(HistoryImport, import_id)
-    return render_template("history/_progress.html", row=row, status=history.status(row))
+    return render_template("history_import/_progress.html", row=row, status=history.status(row))
 
 
 @bp.post("/<int:import_id>/start")

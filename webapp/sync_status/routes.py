@@ -58,26 +58,26 @@ def _page_context():
 @bp.get("/")
 @workspace_role("member")
 def status():
-    return render_template("sync/status.html", **_page_context())
+    return render_template("sync_status/status.html", **_page_context())
 
 
 @bp.get("/log")
 @workspace_role("member")
 def log():
-    return render_template("partials/_sync_log.html", oob_totals=bool(htmx), **_log_context())
+    return render_template("sync_status/partials/_log.html", oob_totals=bool(htmx), **_log_context())
 
 
 @bp.get("/totals")
 @workspace_role("member")
 def totals():
     workspace = current_workspace()
-    return render_template("partials/_sync_totals.html", totals=state_totals(workspace.id),
+    return render_template("sync_status/partials/_totals.html", totals=state_totals(workspace.id),
                            numbers=message_log.numbers_overview(workspace.id))
 
 
 def _back(notice, level="success"):
     if htmx:
-        return render_template("partials/_sync_log.html", oob_totals=True, notice=notice, notice_level=level,
+        return render_template("sync_status/partials/_log.html", oob_totals=True, notice=notice, notice_level=level,
                                **_log_context())
     flash(notice, level)
     return redirect(url_for("sync.status", **{k: v for k, v in request.args.items()}))
@@ -126,7 +126,7 @@ def reroute(chat_id):
 def move_status(chat_id):
     """The chat's move progress (an HTMX fragment that polls while a move is under way)."""
     chat = get_or_404_in_workspace(Chat, chat_id)
-    return render_template("partials/_move_status.html", move=moves.move_status(chat), move_chat_id=chat.id)
+    return render_template("sync_status/partials/_move_status.html", move=moves.move_status(chat), move_chat_id=chat.id)
 
 
 @bp.post("/chats/<int:chat_id>/move")

@@ -102,7 +102,7 @@ def gateway_card(gateway_id):
 
 
 def _gateway_card(gateway):
-    return render_template("partials/_whatsapp_gateway.html", gateway=gateway,
+    return render_template("whatsapp/partials/_gateway.html", gateway=gateway,
                            test=gateways_service.latest_test(gateway), confirm_form=ConfirmForm())
 
 
@@ -164,7 +164,7 @@ def link_status(link_id):
     link = _link_or_404(link_id)
     if not link.is_final:
         linking.refresh(link)
-    return render_template("partials/_whatsapp_link_status.html", link=link, confirm_form=ConfirmForm())
+    return render_template("whatsapp/partials/_link_status.html", link=link, confirm_form=ConfirmForm())
 
 
 @bp.route("/links/<int:link_id>/qr.png")
@@ -195,7 +195,7 @@ def pairing_code(link_id):
             error = f"The gateway could not give a code: {exc.message} Scan the QR code instead."
     else:
         error = "Enter your WhatsApp number in international format."
-    return render_template("partials/_whatsapp_pairing.html", link=link, code=code, error=error,
+    return render_template("whatsapp/partials/_pairing.html", link=link, code=code, error=error,
                            pairing_form=form), (200 if code else 400)
 
 
