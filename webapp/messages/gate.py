@@ -74,6 +74,20 @@ def clean_edit(message, text):
     return _redact(rules, text)
 
 
+def screen_inbound(rules, chat, remote_phone, text):
+    """What a webhook inbox may keep of a message before ingest sees it: None when its chat or
+    phone is excluded (keep no content at all), else the redacted text. The same rules ingest
+    applies, so raw text never rests anywhere, not even for the seconds before processing."""
+    if _excluded_by(rules.entries, chat, remote_phone, ()):
+        return None
+    return _redact(rules, text)[0]
+
+
+def redact_name(rules, name):
+    """A file name goes through the same redaction as text (a card number can be a file name)."""
+    return _redact(rules, name)[0] if name else name
+
+
 def _redact(rules, text):
     return redaction.redact(text, codes=rules.settings.redact_codes, cards=rules.settings.redact_cards)
 

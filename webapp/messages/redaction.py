@@ -38,8 +38,11 @@ CARD_SEPARATORS = re.compile(r"^\d(?:[ -]?\d)*$")
 
 
 def redact(text, codes=True, cards=True):
-    """The text with codes/card numbers replaced, and how many of each were replaced."""
-    counts = {}
+    """The text with codes/card numbers replaced, and how many of each were replaced.
+
+    Idempotent: placeholders already in the text count as redactions, so text redacted earlier
+    on its way in (the webhook inbox) reports the same counts when ingest redacts it again."""
+    counts = {label: text.count(mark) for label, mark in PLACEHOLDERS.items() if text and mark in text}
     if not text or not (codes or cards):
         return text, counts
     code_spans = _code_word_spans(text) if codes else []

@@ -1,10 +1,14 @@
 """The webhook inbox: accept a gateway delivery (verify, store, answer), then process it in a job.
 
 accept(): the HMAC is checked on the raw body against the keys of the gateway's sessions before
-anything is parsed; the envelope is stored once per dedupe key (WAHA's message id + event), so
-repeated deliveries are answered 200 and change nothing. Processing happens in
-`jobs.whatsapp.process_events` — one job per gateway at a time (a Redis flag, like the sync drain).
+anything is parsed. The body is then parsed into the gateway-neutral events and screened by the
+privacy gate (an excluded chat keeps no content; text and file names are redacted); only that
+screened form is stored, once per dedupe key (WAHA's message id + event), so repeated deliveries
+are answered 200 and change nothing. The raw body, and any secret in it (Evolution sends its
+instance token), is never written. A processed event keeps only what idempotency needs.
+Processing happens in `jobs.whatsapp.process_events` — one job per gateway at a time.
 """
+import dataclasses
 import json
 import logging
 from datetime import timedelta
@@ -14,12 +18,13 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.clients.close.client import CloseError
 from webapp.clients.gateways import base
+from webapp.clients.gateways.formats import phone_jid
 from webapp.clients.gateways.registry import client_for_kind
 from webapp.core import crypto
 from webapp.core.extensions import db
 from webapp.core.redis_conn import JobFlag, get_queue
-from webapp.messages import edits
-from webapp.models import Gateway, GatewayEvent, NumberLink, utcnow
+from webapp.messages import edits, gate
+from webapp.models import Chat, Gateway, GatewayEvent, NumberLink, utcnow
 from webapp.whatsapp import ingest_bridge, linking, messages, settings
 from webapp.whatsapp.gateways_service import client_for
 
@@ -30,6 +35,8 @@ PROCESSING = JobFlag("closeline:whatsapp:events", 120)
 BATCH = 50
 MAX_ATTEMPTS = 30           # held/failed events are retried by the sweep (about every minute)
 HOLD_LIFETIME = timedelta(days=2)
+FINAL_STATES = ("done", "ignored", "dead")
+RECORD_VERSION = 2  # payload = {"v": 2, "events": [screened event records]}; older rows hold the raw body
 
 
 # -- accepting a delivery ------------------------------------------------------------------------------
@@ -68,9 +75,11 @@ def accept(gateway, raw, headers):
     if not isinstance(envelope, dict) or not envelope.get("event"):
         return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
     gateway_id = gateway.id
+    session_name = str(client.session_of(envelope) or "")[:60]
+    payload, state, reason = _screened_payload(gateway, client, session_name, envelope)
     row = dict(workspace_id=gateway.workspace_id, gateway_id=gateway_id, dedupe_key=client.dedupe_key(envelope),
-               event=str(envelope["event"])[:40], session_name=str(client.session_of(envelope) or "")[:60],
-               payload=envelope, state="received", reason="", attempts=0, created_at=utcnow())
+               event=str(envelope["event"])[:40], session_name=session_name,
+               payload=payload, state=state, reason=reason, attempts=0, created_at=utcnow())
     try:
         # One INSERT and a commit: the unique (gateway, dedupe key) turns a repeat into a no-op.
         db.session.execute(sa.insert(GatewayEvent).values(**row))
@@ -80,6 +89,64 @@ def accept(gateway, raw, headers):
         return 200, {"status": "duplicate"}
     kick(gateway_id)
     return 200, {"status": "stored"}
+
+
+def _screened_payload(gateway, client, session_name, envelope):
+    """(payload, state, reason) to store: the parsed events after the privacy gate. An envelope
+    the client cannot read is kept as a dead event with its reason (visible, never retried with
+    raw text we did not keep)."""
+    try:
+        events = client.parse_webhook(envelope)
+    except Exception as exc:  # a body we can't read must still be answered and shown, not lost silently
+        log.warning("gateway %s sent an event its client could not read: %s", gateway.id, type(exc).__name__)
+        return {}, "dead", f"The gateway's event could not be read ({type(exc).__name__})."
+    rules = gate.rules_for(gateway.workspace_id)
+    number_id = db.session.scalar(sa.select(NumberLink.whatsapp_number_id).where(
+        NumberLink.gateway_id == gateway.id, NumberLink.session_name == session_name))
+    screened = [_screen(rules, number_id, event) for event in events]
+    return {"v": RECORD_VERSION, "events": [base.event_record(event) for event in screened]}, "received", ""
+
+
+def _screen(rules, number_id, event):
+    if isinstance(event, base.MessageEvent):
+        message = event.message
+        phone_jid = message.phone_hint if message.chat_jid.endswith("@lid") else message.chat_jid
+        text = gate.screen_inbound(rules, _chat(number_id, message.chat_jid, phone_jid), _phone(phone_jid),
+                                   message.text)
+        if text is None:
+            return base.MessageEvent(dataclasses.replace(message, text="", media=[], sender_name=""))
+        media = [dataclasses.replace(m, filename=gate.redact_name(rules, m.filename)) for m in message.media]
+        return base.MessageEvent(dataclasses.replace(message, text=text, media=media))
+    if isinstance(event, base.EditEvent):
+        chat = _chat(number_id, event.chat_jid, event.chat_jid) if event.chat_jid else None
+        text = gate.screen_inbound(rules, chat, _phone(event.chat_jid), event.text)
+        return dataclasses.replace(event, text=text or "")
+    return event
+
+
+def _chat(number_id, *external_ids):
+    """The stored chat of this number with one of these ids (to honour "never sync this chat")."""
+    ids = [phone_jid(i) for i in external_ids if i]
+    if number_id is None or not ids:
+        return None
+    return db.session.scalar(sa.select(Chat).where(Chat.whatsapp_number_id == number_id,
+                                                   Chat.external_id.in_(ids)).limit(1))
+
+
+def _phone(jid):
+    """+E.164 of a phone JID (…@c.us, …@s.whatsapp.net), None for groups, LIDs and unknowns."""
+    if not jid or not jid.endswith(("@c.us", "@s.whatsapp.net")):
+        return None
+    digits = jid.split("@")[0].split(":")[0]
+    return "+" + digits if digits.isdigit() else None
+
+
+def events_of(event_row, client):
+    """The parsed events of an inbox row (rows stored before screening kept the raw body)."""
+    payload = event_row.payload or {}
+    if payload.get("v") == RECORD_VERSION:
+        return [base.event_from_record(record) for record in payload.get("events") or []]
+    return client.parse_webhook(payload)
 
 
 # -- scheduling ------------------------------------------------------------------------------------------
@@ -144,7 +211,7 @@ def process_one(event, gateway, client):
         if link is None:
             _finish(event, "ignored", "no linked number uses this session")
             return
-        outcomes = [handle(link, client, parsed, event.payload) for parsed in client.parse_webhook(event.payload)]
+        outcomes = [handle(link, client, parsed) for parsed in events_of(event, client)]
         state, reason = outcomes[-1] if outcomes else ("ignored", "nothing to do")
         _finish(event, state, reason)
     except (messages.Hold, edits.Busy) as hold:
@@ -153,9 +220,9 @@ def process_one(event, gateway, client):
         db.session.rollback()
         _finish(event, "failed", f"{type(exc).__name__}: {getattr(exc, 'message', exc)}")
     except Exception as exc:  # keep the event, look at it later; never lose the delivery
-        log.exception("WhatsApp event %s failed", event.id)
+        log.error("WhatsApp event %s failed: %s", event.id, type(exc).__name__)
         db.session.rollback()
-        _finish(event, "failed", f"Unexpected error: {exc}")
+        _finish(event, "failed", f"Unexpected error: {type(exc).__name__}")
 
 
 def _finish(event, state, reason):
@@ -164,10 +231,12 @@ def _finish(event, state, reason):
                                         event.created_at < utcnow() - HOLD_LIFETIME):
         state, reason = "dead", f"{reason} (gave up after {event.attempts} attempts)"
     event.state, event.reason, event.processed_at = state, reason[:2000], utcnow()
+    if state in FINAL_STATES:
+        event.payload = {}  # the dedupe key is all a late retry needs; the content lives on the message
     db.session.commit()
 
 
-def handle(link, client, parsed, envelope):
+def handle(link, client, parsed):
     """One parsed event → (inbox state, reason)."""
     if isinstance(parsed, base.StatusEvent):
         linking.apply_status(link, parsed.status, parsed.me, parsed.at)
@@ -212,7 +281,7 @@ def _target_id(link, client, parsed):
 def forget_old(days=7):
     """Handled deliveries are kept a week (dedupe window for late retries, and for support), then dropped."""
     cutoff = utcnow() - timedelta(days=days)
-    db.session.execute(sa.delete(GatewayEvent).where(GatewayEvent.state.in_(("done", "ignored", "dead")),
+    db.session.execute(sa.delete(GatewayEvent).where(GatewayEvent.state.in_(FINAL_STATES),
                                                      GatewayEvent.created_at < cutoff))
     db.session.commit()
 

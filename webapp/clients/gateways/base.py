@@ -5,7 +5,7 @@ A gateway kind (WAHA, Evolution API, …) is one module in this package defining
 payloads are turned into the event dataclasses below by the client's `parse_webhook`.
 """
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
@@ -225,3 +225,33 @@ class GatewayClient(ABC):
     def signature_ok(raw, headers, key) -> bool:
         """Is the raw webhook body signed with `key`? Checked before anything is parsed."""
 
+
+
+# -- events as stored rows: the webhook inbox keeps these, never the gateway's raw body ---------------
+
+_EVENT_TYPES = {"message": MessageEvent, "edit": EditEvent, "revoke": RevokeEvent, "status": StatusEvent,
+                "ignored": IgnoredEvent}
+_TYPE_NAMES = {cls: name for name, cls in _EVENT_TYPES.items()}
+
+
+def event_record(event):
+    """A parsed event as plain JSON-ready data (see event_from_record)."""
+    data = asdict(event)
+    if isinstance(event, MessageEvent):
+        data["message"]["sent_at"] = event.message.sent_at.isoformat()
+    if isinstance(event, StatusEvent) and event.at is not None:
+        data["at"] = event.at.isoformat()
+    return {"type": _TYPE_NAMES[type(event)], **data}
+
+
+def event_from_record(record):
+    data = dict(record)
+    cls = _EVENT_TYPES[data.pop("type")]
+    if cls is MessageEvent:
+        message = dict(data["message"])
+        message["sent_at"] = datetime.fromisoformat(message["sent_at"])
+        message["media"] = [Media(**media) for media in message.get("media") or []]
+        return MessageEvent(GatewayMessage(**message))
+    if cls is StatusEvent and data.get("at"):
+        data["at"] = datetime.fromisoformat(data["at"])
+    return cls(**data)
