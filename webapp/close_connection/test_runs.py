@@ -25,6 +25,7 @@ from webapp.models import Chat, ChatLink, CloseConnection, JobRun, Message, utcn
 log = logging.getLogger(__name__)
 
 TEST_SYNC_LIMIT = 10
+SENDABLE = ("queued", "failed")  # what the live sync would send now; other states are reported, never sent
 LOST_AFTER = timedelta(seconds=30)  # a queued row whose RQ job vanished is marked failed after this
 JOB_IDS = {"test_sync": "test-sync-{}", "catch_up": "catch-up-{}", "check": "check-connection-{}"}
 RUN_JOB = "jobs.connection.run_job"
@@ -199,6 +200,9 @@ def latest_direct_messages(workspace_id, limit=TEST_SYNC_LIMIT):
 
 
 def test_sync(run):
+    """The latest direct-chat messages, through the live sync's own rules: a message the live sync
+    would send now is sent, one already in Close is not sent again, and one the rules skipped or
+    held stays as it is. The card says which was which."""
     result = {"checks": [], "items": []}
     if not _check_connection(run, result):
         return
@@ -208,22 +212,42 @@ def test_sync(run):
                 result)
         return
     ids = [m.id for m in messages]
-    _progress(run, 0, len(ids), f"Syncing {len(ids)} latest messages…", result)
+    _progress(run, 0, len(ids), f"Looking at the {len(ids)} latest messages…", result)
     for done, message_id in enumerate(ids, start=1):
         try:
-            result["items"].append(_sync_one(message_id))
+            result["items"].append(_test_one(message_id))
         except CloseAuthError:
             db.session.rollback()
             _finish(db.session.get(JobRun, run.id), "failed",
                     "Close refused the connection during the test sync; see the card.", result)
             return
         run = db.session.get(JobRun, run.id)
-        _progress(run, done, message=f"Synced {done} of {len(ids)}…", result=result)
-    synced = sum(1 for i in result["items"] if i["state"] == "synced")
-    _finish(run, "finished", f"Test sync done: {synced} of {len(ids)} messages are in Close.", result)
+        _progress(run, done, message=f"{done} of {len(ids)} done…", result=result)
+    status, summary = _test_summary(result["items"])
+    _finish(run, status, summary, result)
 
 
-def _sync_one(message_id):
+def _test_summary(items):
+    """(status, sentence): what was sent now, what already was in Close, what stayed out and why."""
+    by_outcome = {}
+    for item in items:
+        by_outcome.setdefault(item["outcome"], []).append(item)
+    parts = [f"{len(by_outcome.get('sent', []))} sent to Close now"]
+    if by_outcome.get("already"):
+        parts.append(f"{len(by_outcome['already'])} already in Close (not sent again)")
+    if by_outcome.get("not_sent"):
+        parts.append(f"{len(by_outcome['not_sent'])} not sent, as the live sync would not send them")
+    if by_outcome.get("failed"):
+        parts.append(f"{len(by_outcome['failed'])} could not be synced (see each one's reason)")
+    return ("failed" if by_outcome.get("failed") else "finished"), "Test sync done: " + ", ".join(parts) + "."
+
+
+def _test_one(message_id):
+    message = db.session.get(Message, message_id)
+    if message.state == "synced":
+        return _item(message, "already")
+    if message.state not in SENDABLE:
+        return _item(message, "not_sent")
     error = None
     try:
         sync_message_now(message_id)
@@ -235,11 +259,20 @@ def _sync_one(message_id):
         error = f"error: {type(exc).__name__}"
     db.session.expire_all()
     message = db.session.get(Message, message_id)
+    return _item(message, "sent" if message.state == "synced" and not error else "failed", error)
+
+
+OUTCOME_WORDS = {"sent": "sent now", "already": "already in Close", "not_sent": "not sent", "failed": "not synced"}
+
+
+def _item(message, outcome, error=None):
+    """One line of the card's table. No message text: the card links to the message in the log."""
     return {"message_id": message.id, "chat": message.chat.display_name or message.chat.remote_phone or "",
-            "direction": message.direction, "text": (message.text or "")[:80],
-            "state": message.state if not error else "not synced",
-            "reason": error or message.reason or "", "lead_id": message.close_lead_id,
-            "lead_name": _lead_name(message), "lead_url": lead_url(message.close_lead_id)}
+            "direction": message.direction, "sent_at": message.sent_at.strftime("%Y-%m-%d %H:%M"),
+            "outcome": outcome, "state": OUTCOME_WORDS[outcome],
+            "reason": error or (message.reason if outcome in ("not_sent", "failed") else "") or "",
+            "lead_id": message.close_lead_id, "lead_name": _lead_name(message),
+            "lead_url": lead_url(message.close_lead_id)}
 
 
 def _lead_name(message):
