@@ -1,7 +1,7 @@
 """RQ jobs of the WhatsApp gateways. They take ids; the rows are the truth. Enqueued by dotted
 name ("jobs.whatsapp.process_events", "jobs.whatsapp.recover", …): webapp/ never imports jobs/."""
 from webapp.jobs_app import job_context
-from webapp.whatsapp import gateways_service, health, inbox, recovery
+from webapp.whatsapp import gateways_service, health, inbox, linking, recovery
 
 
 def process_events(gateway_id):
@@ -18,6 +18,12 @@ def test_gateway(run_id):
     """One gateway connection test, asked for on the WhatsApp page."""
     with job_context():
         return gateways_service.run_test(run_id)
+
+
+def end_session(gateway_id, session_name):
+    """End a removed member's session at its gateway (retried by RQ while the gateway is down)."""
+    with job_context():
+        return linking.end_session(gateway_id, session_name)
 
 
 def recover(link_id):

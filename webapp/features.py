@@ -20,6 +20,7 @@ from webapp.privacy.routes import bp as privacy_bp
 from webapp.sync_status.routes import bp as sync_bp
 from webapp.team.routes import bp as team_bp
 from webapp.whatsapp import history_source
+from webapp.whatsapp import linking as whatsapp_linking
 from webapp.whatsapp.routes import bp as whatsapp_bp
 from webapp.whatsapp.webhook import bp as whatsapp_hooks_bp
 
@@ -45,4 +46,5 @@ def register(app):
     app.add_template_filter(event_label)
     app.add_template_filter(plain_detail)
     member_removed.connect(on_member_removed)
+    member_removed.connect(whatsapp_linking.on_member_removed)
     subscription_changed.connect(on_subscription_changed)

@@ -19,7 +19,8 @@ from webapp.models import Chat, ExclusionEntry, Message, PrivacySettings, utcnow
 EXCLUDED_CHAT = "Excluded chat (never sync): message content not stored."
 EXCLUDED_PHONE = "Phone on the workspace exclusion list: message content not stored."
 EXCLUDED_LABEL = "Chat label on the workspace exclusion list: message content not stored."
-EXCLUDED_REASONS = (EXCLUDED_CHAT, EXCLUDED_PHONE, EXCLUDED_LABEL)
+EXCLUDED_FORMER_MEMBER = "The member of this number was removed from the workspace: message content not stored."
+EXCLUDED_REASONS = (EXCLUDED_CHAT, EXCLUDED_PHONE, EXCLUDED_LABEL, EXCLUDED_FORMER_MEMBER)
 UNSENT_STATES = ("received", "queued", "held", "failed")
 
 
@@ -99,6 +100,8 @@ def exclusion_reason(workspace_id, chat, remote_phone, labels=()):
 def _excluded_by(entries, chat, remote_phone, labels):
     if chat is not None and chat.excluded_at is not None:
         return EXCLUDED_CHAT
+    if chat is not None and chat.number is not None and chat.number.stopped_at is not None:
+        return EXCLUDED_FORMER_MEMBER
     if remote_phone and ("phone", remote_phone) in entries:
         return EXCLUDED_PHONE
     if any(("label", label.strip().lower()) in entries for label in labels or ()):

@@ -119,6 +119,8 @@ class WhatsAppNumber(db.Model):
     e164: Mapped[str] = mapped_column(sa.String(20))
     label: Mapped[str] = mapped_column(sa.String(60), default="")
     last_synced_at = mapped_column(UTCDateTime, nullable=True)
+    # Set when its member is removed: nothing of this number syncs (or is stored) from then on.
+    stopped_at = mapped_column(UTCDateTime, nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
     membership = relationship("Membership", back_populates="numbers")

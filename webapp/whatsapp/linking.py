@@ -9,13 +9,15 @@ import secrets
 
 import sqlalchemy as sa
 from flask import current_app
+from rq import Retry
 
 from webapp.clients.gateways import base
 from webapp.core import crypto
 from webapp.core.extensions import db
 from webapp.core.phones import InvalidPhone, to_e164
 from webapp.core.redis_conn import get_queue
-from webapp.models import NumberLink, WhatsAppNumber, utcnow
+from webapp.messages import gate
+from webapp.models import Chat, Gateway, NumberLink, WhatsAppNumber, utcnow
 from webapp.models.whatsapp import TROUBLE_STATES
 from webapp.whatsapp import notify
 from webapp.whatsapp.gateways_service import client_for
@@ -231,3 +233,41 @@ def enqueue_recovery(link):
                             description=f"WhatsApp gap recovery for link {link.id}")
     except Exception:
         log.exception("could not enqueue gap recovery for link %s (the schedule catches up)", link.id)
+
+
+END_SESSION_JOB = "jobs.whatsapp.end_session"
+
+
+def on_member_removed(membership, actor=None, **_):
+    """A removed member's WhatsApp stops syncing at once: their numbers are stopped (the gate stores
+    nothing of them from now on), their links are forgotten, and a job ends each session at its
+    gateway (retried while the gateway is down). The owner and admins are told."""
+    now = utcnow()
+    numbers = [number.e164 for number in membership.numbers]
+    for number in membership.numbers:
+        number.stopped_at = now
+    chat_ids = db.session.scalars(sa.select(Chat.id).where(
+        Chat.whatsapp_number_id.in_([number.id for number in membership.numbers]))).all()
+    if chat_ids:  # what was waiting to sync stays out of Close too, with its content dropped
+        gate.scrub_unsent(membership.workspace_id, chat_ids, gate.EXCLUDED_FORMER_MEMBER)
+    links = db.session.scalars(sa.select(NumberLink).where(NumberLink.membership_id == membership.id)).all()
+    sessions = [(link.gateway_id, link.session_name) for link in links]
+    for link in links:
+        db.session.delete(link)
+    if numbers:
+        notify.member_numbers_stopped(membership, numbers, len(sessions))
+    db.session.flush()
+    for gateway_id, session_name in sessions:
+        get_queue().enqueue(END_SESSION_JOB, gateway_id, session_name,
+                            retry=Retry(max=5, interval=[30, 120, 600, 1800, 3600]),
+                            result_ttl=300, failure_ttl=7 * 24 * 3600,
+                            description=f"end session {session_name} of a removed member")
+
+
+def end_session(gateway_id, session_name):
+    """Log out and delete a session at its gateway (the job of a member's removal)."""
+    gateway = db.session.get(Gateway, gateway_id)
+    if gateway is None:
+        return "gateway gone"
+    client_for(gateway).logout_and_delete(session_name)  # a GatewayError makes RQ retry
+    return "ended"

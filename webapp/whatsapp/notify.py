@@ -26,6 +26,16 @@ def trouble_text(link):
     return text + " Messages are fetched again once it works."
 
 
+def member_numbers_stopped(membership, numbers, sessions):
+    """The owner and admins learn that a removed member's numbers stopped (committed by the caller)."""
+    who = membership.user.name or membership.user.email
+    text = (f"{who} was removed from the workspace: WhatsApp {', '.join(numbers)} no longer syncs and nothing "
+            f"of it is stored from now on." + (" Its session is being ended on the gateway." if sessions else ""))
+    for user in managers(db.session, membership.workspace_id):
+        if user.id != membership.user_id:
+            db.session.add(Notification(workspace_id=membership.workspace_id, user_id=user.id, text=text, link=PAGE))
+
+
 def send(recipients, text):
     send_email(recipients, "Closeline: a WhatsApp number stopped syncing", text)
 
