@@ -123,16 +123,29 @@ def can_exclude(membership, chat):
 
 
 def exclude_chat(membership, chat):
-    """Never sync this chat again; its unsent messages lose their content and are skipped.
-    Returns how many unsent messages were emptied. Already synced messages stay in Close."""
+    """Never sync this chat again; its unsent messages lose their content and are skipped, and
+    Closeline erases its own copy of the ones already synced (Close keeps its copy).
+    Returns how many unsent messages were emptied."""
     if not can_exclude(membership, chat):
         raise PrivacyError("Only the member whose number this chat is on, or an owner/admin, can exclude it.")
     if chat.excluded_at is None:
         chat.excluded_at = utcnow()
         chat.excluded_by_id = membership.user_id
     count = scrub_unsent(chat.workspace_id, [chat.id], EXCLUDED_CHAT)
+    erase_content(chat.workspace_id, [chat.id])
     db.session.commit()
     return count
+
+
+def erase_content(workspace_id, chat_ids):
+    """Every message of these chats keeps its ids, state and Close activity id (so nothing is ever
+    synced twice) and loses its text, files and sender. Returns how many rows changed."""
+    if not chat_ids:
+        return 0
+    return db.session.execute(
+        sa.update(Message).where(Message.workspace_id == workspace_id, Message.chat_id.in_(chat_ids))
+        .values(text="", attachments=[], sender_name="", sender_phone=None, redactions={}, updated_at=utcnow())
+    ).rowcount
 
 
 def include_chat(membership, chat):

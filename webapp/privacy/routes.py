@@ -75,7 +75,7 @@ def exclude_chat(chat_id):
         return _back(), 303
     flash(f"{chat.display_name or chat.remote_phone or 'The chat'} is never synced again"
           + (f"; {count} waiting message(s) were emptied and skipped." if count else ".")
-          + " Messages already in Close stay there.", "success")
+          + " Closeline erased its copy of the chat's messages; the ones already in Close stay in Close.", "success")
     return _back()
 
 
