@@ -1,34 +1,24 @@
 """Shared fixtures: a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL), real Redis
-(a private redis-server per run), the Close sandbox over real HTTP,
-and a real RQ worker process."""
+(a private redis-server per run), the Close sandbox over real HTTP, a real RQ worker process,
+Closeline over real HTTP, and the sync engine's fixtures every feature uses. Fixtures live in
+conftest files and are asked for by name; plain helpers are imported from tests.helpers."""
 import os
-import re
 import shutil
-import socket
 import subprocess
-import sys
-import threading
-import time
 import uuid
-from contextlib import contextmanager
 
 import pytest
 import redis
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-FERNET_KEY = "l5Ohc7e6B9G0N8x0q3lJ2hS9iTqY4c2sVqf7mFZt0ZQ="
-PASSWORD = "closeline-demo"
+from tests.helpers.messages import Api, sandbox_ids
+from tests.helpers.servers import free_port, port_open, served
+from tests.helpers.waiting import wait_for
+from tests.helpers.web import PASSWORD, Browser
+from tests.helpers.workers import start_worker, stop_worker
 
-
-def _port_open(host, port):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+# Fixture modules every directory may use (the `chromium` browser), registered once here.
+pytest_plugins = ["tests.helpers.browser"]
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +35,7 @@ def redis_url(tmp_path_factory):
         proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                  "--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))],
                                 stdout=subprocess.DEVNULL)
-        wait_for(lambda: _port_open("127.0.0.1", port), timeout=30, message="redis-server to listen")
+        wait_for(lambda: port_open("127.0.0.1", port), timeout=30, message="redis-server to listen")
         yield f"redis://127.0.0.1:{port}/0"
         proc.terminate()
         proc.wait(timeout=10)
@@ -74,26 +64,6 @@ def database_url(tmp_path_factory):
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def served(app, port=None):
-    """Closeline over real HTTP in a thread of this process (so a test can still steer it)."""
-    port = port or free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 @pytest.fixture(scope="session")
@@ -224,43 +194,6 @@ def demo(app):
                              "acme": workspaces["Acme Inc"], "globex": workspaces["Globex"]})
 
 
-class Browser:
-    """A Flask test client that signs in and sends CSRF tokens like a real browser would."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def csrf(self):
-        page = self.client.get("/auth/login", follow_redirects=True).get_data(as_text=True)
-        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or \
-            re.search(r'"X-CSRFToken": "([^"]+)"', page)
-        assert match, "no CSRF token on the page"
-        return match.group(1)
-
-    def login(self, email, password=PASSWORD):
-        token = self.csrf()
-        response = self.client.post("/auth/login", data={"email": email, "password": password,
-                                                         "csrf_token": token})
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        return self
-
-    def get(self, url, **kwargs):
-        return self.client.get(url, **kwargs)
-
-    def post(self, url, data=None, htmx=False, csrf=True, **kwargs):
-        data = dict(data or {})
-        headers = dict(kwargs.pop("headers", {}) or {})
-        if csrf:
-            token = self.csrf()
-            if htmx:
-                headers["X-CSRFToken"] = token
-            else:
-                data.setdefault("csrf_token", token)
-        if htmx:
-            headers["HX-Request"] = "true"
-        return self.client.post(url, data=data, headers=headers, **kwargs)
-
-
 @pytest.fixture
 def browser(app):
     return Browser(app.test_client())
@@ -272,44 +205,6 @@ def login(app):
     return lambda email, password=PASSWORD: Browser(app.test_client()).login(email, password)
 
 
-def start_worker(app, database_url, redis_url, name=None):
-    """The one worker launcher: a real `rq worker` process (forking, with scheduler) with the app's
-    Close and sync settings, returned once it is registered in Redis (ready to take jobs)."""
-    from rq import Worker
-    env = dict(os.environ)
-    env.update({
-        "FLASK_CONFIG": "development",
-        "SECRET_KEY": "test-secret-key",
-        "TOKEN_ENCRYPTION_KEY": FERNET_KEY,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PYTHONPATH": ROOT,
-    })
-    for key, value in app.config.items():
-        if key.startswith(("CLOSE_", "SYNC_")) and isinstance(value, (str, int, float)):
-            env[key] = str(value)
-    name = name or f"test-worker-{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--worker-class",
-         "jobs.worker.PreloadedWorker", "--url", redis_url, "--name", name,
-         "--logging_level", "WARNING", app.config["RQ_QUEUE"]],
-        cwd=ROOT, env=env)
-    connection = redis.Redis.from_url(redis_url)
-    wait_for(lambda: proc.poll() is not None or any(w.name == name for w in Worker.all(connection=connection)),
-             timeout=120, message="the RQ worker to register")
-    assert proc.poll() is None, "the RQ worker exited at start"
-    return proc
-
-
-def stop_worker(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
-
-
 @pytest.fixture
 def worker(app, database_url, redis_url):
     proc = start_worker(app, database_url, redis_url)
@@ -317,22 +212,72 @@ def worker(app, database_url, redis_url):
     stop_worker(proc)
 
 
-def shared_file(*parts):
-    """A file of ../shared (the reference spec); tests that need it skip where it is absent."""
-    path = os.path.join(SHARED, *parts)
-    if not os.path.exists(path):
-        pytest.skip(f"{path} is absent (../shared sits beside the clone only in development and CI)")
-    return path
+@pytest.fixture
+def live_app(app):
+    """Closeline over real HTTP (a thread of this process); its base URL."""
+    with served(app) as base:
+        yield base
 
 
-def wait_for(predicate, timeout=120.0, interval=0.05, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+# The sync engine's fixtures, used by every feature that sends messages: the sandbox's ids, a connected
+# Acme workspace (a CloseConnection row driven by the sandbox API key through webapp/messages/close_access.py),
+# an API key and in-process drains. A directory that runs the engine sets the fast sync settings
+# (tests.helpers.messages.FAST) in its `app_overrides`.
+
+@pytest.fixture
+def ids():
+    return sandbox_ids()
+
+
+@pytest.fixture
+def connect(app, demo):
+    """connect(workspace=acme, **settings) → a live CloseConnection row for the sandbox's Acme Sales."""
+    from webapp.core.extensions import db
+    from webapp.models import CloseConnection
+    ids = sandbox_ids()
+
+    def _connect(workspace=None, **settings):
+        workspace = workspace or demo.acme
+        row = CloseConnection(workspace_id=workspace.id, close_org_id=ids.org, close_org_name="Acme Sales",
+                              close_user_id=ids.dana, close_user_email="dana@acme.test",
+                              connected_by_id=demo.users["owner@acme.test"].id,
+                              close_users={"owner@acme.test": ids.dana, "admin@acme.test": ids.rep})
+        for key, value in settings.items():
+            setattr(row, key, value)
+        db.session.add(row)
+        db.session.commit()
+        return row
+    return _connect
+
+
+@pytest.fixture
+def connected(connect):
+    return connect()
+
+
+@pytest.fixture
+def api_key(app, demo):
+    from webapp.core.extensions import db
+    from webapp.models import ApiKey
+    row, plaintext = ApiKey.generate(demo.acme, "tests")
+    db.session.add(row)
+    db.session.commit()
+    return plaintext
+
+
+@pytest.fixture
+def api(app, api_key):
+    return Api(app.test_client(), api_key)
+
+
+@pytest.fixture
+def drain_now(app):
+    """Run the workspace's drain in-process (no worker): deterministic tests of the rules."""
+    def _drain(workspace_id):
+        from webapp.messages import drain
+        while drain.drain_workspace(workspace_id):
+            pass
+    return _drain
 
 
 def pytest_collection_modifyitems(config, items):

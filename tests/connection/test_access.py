@@ -1,5 +1,6 @@
 """Who may see and do what on the Close CRM page (roles, workspaces, CSRF, HTMX fragments)."""
-from tests.connection.conftest import PAGE, live_connections, text_of
+from tests.helpers.close_connection import PAGE, live_connections
+from tests.helpers.web import text_of
 
 ACTIONS = ["connect", "settings", "test-sync", "catch-up", "disconnect"]
 BUTTONS = ['id="close-connect"', 'id="close-test-sync"', 'id="close-disconnect"', 'id="close-settings"']

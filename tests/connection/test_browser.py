@@ -2,25 +2,10 @@
 RQ worker for the test sync."""
 import pytest
 
-from tests.browser import chromium, new_page, sign_in  # noqa: F401
-from tests.conftest import served
-from tests.connection.conftest import add_messages
+from tests.helpers.browser import new_page, sign_in
+from tests.helpers.close_connection import add_messages, close_sign_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def live_app(app, close_sandbox, live_port):
-    """Closeline on the port the sandbox knows as a redirect URI (CSRF and cookies as in production)."""
-    app.config["CLOSE_REDIRECT_URI"] = f"http://127.0.0.1:{live_port}/integrations/close/callback"
-    with served(app, live_port) as base:
-        yield base
-
-
-def _close_sign_in(page, email):
-    page.fill("#email", email)
-    page.fill("#password", "close-demo")
-    page.click("#sign-in")
 
 
 def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium, demo, worker, close_sandbox):
@@ -35,7 +20,7 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
 
     # Connect → sandbox sign-in as dana → pick Acme Sales → Allow
     owner.click("#close-connect")
-    _close_sign_in(owner, "dana@acme.test")
+    close_sign_in(owner, "dana@acme.test")
     owner.select_option("#organization_id", label="Acme Sales")
     owner.click("#allow")
     owner.wait_for_url(f"{base}/integrations/close/")
@@ -74,7 +59,7 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
     owner.goto(f"{close_sandbox.url}/logout/")
     owner.goto(f"{base}/integrations/close/")
     owner.click("#close-connect")
-    _close_sign_in(owner, "rep@acme.test")
+    close_sign_in(owner, "rep@acme.test")
     owner.click("#allow")
     owner.wait_for_url(f"{base}/integrations/close/")
     alert = owner.locator(".alert-danger").first

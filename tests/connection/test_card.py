@@ -1,7 +1,8 @@
 """The card's states and actions: settings, disconnect, reconnect, held messages, paused, history."""
 import sqlalchemy as sa
 
-from tests.connection.conftest import PAGE, add_messages, events, live_connections, text_of
+from tests.helpers.close_connection import PAGE, add_messages, events, live_connections
+from tests.helpers.web import text_of
 
 
 def test_settings_change_is_saved_and_audited(owner_connected, demo):

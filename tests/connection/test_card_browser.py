@@ -6,10 +6,9 @@ import os
 
 import pytest
 
-from tests.browser import chromium, new_page, sign_in  # noqa: F401
-from tests.conftest import ROOT
-from tests.connection.conftest import add_messages
-from tests.connection.test_browser import _close_sign_in, live_app  # noqa: F401
+from tests.helpers.browser import new_page, sign_in
+from tests.helpers.close_connection import add_messages, close_sign_in
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +26,7 @@ def _connect(page, base):
     page.goto(f"{base}/integrations/close/")
     page.click("#close-connect")
     if page.locator("#email").count():
-        _close_sign_in(page, "dana@acme.test")
+        close_sign_in(page, "dana@acme.test")
     page.select_option("#organization_id", label="Acme Sales")
     page.click("#allow")
     page.wait_for_url(f"{base}/integrations/close/")

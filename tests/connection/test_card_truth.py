@@ -2,7 +2,8 @@
 one permission state, plain history, re-routing only to leads that exist."""
 import sqlalchemy as sa
 
-from tests.connection.conftest import PAGE, add_messages, events, live_connections, text_of
+from tests.helpers.close_connection import PAGE, add_messages, events, live_connections
+from tests.helpers.web import text_of
 
 FAULTS = "/_sandbox/faults"
 

@@ -4,7 +4,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.connection.conftest import events, live_connections, text_of
+from tests.helpers.close_connection import events, live_connections
+from tests.helpers.web import text_of
 
 
 def _api_calls(sandbox):

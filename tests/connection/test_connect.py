@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from tests.connection.conftest import PAGE, events, live_connections, query, text_of, token_requests
+from tests.helpers.close_connection import PAGE, events, live_connections, query, token_requests
+from tests.helpers.web import text_of
 
 
 def _grants(sandbox):

@@ -1,8 +1,9 @@
 """Run test sync: an RQ job (real worker) with one deterministic id, progress on a JobRun row."""
 import sqlalchemy as sa
 
-from tests.conftest import wait_for
-from tests.connection.conftest import PAGE, add_messages, events, text_of
+from tests.helpers.close_connection import PAGE, add_messages, events
+from tests.helpers.waiting import wait_for
+from tests.helpers.web import text_of
 
 
 def _runs():
@@ -66,5 +67,5 @@ def test_test_sync_reports_lost_permission(owner_connected, demo, app, close_san
     db.session.commit()
     test_runs.execute(run.id)
     assert run.status == "failed" and "permission is missing" in run.message
-    from tests.connection.conftest import live_connections
+    from tests.helpers.close_connection import live_connections
     assert "Lead Visibility is not set" in live_connections()[0].permission_warning  # the card's one state

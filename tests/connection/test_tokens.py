@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.connection.conftest import PAGE, events, live_connections, text_of, token_requests
+from tests.helpers.close_connection import PAGE, events, live_connections, token_requests
+from tests.helpers.web import text_of
 
 
 def _expire_locally(connection_id):

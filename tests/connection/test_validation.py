@@ -1,7 +1,8 @@
 """Periodic validation: definitive signals disconnect (with the reason), transient ones never do."""
 import sqlalchemy as sa
 
-from tests.connection.conftest import PAGE, events, live_connections, text_of
+from tests.helpers.close_connection import PAGE, events, live_connections
+from tests.helpers.web import text_of
 
 SALES_ADMIN_ROLE = "admin"
 

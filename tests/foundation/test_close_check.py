@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.sqlite_only  # talks to the sandbox only, never to Closeline's database
 KEY = "api_demo_dana_acme_sales"

@@ -11,7 +11,9 @@ import sys
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port, wait_for
+from tests.helpers.paths import ROOT
+from tests.helpers.servers import free_port
+from tests.helpers.waiting import wait_for
 
 STARTUP = 300     # seconds the whole stack may take to serve its first page
 REQUEST = 60      # seconds one request may take

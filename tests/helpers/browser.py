@@ -1,6 +1,7 @@
 """What every browser test shares: Debian's Chromium driven by Playwright (never a downloaded
 browser), pages that wait patiently on a busy machine, and the demo sign-in. The `chromium`
-fixture is defined once here and imported by the browser test modules."""
+fixture is registered once from tests/conftest.py (`pytest_plugins`); test modules ask for it by
+name and import only the plain helpers below."""
 import os
 
 import pytest
@@ -39,3 +40,11 @@ def sign_in(page, base, email):
     page.click("form [type=submit]")
     page.wait_for_url(f"{base}/dashboard")
     return page
+
+
+def watched_page(browser, base, email, errors):
+    """A signed-in page that appends every console error and uncaught exception to `errors`."""
+    page = new_page(browser)
+    page.on("console", lambda msg: msg.type == "error" and errors.append(f"{page.url}: {msg.text}"))
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    return sign_in(page, base, email)

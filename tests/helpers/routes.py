@@ -1,5 +1,37 @@
-"""Acme ids for URL parameters of feature routes, used by the route matrix test."""
+"""Every route with real Acme ids for its URL parameters (the route matrix and the every-page sweep)."""
+import re
+
 from webapp.core.extensions import db
+
+# Routes anyone may reach (sign-in, invite links, health, static files, the machine API).
+PUBLIC_PREFIXES = ("/auth/login", "/auth/invite/", "/healthz", "/static/", "/bootstrap/", "/api/")
+PUBLIC_EXACT = {"/"}
+
+
+def acme_objects(demo):
+    """Ids of real Acme rows for every URL parameter a route can take."""
+    from webapp.models import ApiKey, Invitation
+    acme = demo.acme
+    member = demo.memberships["member@acme.test"]
+    inv, _ = Invitation.create(acme, "new@acme.test", "member", demo.users["owner@acme.test"])
+    key, _ = ApiKey.generate(acme, "bridge", demo.users["owner@acme.test"])
+    db.session.add_all([inv, key])
+    db.session.commit()
+    values = {
+        "membership_id": member.id,
+        "number_id": member.numbers[0].id,
+        "invitation_id": inv.id,
+        "key_id": key.id,
+    }
+    values.update(extra_acme_ids(demo))
+    return values
+
+
+def route_url(rule, values):
+    """The rule's URL with each parameter filled from `values` (see acme_objects)."""
+    missing = [a for a in rule.arguments if a not in values]
+    assert not missing, f"{rule.rule}: add an Acme id for {missing} to tests/helpers/routes.py"
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 
 def extra_acme_ids(demo):

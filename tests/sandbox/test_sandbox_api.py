@@ -1,7 +1,6 @@
 """Leads, contacts, search, WhatsApp activities, files; visibility and dead credentials."""
 from close_sandbox import world as seeded
-
-from .conftest import DANA_SUPPORT_KEY, SALES, SUPPORT, Api, connect
+from tests.helpers.close_sandbox import DANA_SUPPORT_KEY, SALES, SUPPORT, Api, connect, wa_body
 
 SEARCH_CONTACT_BY_PHONE = lambda value: {  # noqa: E731 — the §4.4 query, verbatim shape
     "query": {"type": "and", "queries": [
@@ -24,15 +23,6 @@ def search_leads_by_phone(value, **extra):
                                                        "field_name": "phone"},
                                              "condition": {"type": "text", "mode": "exact_value", "value": value}}}}]},
         "_fields": {"lead": ["id", "name"]}}, **extra)
-
-
-def wa_body(**over):
-    body = {"external_whatsapp_message_id": "wamid.1", "lead_id": seeded.lead_id("bluth"),
-            "contact_id": seeded.contact_id("gob"), "direction": "outgoing",
-            "activity_at": "2025-02-01T10:00:00+00:00", "local_phone": "+16503334444",
-            "remote_phone": "+14155550101", "message_markdown": "hi *there*"}
-    body.update(over)
-    return body
 
 
 def test_lead_create_normalizes_phones(dana):
@@ -105,7 +95,7 @@ def test_deactivated_membership_gets_401(dana, rep, http, sb):
         assert resp.status_code == 401 and resp.json()["error"].startswith("The server could not verify")
     org = dana.get(f"/organization/{SALES}/").json()
     assert [m["user_email"] for m in org["inactive_memberships"]] == ["rep@acme.test"]
-    from .conftest import token_request
+    from tests.helpers.close_sandbox import token_request
     refresh = token_request(http, sb, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
     assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
 
@@ -175,7 +165,7 @@ def test_whatsapp_create_list_update_delete(dana, http, sb):
     assert dana.delete(f"/activity/whatsapp_message/{act['id']}/").json() == {}
     assert dana.get(f"/activity/whatsapp_message/{act['id']}/").status_code == 404
     # the lead page shows the remaining activity
-    from .test_sandbox_pages import signed_in
+    from tests.helpers.close_sandbox import signed_in
     page = signed_in(sb, "dana@acme.test").get(sb.url + f"/lead/{seeded.lead_id('bluth')}/")
     assert "wamid.2" in page.text and "incoming" in page.text
 

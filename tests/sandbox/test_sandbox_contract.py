@@ -1,8 +1,7 @@
 """Exercise every sandbox API endpoint once and validate each exchange against the contract
 (close-openapi.yml via openapi-core, plus close-api.md shapes for what the spec leaves out)."""
 from close_sandbox import world as seeded
-
-from .conftest import SALES, Api, connect
+from tests.helpers.close_sandbox import SALES, Api, connect
 
 WA_BODY = {
     "external_whatsapp_message_id": "wamid.contract-1", "lead_id": seeded.lead_id("bluth"),

@@ -1,9 +1,7 @@
 """The sandbox is no kinder than real Close (issue 10): strict role lookups, a lagging search
 index, phones read in the organization's country, strict WhatsApp fields, path+method rate limits."""
 from close_sandbox import world as seeded
-
-from .conftest import REP_SALES_KEY, SALES, Api, connect
-from .test_sandbox_api import wa_body
+from tests.helpers.close_sandbox import REP_SALES_KEY, SALES, Api, connect, wa_body
 
 
 def _phone_search(api, value):

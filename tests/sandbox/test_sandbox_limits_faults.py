@@ -3,9 +3,7 @@ import math
 import time
 
 from close_sandbox import world as seeded
-
-from .conftest import DANA_SALES_KEY, REP_SALES_KEY, SALES, Api
-from .test_sandbox_api import wa_body
+from tests.helpers.close_sandbox import DANA_SALES_KEY, REP_SALES_KEY, SALES, Api, wa_body
 
 
 def test_rate_limit_429_with_retry_after_and_lowercase_header(sb, dana):

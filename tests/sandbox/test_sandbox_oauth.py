@@ -1,17 +1,7 @@
 """OAuth: the authorize flow and every error Closeline must handle (close-api.md §2)."""
 import requests
 
-from .conftest import (
-    CLIENT_ID,
-    REDIRECT_URI,
-    SALES,
-    SUPPORT,
-    Api,
-    authorize,
-    connect,
-    pkce_pair,
-    token_request,
-)
+from tests.helpers.close_sandbox import CLIENT_ID, REDIRECT_URI, SALES, SUPPORT, Api, authorize, connect, pkce_pair, token_request
 
 
 def test_full_flow_state_org_and_me(sb, http):
@@ -138,7 +128,7 @@ def test_revoke_from_authorized_apps_page(sb, http):
                            code_verifier=verifier).json()
     page = browser.get(sb.url + "/settings/accounts-and-apps/authorized-apps/")
     assert "Revoke Access" in page.text and "Acme Sales" in page.text
-    from .conftest import parse_form
+    from tests.helpers.close_sandbox import parse_form
     form = parse_form(page.text)
     resp = browser.post(sb.url + "/settings/accounts-and-apps/authorized-apps/revoke/",
                         data={"csrf_token": form.hidden["csrf_token"], "client_id": CLIENT_ID,
@@ -187,7 +177,7 @@ def test_wrong_password_and_consent_lists_only_the_users_orgs(sb):
     browser = requests.Session()
     page = browser.get(sb.url + "/oauth2/authorize/", params={
         "client_id": CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT_URI})
-    from .conftest import parse_form
+    from tests.helpers.close_sandbox import parse_form
     nxt = parse_form(page.text).hidden["next"]
     bad = browser.post(sb.url + "/login/", data={"email": "rep@acme.test", "password": "nope", "next": nxt})
     assert bad.status_code == 401 and "Incorrect email or password" in bad.text

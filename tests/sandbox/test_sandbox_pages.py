@@ -2,15 +2,7 @@
 import requests
 
 from close_sandbox import world as seeded
-
-from .conftest import SALES, parse_form
-
-
-def signed_in(sb, email):
-    browser = requests.Session()
-    resp = browser.post(sb.url + "/login/", data={"email": email, "password": "close-demo", "next": "/"})
-    assert resp.status_code == 200
-    return browser
+from tests.helpers.close_sandbox import SALES, parse_form, signed_in
 
 
 def test_pages_need_sign_in(sb):

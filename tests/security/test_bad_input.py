@@ -6,7 +6,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from tests.sync.conftest import body, messages
+from tests.helpers.messages import body, messages
 from webapp.core.extensions import db
 from webapp.models import Chat, Message, WhatsAppNumber
 

@@ -3,7 +3,7 @@ ports, the environment's proxy settings, the wall-clock deadline, the minimum ra
 import pytest
 import urllib3.util.connection
 
-from tests.security.conftest import SECRET
+from tests.helpers.hostile import SECRET
 from webapp.core import outbound
 from webapp.core.outbound import FetchFailed, FetchRefused, FetchTooLarge, fetch
 
@@ -137,7 +137,7 @@ def test_http_errors_are_generic(hostile):
 
 
 def test_connection_refused_is_generic(hostile):
-    from tests.conftest import free_port
+    from tests.helpers.servers import free_port
     port = free_port()
     with pytest.raises(FetchFailed) as info:
         fetch(f"http://127.0.0.1:{port}/x", allow_private=("127.0.0.1", port))

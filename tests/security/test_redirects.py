@@ -2,7 +2,7 @@
 read a backslash as a slash and drop tabs, so those spellings of another site are refused too."""
 import pytest
 
-from tests.sync.conftest import body
+from tests.helpers.messages import body
 
 LEAVING = ["https://evil.test/", "//evil.test/", "/\\evil.test/", "/\t/evil.test/", "/\n/evil.test/",
            "javascript:alert(1)"]

@@ -4,7 +4,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD
+from tests.helpers.web import PASSWORD
 from webapp.core.extensions import db
 from webapp.models import User
 

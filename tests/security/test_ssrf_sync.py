@@ -3,8 +3,8 @@ address. The message still syncs (text in Close), the file is left out with a ge
 hostile server sees no request, and the worker is free again."""
 import pytest
 
-from tests.conftest import wait_for
-from tests.sync.conftest import activities, body, messages
+from tests.helpers.messages import activities, body, messages
+from tests.helpers.waiting import wait_for
 from webapp.core import outbound
 
 NOT_ALLOWED = "the attachment's address is not allowed"

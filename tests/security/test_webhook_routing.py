@@ -8,8 +8,8 @@ import socket
 
 import sqlalchemy as sa
 
-from tests.conftest import served
-from tests.sync.conftest import messages
+from tests.helpers.messages import messages
+from tests.helpers.servers import served
 from webapp.core.extensions import db
 from webapp.models import CloudApiNumber, WhatsAppNumber
 

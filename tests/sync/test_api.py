@@ -4,7 +4,7 @@ import threading
 
 import sqlalchemy as sa
 
-from tests.sync.conftest import body, messages
+from tests.helpers.messages import body, messages
 
 
 def test_post_stores_and_answers_202_then_200_for_the_same_id(app, api, connected):

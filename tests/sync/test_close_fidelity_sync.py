@@ -3,7 +3,7 @@ import base64
 
 import pytest
 
-from tests.sync.conftest import SANDBOX_KEY, activities, body, messages
+from tests.helpers.messages import SANDBOX_KEY, activities, body, messages
 
 
 def _sandbox_client(close_sandbox, **kwargs):
@@ -130,7 +130,7 @@ def _leads_with_phone(close_sandbox, phone):
 
 def test_lost_create_answer_with_a_lagging_index_makes_one_lead(app, api, connected, close_sandbox, drain_now,
                                                                demo):
-    from tests.conftest import wait_for
+    from tests.helpers.waiting import wait_for
     app.config["SYNC_INDEX_GRACE"] = 30.0  # longer than the index lag below
     close_sandbox.control("PUT", "/_sandbox/search-index", {"delay": 4})
     close_sandbox.control("PUT", "/_sandbox/faults", {"response_lost_rate": 1.0, "paths": ["/lead/"],
@@ -154,9 +154,9 @@ def test_lost_create_answer_with_a_lagging_index_makes_one_lead(app, api, connec
 
 def test_worker_killed_right_after_creating_the_lead_makes_one_lead(app, api, connected, close_sandbox, workers,
                                                                    demo):
-    from tests.conftest import wait_for
+    from tests.helpers.waiting import wait_for
     app.config["SYNC_INDEX_GRACE"] = 30.0  # longer than the index lag below (passed on to the workers)
-    from tests.sync.test_faults import _settle
+    from tests.helpers.messages import settle
     close_sandbox.control("PUT", "/_sandbox/search-index", {"delay": 6})
     # Close creates the lead at once but its answer takes 20 s to come back: the worker dies waiting.
     close_sandbox.control("PUT", "/_sandbox/faults", {"response_delay_ms": 20000, "paths": ["/lead/"],
@@ -172,7 +172,7 @@ def test_worker_killed_right_after_creating_the_lead_makes_one_lead(app, api, co
     close_sandbox.control("DELETE", "/_sandbox/faults")
     api.post(body("kill-2", phone="+14155550189", name="Killed"))
     workers.start()
-    rows = _settle(["kill-1", "kill-2"], timeout=90)
+    rows = settle(["kill-1", "kill-2"], timeout=90)
     (lead,) = _leads_with_phone(close_sandbox, "+14155550189")
     assert {m.close_lead_id for m in rows} == {lead}
     assert len(lead_created()) == 1

@@ -5,9 +5,8 @@ import collections
 
 import pytest
 
-from tests.conftest import wait_for
-from tests.sync.conftest import FAST, activities, body, messages
-from tests.sync.test_faults import _exactly_once, _settle
+from tests.helpers.messages import FAST, activities, body, exactly_once, messages, settle
+from tests.helpers.waiting import wait_for
 
 NEW_PHONES = ["+14155550160", "+14155550161", "+14155550162", "+14155550163", "+14155550164"]
 PER_CHAT = 20
@@ -49,7 +48,7 @@ def test_chats_in_parallel_each_chat_in_order(app, api, connected, close_sandbox
     drain_now(demo.acme.id)
     assert collections.Counter(m.state for m in messages()) == {"synced": 5 * PER_CHAT}
     created = _assert_in_chat_order(close_sandbox, chats)
-    leads = _exactly_once(close_sandbox, [mid for ids in chats.values() for mid in ids])
+    leads = exactly_once(close_sandbox, [mid for ids in chats.values() for mid in ids])
     assert len(leads) == 5  # one lead per new chat
     # The chats were posted one after another; a one-at-a-time drain would finish the first
     # chat before starting the second. Here they overlap in Close.
@@ -69,8 +68,8 @@ def test_sigkill_during_a_concurrent_drain_loses_and_doubles_nothing(app, api, c
     assert sum(m.state == "synced" for m in messages()) < len(ids), "finished before the kill; make it slower"
     close_sandbox.control("PUT", "/_sandbox/faults", {"latency_ms": 0})
     workers.start()
-    rows = _settle(ids, timeout=90)
-    leads = _exactly_once(close_sandbox, ids)
+    rows = settle(ids, timeout=90)
+    leads = exactly_once(close_sandbox, ids)
     assert len(leads) == 5  # one lead per new chat, across the crash
     assert len({m.close_activity_id for m in rows}) == len(ids)
     by_chat = collections.defaultdict(set)

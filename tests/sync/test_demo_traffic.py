@@ -1,14 +1,6 @@
 """`flask demo traffic` posts over real HTTP to a running Closeline and feeds every routing branch."""
-import pytest
 
-from tests.conftest import served
-from tests.sync.conftest import activities, messages
-
-
-@pytest.fixture
-def live_app(app):
-    with served(app) as base:
-        yield base
+from tests.helpers.messages import activities, messages
 
 
 def test_demo_traffic(app, connected, close_sandbox, live_app, drain_now, demo, ids):

@@ -1,13 +1,11 @@
 """Fault tests (bounded in time), real RQ workers, real Redis, the sandbox over real HTTP:
 worker SIGKILLed mid-run, responses lost after the write, 5xx storms, 1,000 replays."""
-import collections
 import threading
-import time
 
 import pytest
 
-from tests.conftest import wait_for
-from tests.sync.conftest import activities, body, messages
+from tests.helpers.messages import activities, body, exactly_once, messages, settle
+from tests.helpers.waiting import wait_for
 
 PHONES = ["+14155550101", "+14155550102", "+14155550103", "+442079460958", "+14155550150", "+14155550151"]
 
@@ -21,39 +19,6 @@ def _post_many(api, count, prefix):
     return [i["message"]["id"] for i in items]
 
 
-def _settle(ids, timeout, sweep_every=1.0, states=("synced",)):
-    """Wait until every row is synced, running the sweeper as `rq cron` would."""
-    from webapp.messages.sweeper import sweep
-    next_sweep = [0.0]
-
-    def settled():
-        rows = messages()
-        if len(rows) == len(ids) and all(m.state in states for m in rows):
-            return rows
-        if time.monotonic() > next_sweep[0]:
-            sweep()
-            next_sweep[0] = time.monotonic() + sweep_every
-        return None
-
-    try:
-        return wait_for(settled, timeout=timeout, interval=0.2, message="every row to be synced")
-    except AssertionError:
-        states = collections.Counter((m.state, m.reason[:60]) for m in messages())
-        raise AssertionError(f"not all synced: {states}") from None
-
-
-def _exactly_once(sandbox, ids):
-    counts = collections.Counter(a["external_whatsapp_message_id"] for a in activities(sandbox))
-    assert set(counts) == set(ids), set(ids) - set(counts)
-    duplicated = {k: v for k, v in counts.items() if v != 1}
-    assert not duplicated, duplicated
-    # A lead exists in Close when its POST was answered 200 or written and its answer lost.
-    leads_created = [r for r in sandbox.control("GET", "/_sandbox/requests")["data"]
-                     if r["method"] == "POST" and r["path"] == "/api/v1/lead/"
-                     and (r["status"] == 200 or r["fault"] == "response_lost")]
-    return leads_created
-
-
 @pytest.mark.timeout(600)
 def test_worker_killed_mid_run_loses_and_doubles_nothing(app, api, connected, close_sandbox, workers):
     close_sandbox.control("PUT", "/_sandbox/faults", {"latency_ms": 15})
@@ -64,8 +29,8 @@ def test_worker_killed_mid_run_loses_and_doubles_nothing(app, api, connected, cl
     done = sum(m.state == "synced" for m in messages())
     assert done < 200, "the run finished before the kill; make it slower"
     workers.start()
-    rows = _settle(ids, timeout=300)
-    leads = _exactly_once(close_sandbox, ids)
+    rows = settle(ids, timeout=300)
+    leads = exactly_once(close_sandbox, ids)
     assert len({m.close_activity_id for m in rows}) == 200
     assert len(leads) <= 2  # the two new customers: one lead each, even across the crash
 
@@ -75,10 +40,10 @@ def test_lost_responses_make_no_duplicates(app, api, connected, close_sandbox, w
     close_sandbox.control("PUT", "/_sandbox/faults", {"response_lost_rate": 0.1, "seed": 7})
     workers.start()
     ids = _post_many(api, 150, "lost")
-    _settle(ids, timeout=300)
+    settle(ids, timeout=300)
     faults = [r for r in close_sandbox.control("GET", "/_sandbox/requests")["data"] if r["fault"] == "response_lost"]
     assert faults, "no response was lost; the test proves nothing"
-    leads = _exactly_once(close_sandbox, ids)
+    leads = exactly_once(close_sandbox, ids)
     assert len(leads) == 2
 
 
@@ -90,8 +55,8 @@ def test_5xx_storm_syncs_everything_without_disconnecting(app, api, connected, c
                                                      "seed": 11})
     workers.start()
     ids = _post_many(api, 150, "storm")
-    _settle(ids, timeout=300)
-    _exactly_once(close_sandbox, ids)
+    settle(ids, timeout=300)
+    exactly_once(close_sandbox, ids)
     db.session.expire_all()
     assert db.session.get(CloseConnection, connected.id).disconnected_at is None
 
@@ -114,5 +79,5 @@ def test_a_thousand_replays_one_row_one_activity(app, api, connected, close_sand
     for t in threads:
         t.join()
     assert len(statuses) == 1000 and statuses.count(202) == 1 and statuses.count(200) == 999
-    _settle(["replayed"], timeout=120)
+    settle(["replayed"], timeout=120)
     assert len(messages()) == 1 and len(activities(close_sandbox, "replayed")) == 1

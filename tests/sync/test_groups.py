@@ -4,7 +4,7 @@ import re
 
 import sqlalchemy as sa
 
-from tests.sync.conftest import activities, body, messages
+from tests.helpers.messages import activities, body, messages
 
 
 def _group(message_id, sender=("Lucille Bluth", "+14155550177"), text="Board meeting at 10"):

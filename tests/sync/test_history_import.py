@@ -1,49 +1,22 @@
 """History import: the dry run's counts are what the run then does, a re-run creates nothing,
 an out-of-scope chat is not stored, and 2,000 messages go beside live traffic in per-chat order."""
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import wait_for
-from tests.sync.conftest import activities, body, messages
-
-T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
-
-
-class ListSource:
-    """A gateway's history as plain data (the adapter's contract: chats(), messages(chat))."""
-
-    def __init__(self, chats):
-        self._chats = chats    # [(HistoryChat, [IncomingMessage])]
-
-    def chats(self):
-        return [chat for chat, _ in self._chats]
-
-    def messages(self, chat):
-        return next(items for c, items in self._chats if c.id == chat.id)
-
-
-def _chat(chat_id, count, phone=None, kind="direct", name="", number="+14155550001", prefix=None):
-    from webapp.history_import.service import HistoryChat
-    from webapp.messages.schema import IncomingMessage
-    prefix = prefix or chat_id
-    items = [IncomingMessage(whatsapp_number=number,
-                             chat={"id": chat_id, "type": kind, "phone": phone, "name": name},
-                             message={"id": f"{prefix}-{i}", "direction": "incoming" if i % 2 else "outgoing",
-                                      "sent_at": T0 + timedelta(minutes=i), "text": f"history {i}",
-                                      **({"sender": {"name": "Ann", "phone": "+14155550180"}} if kind == "group" else {})})
-             for i in range(count)]
-    return HistoryChat(id=chat_id, kind=kind, phone=phone, name=name), items
+from tests.helpers.history import T0, ListSource, history_chat
+from tests.helpers.messages import activities, body, messages
+from tests.helpers.waiting import wait_for
 
 
 def _fixture_history():
     return ListSource([
-        _chat("chat-+14155550101", 5, "+14155550101", name="Gob"),          # in Close (Bluth)
-        _chat("chat-new", 4, "+14155550142", name="Newton"),                # a lead would be created
-        _chat("chat-private", 3, "+14155550143", name="Doctor"),            # on the exclusion list
-        _chat("grp-1", 2, kind="group", name="Family"),                     # group, not pinned
-        _chat("chat-+14155550102", 3, "415 555 0102", name="Michael"),      # in Close; one already stored
+        history_chat("chat-+14155550101", 5, "+14155550101", name="Gob"),          # in Close (Bluth)
+        history_chat("chat-new", 4, "+14155550142", name="Newton"),                # a lead would be created
+        history_chat("chat-private", 3, "+14155550143", name="Doctor"),            # on the exclusion list
+        history_chat("grp-1", 2, kind="group", name="Family"),                     # group, not pinned
+        history_chat("chat-+14155550102", 3, "415 555 0102", name="Michael"),      # in Close; one already stored
     ])
 
 
@@ -133,7 +106,7 @@ def test_scope_known_chats_only_stores_nothing_of_the_others(app, connected, clo
     from webapp.messages import close_access
     from webapp.models import WhatsAppNumber
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
-    source = ListSource([_chat("chat-+14155550101", 2, "+14155550101"), _chat("chat-new", 4, "+14155550142")])
+    source = ListSource([history_chat("chat-+14155550101", 2, "+14155550101"), history_chat("chat-new", 4, "+14155550142")])
     counts = history.plan(number, source, "known", connected, close_access.client_for_connection(connected))
     assert counts["messages"] == 2 and counts["skipped"]["not_in_close"] == 4 and counts["leads_to_create"] == 0
     row = history.create(number, T0, T0 + timedelta(days=1), "known", None, counts)
@@ -144,7 +117,7 @@ def test_scope_known_chats_only_stores_nothing_of_the_others(app, connected, clo
 
 @pytest.fixture
 def app_overrides():
-    from tests.sync.conftest import FAST
+    from tests.helpers.messages import FAST
     return dict(FAST, SYNC_IMPORT_SLICE=250, SYNC_IMPORT_INTERVAL=0.2)   # SYNC_* reach the worker too
 
 
@@ -163,7 +136,7 @@ def test_two_thousand_messages_beside_live_traffic(app, api, connected, close_sa
     from webapp.messages import close_access
     from webapp.models import Message, WhatsAppNumber
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
-    source = ListSource([_chat(f"bulk-{c:02d}", 40, f"+1415555{c + 1200:04d}", name=f"Bulk {c}")
+    source = ListSource([history_chat(f"bulk-{c:02d}", 40, f"+1415555{c + 1200:04d}", name=f"Bulk {c}")
                          for c in range(50)])
     row = history.create(number, T0, T0 + timedelta(days=1), "all", None, {})
     history.store(row, source, connected, close_access.client_for_connection(connected))

@@ -4,7 +4,7 @@ import re
 
 
 def test_dry_run_confirm_and_progress(app, connected, close_sandbox, demo, login, history_source, drain_now):
-    from tests.sync.conftest import messages
+    from tests.helpers.messages import messages
     from webapp.core.redis_conn import get_queue
     from webapp.history_import import service as history
     admin = login("admin@acme.test")

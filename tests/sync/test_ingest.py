@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from tests.sync.conftest import messages
+from tests.helpers.messages import messages
 
 
 def _item(message_id, number="+14155550001", phone="+14155550101", **content):

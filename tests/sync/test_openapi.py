@@ -10,7 +10,7 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
 from openapi_core.testing import MockRequest
 
-from tests.sync.conftest import body
+from tests.helpers.messages import body
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 allow-list mode; redaction seen by Close; the privacy page's role checks."""
 import sqlalchemy as sa
 
-from tests.sync.conftest import activities, body, messages
+from tests.helpers.messages import activities, body, messages
 
 SECRET = "my secret diagnosis"
 

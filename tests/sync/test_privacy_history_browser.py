@@ -6,17 +6,10 @@ import re
 
 import pytest
 
-from tests.browser import chromium, new_page, sign_in  # noqa: F401
-from tests.conftest import served
-from tests.ui.conftest import add_outcomes
+from tests.helpers.browser import new_page, sign_in
+from tests.helpers.outcomes import add_outcomes
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def live_app(app):
-    with served(app) as base:
-        yield base
 
 
 def _watched(browser, base, email, errors):

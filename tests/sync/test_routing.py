@@ -6,7 +6,7 @@ import base64
 
 import sqlalchemy as sa
 
-from tests.sync.conftest import activities, body, messages
+from tests.helpers.messages import activities, body, messages
 
 
 def _links():
@@ -148,7 +148,7 @@ def test_attachments_setting_off(app, api, connect, close_sandbox, drain_now, de
 
 def test_pipeline_with_worker(app, api, connected, close_sandbox, worker, demo, ids):
     """The real path: API → commit → kick → RQ worker drain → Close."""
-    from tests.sync.test_faults import _settle
+    from tests.helpers.messages import settle
     png = base64.b64encode(b"img").decode()
     api.post(body("w-1", phone="+14155550101"))
     api.post(body("w-2", phone="(415) 555-0102", attachments=[
@@ -157,7 +157,7 @@ def test_pipeline_with_worker(app, api, connected, close_sandbox, worker, demo, 
     api.post(body("w-4", phone="+14155550170", name="New"))
     api.post(body("w-5", phone="+14155550199"))
     api.post(body("w-6", kind="group", phone=None, chat_id="g"))
-    _settle(["w-1", "w-2", "w-3", "w-4", "w-5", "w-6"], timeout=120, states={"synced", "skipped"})
+    settle(["w-1", "w-2", "w-3", "w-4", "w-5", "w-6"], timeout=120, states={"synced", "skipped"})
     rows = {m.external_id: m for m in messages()}
     assert [rows[k].state for k in sorted(rows)] == ["synced"] * 5 + ["skipped"]
     assert activities(close_sandbox, "w-3")[0]["response_to_id"] == rows["w-1"].close_activity_id

@@ -5,7 +5,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.sync.conftest import body, messages
+from tests.helpers.messages import body, messages
 
 TEXTS = [
     "Order #4521 shipped — tracking to follow",

@@ -3,8 +3,8 @@ sweeper, sync_message_now."""
 
 import sqlalchemy as sa
 
-from tests.conftest import wait_for
-from tests.sync.conftest import activities, body, messages
+from tests.helpers.messages import activities, body, messages
+from tests.helpers.waiting import wait_for
 
 
 def test_subscription_pause_holds_and_renewal_catches_up_in_order(app, api, connected, close_sandbox, drain_now,

@@ -1,7 +1,7 @@
 """Sync status page: totals, last sync per number, filters, keyset pages, htmx fragments, roles."""
 import re
 
-from tests.sync.conftest import body, messages
+from tests.helpers.messages import body, messages
 
 
 def test_page_totals_log_and_links(app, api, connected, close_sandbox, drain_now, demo, login, ids):

@@ -3,7 +3,7 @@ import hashlib
 import hmac
 import json
 
-from tests.sync.conftest import activities, messages
+from tests.helpers.messages import activities, messages
 
 SECRET = "app-secret"
 VERIFY = "verify-me"

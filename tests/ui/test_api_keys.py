@@ -3,7 +3,7 @@ import re
 
 import sqlalchemy as sa
 
-from tests.connection.conftest import text_of
+from tests.helpers.web import text_of
 from webapp.core.extensions import db
 from webapp.models import ApiKey
 

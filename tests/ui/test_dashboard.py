@@ -1,8 +1,8 @@
 """The dashboard tells the Close state with its next step, each number's health and an hourly chart."""
 from datetime import UTC, datetime, timedelta
 
-from tests.connection.conftest import text_of
-from tests.ui.conftest import add_outcomes
+from tests.helpers.outcomes import add_outcomes
+from tests.helpers.web import text_of
 from webapp.core.extensions import db
 from webapp.dashboard import chart, stats
 from webapp.messages.ingest import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION

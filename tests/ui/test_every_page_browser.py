@@ -3,20 +3,13 @@ or an uncaught exception. The Content-Security-Policy refuses inline styles and 
 refused one only shows up here (a progress bar whose width never applied, a handler never run)."""
 import pytest
 
-from tests.browser import chromium, new_page, sign_in  # noqa: F401
-from tests.conftest import served
-from tests.foundation.test_route_matrix import PUBLIC_PREFIXES, _acme_objects, _url
+from tests.helpers.browser import new_page, sign_in
+from tests.helpers.routes import PUBLIC_PREFIXES, acme_objects, route_url
 
 pytestmark = pytest.mark.browser
 
 # Not pages: the OAuth hand-offs leave for Close, logout signs out, the rest answer JSON, files or images.
 NOT_PAGES = ("/integrations/close/connect", "/integrations/close/callback", "/auth/logout")
-
-
-@pytest.fixture
-def live_app(app):
-    with served(app) as base:
-        yield base
 
 
 def _pages(app, values):
@@ -25,11 +18,11 @@ def _pages(app, values):
             continue
         if rule.rule.startswith(PUBLIC_PREFIXES) and not rule.rule.startswith("/auth/login"):
             continue
-        yield _url(rule, values)
+        yield route_url(rule, values)
 
 
 def test_no_page_logs_a_console_error(app, live_app, chromium, demo, connected):
-    values = _acme_objects(demo)
+    values = acme_objects(demo)
     page = new_page(chromium)
     errors, visited = [], []
     page.on("console", lambda msg: msg.type == "error" and errors.append(f"{page.url}: {msg.text}"))

@@ -2,7 +2,7 @@
 import pytest
 import sqlalchemy as sa
 
-from tests.connection.conftest import text_of
+from tests.helpers.web import text_of
 from webapp.core.extensions import db
 from webapp.core.phones import InvalidPhone, to_e164_in_regions
 from webapp.models import WhatsAppNumber

@@ -2,7 +2,7 @@
 import os
 import re
 
-from tests.conftest import ROOT
+from tests.helpers.paths import ROOT
 
 
 def test_readme_documents_ports_and_embeds_existing_screenshots():

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.browser import chromium, new_page, sign_in  # noqa: F401
-from tests.conftest import ROOT, served
-from tests.ui.conftest import LINES, add_outcomes
+from tests.helpers.browser import new_page, sign_in
+from tests.helpers.outcomes import LINES, add_outcomes
+from tests.helpers.paths import ROOT
 from webapp.core.extensions import db
 from webapp.models import ApiKey, ConnectionEvent, utcnow
 
@@ -18,12 +18,6 @@ pytestmark = pytest.mark.browser
 SHOTS = os.path.join(ROOT, "docs", "screenshots")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def live_app(app):
-    with served(app) as base:
-        yield base
 
 
 class Visitor:

@@ -1,6 +1,6 @@
 """Sync status: the log's search lives in the URL; the log is marked to stack on small screens."""
-from tests.connection.conftest import text_of
-from tests.ui.conftest import add_outcomes
+from tests.helpers.outcomes import add_outcomes
+from tests.helpers.web import text_of
 
 
 def test_search_in_the_url_renders_the_filtered_log(demo, login):

@@ -1,17 +1,18 @@
-"""Fixtures of the WhatsApp gateway tests: a WAHA gateway row, a linked number, signed webhooks."""
-import hashlib
-import hmac
-import itertools
-import json
-
+"""Fixtures of the WhatsApp gateway tests: the fast sync settings, a WAHA gateway row with a linked
+number and signed webhooks (tests.helpers.whatsapp), and, for the end-to-end runs, Closeline over
+real HTTP with the WhatsApp sandbox in a thread, its gateways and Mia's number linked through them
+(tests.helpers.gateway_sandbox)."""
 import pytest
 
-from tests.sync.conftest import activities, app_overrides, connect, connected, ids, messages  # noqa: F401
+from tests.helpers.gateway_sandbox import MIA, fresh, scan, scan_evo, wait_state
+from tests.helpers.messages import FAST
+from tests.helpers.servers import Live
+from tests.helpers.whatsapp import GATEWAY_URL, make_link, post_hook
 
-GATEWAY_URL = "http://waha.test:3000"
-MEMBER_PHONE = "+14155550003"
-CUSTOMER = "14155550123"
-_seq = itertools.count(1)
+
+@pytest.fixture
+def app_overrides():
+    return dict(FAST)
 
 
 @pytest.fixture
@@ -25,49 +26,6 @@ def gateway(app, demo):
 def link(app, demo, gateway):
     """Mia's number, linked through the gateway (session `mia`)."""
     return make_link(demo, gateway)
-
-
-def make_link(demo, gateway, session="mia", email="member@acme.test", hmac_key="hook-secret"):
-    from webapp.core import crypto
-    from webapp.core.extensions import db
-    from webapp.models import NumberLink, utcnow
-    membership = demo.memberships[email]
-    number = membership.numbers[0] if membership.numbers else None
-    row = NumberLink(workspace_id=demo.acme.id, gateway_id=gateway.id, membership_id=membership.id,
-                     whatsapp_number_id=number.id if number else None, session_name=session, state="linked",
-                     was_linked=True, hmac_key_enc=crypto.encrypt(hmac_key), linked_at=utcnow(),
-                     me_id=(number.e164.lstrip("+") + "@c.us") if number else None)
-    db.session.add(row)
-    db.session.commit()
-    return row
-
-
-def sign(raw, key="hook-secret"):
-    return hmac.new(key.encode(), raw, hashlib.sha512).hexdigest()
-
-
-def envelope(event, payload, session="mia", me_phone=MEMBER_PHONE):
-    return {"id": f"evt_{next(_seq):026d}", "timestamp": 1753860012345, "event": event, "session": session,
-            "me": {"id": me_phone.lstrip("+") + "@c.us", "pushName": "Mia"}, "payload": payload,
-            "engine": "NOWEB"}
-
-
-def text_message(short_id=None, chat=CUSTOMER + "@c.us", from_me=False, body="Hello from WhatsApp", ts=1753860011,
-                 **extra):
-    short_id = short_id or f"3A{next(_seq):018X}"
-    payload = {"id": f"{'true' if from_me else 'false'}_{chat}_{short_id}", "timestamp": ts, "from": chat,
-               "fromMe": from_me, "source": "app", "body": body, "hasMedia": False, "media": None,
-               "ack": 2, "vCards": [], "replyTo": None, "_data": {"pushName": "Maria"}}
-    payload.update(extra)
-    return payload
-
-
-def post_hook(client, gateway_id, body, key="hook-secret", headers=None):
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    sent = {"Content-Type": "application/json", "X-Webhook-Hmac": sign(raw, key),
-            "X-Webhook-Hmac-Algorithm": "sha512"}
-    sent.update(headers or {})
-    return client.post(f"/api/webhooks/waha/{gateway_id}", data=raw, headers=sent)
 
 
 @pytest.fixture
@@ -87,18 +45,6 @@ def process(app, gateway):
     return _process
 
 
-def events(**filters):
-    import sqlalchemy as sa
-
-    from webapp.core.extensions import db
-    from webapp.models import GatewayEvent
-    db.session.expire_all()
-    query = sa.select(GatewayEvent).order_by(GatewayEvent.id)
-    for key, value in filters.items():
-        query = query.where(getattr(GatewayEvent, key) == value)
-    return db.session.scalars(query).all()
-
-
 @pytest.fixture(autouse=True)
 def gateway_hosts_resolve(monkeypatch):
     """Test gateway names (*.test) resolve to a private address, as a gateway beside the app would;
@@ -110,3 +56,69 @@ def gateway_hosts_resolve(monkeypatch):
     real = outbound.resolve
     monkeypatch.setattr(outbound, "resolve",
                         lambda host, port: ["10.20.30.40"] if host.endswith(".test") else real(host, port))
+
+
+# --- End to end: Closeline over real HTTP + the WhatsApp sandbox in a thread + a real RQ worker ---
+
+@pytest.fixture(scope="session")
+def wa_server():
+    from whatsapp_sandbox.testing import WhatsAppSandboxServer
+    server = WhatsAppSandboxServer({"WEBHOOK_DELAY_SCALE": 0.02, "WAHA_STARTING_SECONDS": 0.2,
+                                    "WAHA_WAIT_SECONDS": 2.0})
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def wa(wa_server):
+    wa_server.reset()
+    wa_server.control("DELETE", "webhooks/faults")
+    return wa_server
+
+
+@pytest.fixture
+def live(app):
+    """Closeline over HTTP, where the sandbox's webhooks go (PUBLIC_URL); stop()/start() restart it."""
+    server = Live(app)
+    app.config["PUBLIC_URL"] = server.url
+    server.start()
+    yield server
+    if server.thread.is_alive():
+        server.stop()
+
+
+@pytest.fixture
+def wa_gateway(app, demo, wa):
+    from webapp.whatsapp import gateways_service
+    return gateways_service.add_gateway(demo.acme.id, name="Sandbox WAHA", base_url=wa.waha_url,
+                                        api_key=wa.app.config["WAHA_API_KEY"],
+                                        created_by=demo.users["owner@acme.test"])
+
+
+@pytest.fixture
+def linked_mia(app, demo, live, wa, wa_gateway, worker):
+    """Mia's WhatsApp linked through the sandbox's WAHA (QR scanned), webhooks flowing to `live`."""
+    from webapp.whatsapp import linking
+    link = linking.start_link(wa_gateway, demo.memberships["member@acme.test"])
+    scan(wa, link, MIA)
+    wait_state(link, "linked")
+    return fresh(link)
+
+
+@pytest.fixture
+def evo_gateway(app, demo, wa):
+    from webapp.whatsapp import gateways_service
+    return gateways_service.add_gateway(demo.acme.id, name="Sandbox Evolution", base_url=wa.evolution_url,
+                                        api_key=wa.app.config["EVOLUTION_API_KEY"], kind="evolution",
+                                        created_by=demo.users["owner@acme.test"])
+
+
+@pytest.fixture
+def linked_mia_evo(app, demo, live, wa, evo_gateway, worker):
+    """Mia's WhatsApp linked through the sandbox's Evolution API (QR scanned), webhooks flowing to `live`."""
+    from webapp.whatsapp import linking
+    link = linking.start_link(evo_gateway, demo.memberships["member@acme.test"])
+    scan_evo(wa, link, MIA)
+    wait_state(link, "linked")
+    return fresh(link)

@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from tests.browser import chromium, new_page, sign_in  # noqa: F401
-from tests.conftest import wait_for
-from tests.sync.conftest import activities
-from tests.whatsapp.sandbox_fixtures import JANE, MIA, live, wa, wa_gateway, wa_server  # noqa: F401
+from tests.helpers.browser import new_page, sign_in
+from tests.helpers.gateway_sandbox import JANE, MIA
+from tests.helpers.messages import activities
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 

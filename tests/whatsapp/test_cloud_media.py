@@ -5,10 +5,9 @@ import base64
 
 import pytest
 
-from tests.conftest import wait_for
-from tests.sync.conftest import activities
-from tests.whatsapp.conftest import messages
-from tests.whatsapp.sandbox_fixtures import JANE, MIA, live, wa, wa_server  # noqa: F401
+from tests.helpers.gateway_sandbox import JANE, MIA
+from tests.helpers.messages import activities, messages
+from tests.helpers.waiting import wait_for
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"cloud-api-photo" * 8
 PNG = base64.b64encode(PNG_BYTES).decode()
@@ -93,7 +92,7 @@ def test_statuses_are_acknowledged_and_errors_are_shown_on_the_whatsapp_page(app
     assert {d["status"] for d in statuses} == {200}
     wa.control("POST", f"graph/numbers/{PNID}/errors", {"code": 131051, "title": "Message type unknown",
                                                          "details": "Message type is currently not supported."})
-    from tests.whatsapp.sandbox_fixtures import fresh
+    from tests.helpers.gateway_sandbox import fresh
     wait_for(lambda: fresh(cloud).last_error, timeout=30, interval=0.2, message="error recorded")
     page = login("owner@acme.test").get("/whatsapp/").get_data(as_text=True)
     assert "131051" in page and "Message type unknown" in page
@@ -103,7 +102,7 @@ def test_statuses_are_acknowledged_and_errors_are_shown_on_the_whatsapp_page(app
 
 
 def test_an_admin_sets_the_access_token_encrypted_and_a_member_cannot(app, demo, login):
-    from tests.whatsapp.sandbox_fixtures import fresh
+    from tests.helpers.gateway_sandbox import fresh
     from webapp.account import cloud_numbers
     row = cloud_numbers.register(demo.acme.id, PNID, MIA, demo.users["owner@acme.test"])
     url = f"/settings/whatsapp-cloud/{row.id}/token"

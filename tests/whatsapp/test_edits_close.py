@@ -1,8 +1,8 @@
 """Incoming, outgoing, reply, edit and revoke as Close sees them (the Close sandbox over HTTP)."""
 import pytest
 
-from tests.sync.conftest import drain_now  # noqa: F401
-from tests.whatsapp.conftest import CUSTOMER, envelope, messages, text_message
+from tests.helpers.messages import messages
+from tests.helpers.whatsapp import CUSTOMER, envelope, text_message
 
 CHAT = f"{CUSTOMER}@c.us"
 
@@ -16,7 +16,7 @@ def _sync(hook, process, drain_now, demo, *bodies):
 
 def test_incoming_outgoing_and_reply_reach_close(app, link, hook, process, connected, close_sandbox, drain_now,
                                                   demo):
-    from tests.sync.conftest import activities
+    from tests.helpers.messages import activities
     _sync(hook, process, drain_now, demo,
           envelope("message.any", text_message(short_id="IN1", body="Hi, is the quote ready?")),
           envelope("message.any", text_message(short_id="OUT1", from_me=True, body="Yes, sending it now",
@@ -31,7 +31,7 @@ def test_incoming_outgoing_and_reply_reach_close(app, link, hook, process, conne
 
 
 def test_edit_updates_the_close_activity(app, link, hook, process, connected, close_sandbox, drain_now, demo):
-    from tests.sync.conftest import activities
+    from tests.helpers.messages import activities
     _sync(hook, process, drain_now, demo, envelope("message.any", text_message(short_id="E1", body="Price is 100")))
     _sync(hook, process, drain_now, demo, envelope("message.edited", {
         "id": f"false_{CHAT}_EDACT1", "timestamp": 1753860300, "from": CHAT, "fromMe": False,
@@ -43,7 +43,7 @@ def test_edit_updates_the_close_activity(app, link, hook, process, connected, cl
 @pytest.mark.parametrize("mirror", [False, True])
 def test_revoke_deletes_the_activity_only_when_mirroring(app, link, hook, process, connected, close_sandbox,
                                                          drain_now, demo, mirror):
-    from tests.sync.conftest import activities
+    from tests.helpers.messages import activities
     from webapp.core.extensions import db
     from webapp.models import WhatsAppSettings
     db.session.add(WhatsAppSettings(workspace_id=demo.acme.id, mirror_deletions=mirror))

@@ -3,11 +3,10 @@ the simulated phone, linked with the number recorded, a customer's message in th
 the failed state after the device is removed."""
 import pytest
 
-from tests.browser import chromium, new_page, sign_in  # noqa: F401
-from tests.conftest import wait_for
-from tests.sync.conftest import activities
-from tests.whatsapp.evolution_fixtures import evo_gateway, evo_id  # noqa: F401
-from tests.whatsapp.sandbox_fixtures import JANE, MIA, live, wa, wa_server  # noqa: F401
+from tests.helpers.browser import new_page, sign_in
+from tests.helpers.gateway_sandbox import JANE, MIA, evo_id
+from tests.helpers.messages import activities
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 

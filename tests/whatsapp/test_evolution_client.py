@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.whatsapp.sandbox_fixtures import MIA, wa, wa_server  # noqa: F401
+from tests.helpers.gateway_sandbox import MIA
 from webapp.clients.gateways import base
 from webapp.clients.gateways.evolution import SECRET_HEADER, Client, normalize, number_value
 

@@ -5,11 +5,21 @@ import json
 
 import requests
 
-from tests.conftest import wait_for
-from tests.sync.conftest import activities
-from tests.whatsapp.conftest import events, messages
-from tests.whatsapp.evolution_fixtures import evo_gateway, evo_id, evo_instance, linked_mia_evo, scan_evo  # noqa: F401
-from tests.whatsapp.sandbox_fixtures import CHLOE, JANE, MIA, WEI, fresh, live, missed_until_given_up, wa, wa_server, wait_state  # noqa: F401
+from tests.helpers.gateway_sandbox import (
+    CHLOE,
+    JANE,
+    MIA,
+    WEI,
+    evo_id,
+    evo_instance,
+    fresh,
+    missed_until_given_up,
+    scan_evo,
+    wait_state,
+)
+from tests.helpers.messages import activities, messages
+from tests.helpers.waiting import wait_for
+from tests.helpers.whatsapp import events
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"1" * 64).decode()
 PDF = base64.b64encode(b"%PDF-1.4 evolution quote").decode()

@@ -4,7 +4,8 @@ chats keep no text; a message already stored live is not imported again."""
 import re
 import time
 
-from tests.whatsapp.conftest import CUSTOMER, messages, text_message
+from tests.helpers.messages import messages
+from tests.helpers.whatsapp import CUSTOMER, text_message
 
 BASE = "http://waha.test:3000/api/mia"
 KNOWN = "14155550101"   # Gob Bluth's phone in the Close sandbox
@@ -29,7 +30,7 @@ def _gateway_history(requests_mock, now):
 
 def test_dry_run_then_import_through_the_gateway(app, link, connected, close_sandbox, requests_mock, login, demo):
     from jobs import history as jobs
-    from tests.sync.conftest import activities
+    from tests.helpers.messages import activities
     from webapp.history_import import service as history
     from webapp.messages import drain
     from webapp.messages import gate as privacy

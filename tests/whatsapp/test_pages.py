@@ -3,7 +3,7 @@ import re
 
 import sqlalchemy as sa
 
-from tests.whatsapp.conftest import GATEWAY_URL, make_link
+from tests.helpers.whatsapp import GATEWAY_URL, make_link
 
 VERSION = {"version": "2026.7.1", "engine": "NOWEB", "tier": "PLUS"}
 

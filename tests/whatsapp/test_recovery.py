@@ -2,13 +2,14 @@
 import re
 import time
 
-from tests.whatsapp.conftest import CUSTOMER, envelope, messages, text_message
+from tests.helpers.messages import messages
+from tests.helpers.whatsapp import CUSTOMER, envelope, text_message
 
 BASE = "http://waha.test:3000/api/mia"
 
 
 def test_recovery_stores_only_what_is_missing_and_counts_it(app, link, hook, process, connected, requests_mock):
-    from tests.whatsapp.sandbox_fixtures import fresh
+    from tests.helpers.gateway_sandbox import fresh
     from webapp.whatsapp import recovery
     now = int(time.time())
     hook(envelope("message.any", text_message(short_id="HAVE1", ts=now - 30)))
@@ -57,7 +58,7 @@ def test_recovery_never_reaches_back_before_the_link(app, link, connected, reque
 def test_recovery_stops_cleanly_when_the_gateway_is_down(app, link, connected, requests_mock):
     import requests
 
-    from tests.whatsapp.sandbox_fixtures import fresh
+    from tests.helpers.gateway_sandbox import fresh
     from webapp.whatsapp import recovery
     requests_mock.get(f"{BASE}/chats/overview", exc=requests.ConnectionError)
     result = recovery.recover(link.id)

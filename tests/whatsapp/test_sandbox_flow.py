@@ -4,24 +4,10 @@ import base64
 
 import pytest
 
-from tests.conftest import wait_for
-from tests.sync.conftest import activities
-from tests.whatsapp.conftest import events, messages
-from tests.whatsapp.sandbox_fixtures import (  # noqa: F401
-    CHLOE,
-    JANE,
-    MIA,
-    WEI,
-    fresh,
-    linked_mia,
-    live,
-    missed_until_given_up,
-    scan,
-    wa,
-    wa_gateway,
-    wa_server,
-    wait_state,
-)
+from tests.helpers.gateway_sandbox import CHLOE, JANE, MIA, WEI, fresh, missed_until_given_up, scan, wait_state
+from tests.helpers.messages import activities, messages
+from tests.helpers.waiting import wait_for
+from tests.helpers.whatsapp import events
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 64).decode()
 PDF = base64.b64encode(b"%PDF-1.4 quote").decode()

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from tests.whatsapp.conftest import CUSTOMER, envelope, events, messages, post_hook, text_message
+from tests.helpers.messages import messages
+from tests.helpers.whatsapp import CUSTOMER, envelope, events, post_hook, text_message
 
 
 def test_bad_or_missing_hmac_is_401_and_nothing_is_stored(app, link, hook, gateway):
@@ -199,7 +200,7 @@ def test_edit_before_the_original_is_held_then_applied(app, link, hook, process,
 
 
 def test_status_webhooks_arriving_out_of_order_end_in_the_newest_state(app, link, hook, process):
-    from tests.whatsapp.sandbox_fixtures import fresh
+    from tests.helpers.gateway_sandbox import fresh
     from webapp.core.extensions import db
     link.state, link.was_linked = "qr", False
     db.session.commit()

@@ -3,7 +3,7 @@ façade a number is linked through."""
 import pytest
 import requests
 
-from .conftest import CUSTOMER, MEMBER, OTHER_MEMBER
+from tests.helpers.whatsapp_sandbox import CUSTOMER, MEMBER, OTHER_MEMBER
 
 
 def test_state_lists_members_customers_and_facades(wa):
@@ -62,9 +62,8 @@ def test_batch_and_fresh_member_numbers(wa, waha):
 
 
 def test_offline_gateway_refuses_connections_and_keeps_its_state():
+    from tests.helpers.whatsapp_sandbox import FAST, Waha
     from whatsapp_sandbox.testing import WhatsAppSandboxServer
-
-    from .conftest import FAST, Waha
     with WhatsAppSandboxServer(dict(FAST)) as server:
         waha = Waha(server)
         waha.link(server, "mia", MEMBER)

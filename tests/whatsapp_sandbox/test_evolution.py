@@ -6,7 +6,8 @@ import base64
 import pytest
 import requests
 
-from .conftest import CUSTOMER, HIDDEN_CUSTOMER, LID_CUSTOMER, MEMBER, wait_for
+from tests.helpers.waiting import wait_for
+from tests.helpers.whatsapp_sandbox import CUSTOMER, HIDDEN_CUSTOMER, LID_CUSTOMER, MEMBER, WAIT
 
 EVENTS = ["MESSAGES_UPSERT", "MESSAGES_UPDATE", "MESSAGES_DELETE", "MESSAGES_EDITED", "SEND_MESSAGE",
           "CONNECTION_UPDATE", "QRCODE_UPDATED"]
@@ -28,7 +29,7 @@ class Evo:
         created = self.call("POST", "/instance/create", json=body)
         assert created.status_code == 201, created.text
         server.control("POST", "scan", {"number": number, "qr": created.json()["qrcode"]["code"]})
-        wait_for(lambda: self.state(name) == "open")
+        wait_for(lambda: self.state(name) == "open", timeout=WAIT)
         return created.json()
 
     def state(self, name):
@@ -81,7 +82,7 @@ def test_connect_qr_pairing_scan_logout_delete(wa, evo, receiver):
     assert out.status_code == 200 and out.json()["response"]["message"] == "Instance logged out"
     assert evo.state("s") == "close"
     closed = wait_for(lambda: [d["json"]["data"] for d in receiver.events("connection.update")
-                               if d["json"]["data"]["state"] == "close"])
+                               if d["json"]["data"]["state"] == "close"], timeout=WAIT)
     assert closed == [{"instance": "s", "state": "close", "statusReason": 401}]
     assert evo.call("DELETE", "/instance/logout/s").status_code == 400  # not connected
     assert evo.call("DELETE", "/instance/delete/s").status_code == 200
@@ -93,7 +94,7 @@ def test_qr_limit_refuses(wa, evo, receiver):
     try:
         evo.call("POST", "/instance/create", json={"instanceName": "q", "integration": "WHATSAPP-BAILEYS",
                                                    "qrcode": True, "webhook": {"url": receiver.url, "events": []}})
-        wait_for(lambda: evo.state("q") == "close")
+        wait_for(lambda: evo.state("q") == "close", timeout=WAIT)
         states = [d["json"]["data"]["state"] for d in receiver.wait_events("connection.update", 2)]
         assert "refused" in states
     finally:

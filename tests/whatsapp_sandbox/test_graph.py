@@ -6,7 +6,7 @@ import hmac
 
 import requests
 
-from .conftest import CUSTOMER, MEMBER, OTHER_MEMBER
+from tests.helpers.whatsapp_sandbox import CUSTOMER, MEMBER, OTHER_MEMBER
 
 
 def _register(wa, receiver, number=MEMBER):

@@ -2,7 +2,7 @@
 readable text or skip — as each façade reports them."""
 import requests
 
-from .conftest import CUSTOMER, LID_CUSTOMER, MEMBER, OTHER_MEMBER
+from tests.helpers.whatsapp_sandbox import CUSTOMER, LID_CUSTOMER, MEMBER, OTHER_MEMBER
 
 LOCATION = {"latitude": -23.5614, "longitude": -46.6559, "name": "Loja Centro", "address": "Av. Paulista, 1000"}
 CONTACT = {"name": "Carlos Lima", "phone": "+5511955554444"}

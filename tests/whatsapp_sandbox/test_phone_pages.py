@@ -4,7 +4,7 @@ import re
 
 import requests
 
-from .conftest import CUSTOMER, MEMBER
+from tests.helpers.whatsapp_sandbox import CUSTOMER, MEMBER
 
 PAGE = "/phones/" + MEMBER[1:]
 CHAT = f"{PAGE}/chats/{CUSTOMER[1:]}"

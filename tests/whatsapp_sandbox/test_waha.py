@@ -7,7 +7,8 @@ import json
 
 import requests
 
-from .conftest import CUSTOMER, HIDDEN_CUSTOMER, LID_CUSTOMER, MEMBER, wait_for
+from tests.helpers.waiting import wait_for
+from tests.helpers.whatsapp_sandbox import CUSTOMER, HIDDEN_CUSTOMER, LID_CUSTOMER, MEMBER, WAIT
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -109,7 +110,7 @@ def test_pairing_code(wa, waha):
 
 def test_single_default_session_mode(wa):
     wa.reset(WAHA_SINGLE_SESSION=True)
-    from .conftest import Waha
+    from tests.helpers.whatsapp_sandbox import Waha
     waha = Waha(wa)
     listed = waha.get("/api/sessions", params={"all": "true"}).json()
     assert [(s["name"], s["status"]) for s in listed] == [("default", "STOPPED")]
@@ -170,7 +171,7 @@ def test_webhook_retries_keep_request_id_and_body(wa, waha, receiver):
     deliveries = receiver.wait_events("message.any", 3)
     assert len({d["headers"]["X-Webhook-Request-Id"] for d in deliveries}) == 1
     assert len({d["body"] for d in deliveries}) == 1
-    log = wait_for(lambda: [e for e in wa.webhooks(event="message.any") if e["outcome"] == "delivered"])
+    log = wait_for(lambda: [e for e in wa.webhooks(event="message.any") if e["outcome"] == "delivered"], timeout=WAIT)
     assert log[0]["attempt"] == 3
 
 
@@ -238,7 +239,8 @@ def test_media_files_need_the_key_and_expire(wa, waha, receiver):
     got = requests.get(url, headers=wa.waha_headers, timeout=10)
     assert got.status_code == 200 and got.content == data and got.headers["Content-Type"] == "image/jpeg"
     wa.control("PUT", "config", {"WAHA_FILES_LIFETIME": 0.01})
-    gone = wait_for(lambda: [r for r in [requests.get(url, headers=wa.waha_headers, timeout=10)] if r.status_code == 404])
+    gone = wait_for(lambda: [r for r in [requests.get(url, headers=wa.waha_headers, timeout=10)] if r.status_code == 404],
+                    timeout=WAIT)
     assert gone[0].json()["error"]["key"] == "FILE_NOT_FOUND"
     history = waha.get(f"/api/mia/chats/{CUSTOMER[1:]}@c.us/messages", params={"downloadMedia": "false"}).json()
     assert history[0]["hasMedia"] is True and history[0]["media"] is None
@@ -313,7 +315,7 @@ def test_delivery_faults(wa, waha, receiver):
     receiver.clear()
     wa.control("PUT", "webhooks/faults", {"reorder": 0, "down": True})
     wa.send(CUSTOMER, MEMBER, "while down")
-    wait_for(lambda: [e for e in wa.webhooks(outcome="retrying") if e["error"] and "down" in e["error"]])
+    wait_for(lambda: [e for e in wa.webhooks(outcome="retrying") if e["error"] and "down" in e["error"]], timeout=WAIT)
     assert receiver.events("message.any") == []
     wa.control("DELETE", "webhooks/faults")
     assert [d["json"]["payload"]["body"] for d in receiver.wait_events("message.any")] == ["while down"]
@@ -322,7 +324,8 @@ def test_delivery_faults(wa, waha, receiver):
     receiver.clear()
     wa.control("PUT", "webhooks/faults", {"down": True})
     wa.send(CUSTOMER, MEMBER, "never delivered")
-    wait_for(lambda: [e for e in wa.webhooks(outcome="retrying") if "never delivered" in json.dumps(e["payload"])])
+    wait_for(lambda: [e for e in wa.webhooks(outcome="retrying") if "never delivered" in json.dumps(e["payload"])],
+             timeout=WAIT)
     assert wa.control("POST", "webhooks/give-up")["given_up"] >= 1
     assert wa.control("GET", "webhooks")["pending"] == 0
     assert [e for e in wa.webhooks(outcome="gave_up") if "never delivered" in json.dumps(e["payload"])]

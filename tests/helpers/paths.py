@@ -1,0 +1,4 @@
+"""Where the repository is."""
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
