@@ -39,7 +39,15 @@ def settings_for(workspace_id):
     """The workspace's settings row, or an unsaved one holding the defaults."""
     row = db.session.get(PrivacySettings, workspace_id)
     return row or PrivacySettings(workspace_id=workspace_id, allow_list_only=False, redact_codes=True,
-                                  redact_cards=True)
+                                  redact_cards=True, members_see_all_messages=False)
+
+
+def visible_number_ids(membership):
+    """Whose messages this person may read: None for everyone's (owner/admin, or members once the
+    owner opened the whole log), else the ids of their own numbers."""
+    if membership.is_manager or settings_for(membership.workspace_id).members_see_all_messages:
+        return None
+    return [number.id for number in membership.numbers]
 
 
 def allow_list_only(workspace_id):
@@ -218,15 +226,31 @@ def entries(workspace_id):
 
 
 def save_settings(workspace_id, allow_list_only, redact_codes, redact_cards):
-    row = db.session.get(PrivacySettings, workspace_id)
-    if row is None:
-        row = PrivacySettings(workspace_id=workspace_id)
-        db.session.add(row)
+    row = _settings_row(workspace_id)
     row.allow_list_only, row.redact_codes, row.redact_cards = allow_list_only, redact_codes, redact_cards
     db.session.commit()
     return row
 
 
-def excluded_chats(workspace_id):
-    return db.session.scalars(sa.select(Chat).where(Chat.workspace_id == workspace_id,
-                                                    Chat.excluded_at.is_not(None)).order_by(Chat.id)).all()
+def save_visibility(workspace_id, members_see_all_messages):
+    row = _settings_row(workspace_id)
+    row.members_see_all_messages = members_see_all_messages
+    db.session.commit()
+    return row
+
+
+def _settings_row(workspace_id):
+    row = db.session.get(PrivacySettings, workspace_id)
+    if row is None:
+        row = PrivacySettings(workspace_id=workspace_id, allow_list_only=False, redact_codes=True, redact_cards=True,
+                              members_see_all_messages=False)
+        db.session.add(row)
+    return row
+
+
+def excluded_chats(workspace_id, number_ids=None):
+    """Excluded chats, of these numbers only when `number_ids` is given (see visible_number_ids)."""
+    query = sa.select(Chat).where(Chat.workspace_id == workspace_id, Chat.excluded_at.is_not(None))
+    if number_ids is not None:
+        query = query.where(Chat.whatsapp_number_id.in_(number_ids))
+    return db.session.scalars(query.order_by(Chat.id)).all()

@@ -18,6 +18,8 @@ class PrivacySettings(db.Model):
     allow_list_only: Mapped[bool] = mapped_column(default=False)
     redact_codes: Mapped[bool] = mapped_column(default=True)
     redact_cards: Mapped[bool] = mapped_column(default=True)
+    # Members see only their own numbers' messages unless the owner opens the whole log to them.
+    members_see_all_messages: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -23,10 +23,12 @@ def _checked(name):
 def page():
     workspace = current_workspace()
     membership = current_membership()
+    manager = membership.is_manager
     return render_template("privacy/page.html", workspace=workspace, membership=membership,
-                           settings=privacy.settings_for(workspace.id), entries=privacy.entries(workspace.id),
-                           excluded=privacy.excluded_chats(workspace.id), groups=groups.group_chats(workspace.id),
-                           patterns=PATTERNS)
+                           settings=privacy.settings_for(workspace.id),
+                           entries=privacy.entries(workspace.id) if manager else [],
+                           excluded=privacy.excluded_chats(workspace.id, privacy.visible_number_ids(membership)),
+                           groups=groups.group_chats(workspace.id) if manager else [], patterns=PATTERNS)
 
 
 @bp.post("/settings")
@@ -36,6 +38,16 @@ def save_settings():
     privacy.save_settings(workspace.id, allow_list_only=_checked("allow_list_only"),
                           redact_codes=_checked("redact_codes"), redact_cards=_checked("redact_cards"))
     flash("Privacy settings saved. They apply to messages arriving from now on.", "success")
+    return redirect(url_for("privacy.page"))
+
+
+@bp.post("/visibility")
+@workspace_role("owner")
+def save_visibility():
+    open_log = _checked("members_see_all_messages")
+    privacy.save_visibility(current_workspace().id, members_see_all_messages=open_log)
+    flash("Members now see every message in the sync log." if open_log else
+          "Members now see only their own numbers' messages.", "success")
     return redirect(url_for("privacy.page"))
 
 

@@ -13,17 +13,23 @@ def review_queue(workspace_id):
                               .order_by(ChatLink.id)).all()
 
 
-def numbers_overview(workspace_id):
-    return db.session.scalars(sa.select(WhatsAppNumber).where(WhatsAppNumber.workspace_id == workspace_id)
-                              .order_by(WhatsAppNumber.e164)).all()
+def numbers_overview(workspace_id, number_ids=None):
+    query = sa.select(WhatsAppNumber).where(WhatsAppNumber.workspace_id == workspace_id)
+    if number_ids is not None:
+        query = query.where(WhatsAppNumber.id.in_(number_ids))
+    return db.session.scalars(query.order_by(WhatsAppNumber.e164)).all()
 
 
 PAGE_SIZE = 50
 
 
-def log_page(workspace_id, state=None, number_id=None, chat_id=None, q=None, before=None, limit=PAGE_SIZE):
-    """One page of the message log, newest first, by keyset (id < before): no OFFSET scans."""
+def log_page(workspace_id, state=None, number_id=None, chat_id=None, q=None, before=None, limit=PAGE_SIZE,
+             number_ids=None):
+    """One page of the message log, newest first, by keyset (id < before): no OFFSET scans.
+    `number_ids`: only these numbers' messages (what a member may read), None for all."""
     query = sa.select(Message).where(Message.workspace_id == workspace_id)
+    if number_ids is not None:
+        query = query.where(Message.whatsapp_number_id.in_(number_ids))
     if state in STATES:
         query = query.where(Message.state == state)
     if number_id:

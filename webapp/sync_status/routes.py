@@ -9,6 +9,7 @@ from webapp.access import current_membership, current_workspace, get_or_404_in_w
 from webapp.clients.close.client import CloseError
 from webapp.core.extensions import db, htmx
 from webapp.messages import actions, close_access, moves, search
+from webapp.messages import gate as privacy
 from webapp.messages.states import STATES
 from webapp.messages.totals import pending
 from webapp.messages.totals import totals as state_totals
@@ -31,14 +32,15 @@ def _log_context():
     workspace = current_workspace()
     filters = _filters()
     before = request.args.get("before", type=int)
-    rows, next_before = message_log.log_page(workspace.id, before=before, **filters)
+    visible = privacy.visible_number_ids(current_membership())
+    rows, next_before = message_log.log_page(workspace.id, before=before, number_ids=visible, **filters)
     query = {k: v for k, v in {"state": filters["state"], "number": filters["number_id"],
                                "chat": filters["chat_id"], "q": filters["q"]}.items() if v}
     counts = state_totals(workspace.id)
     return {"rows": rows, "next_before": next_before, "before": before, "filters": filters, "query": query,
             "lead_url": close_access.lead_url, "can_manage": current_membership().is_manager,
             "lead_names": message_log.lead_names(workspace.id, [m.close_lead_id for m in rows]),
-            "totals": counts, "pending": pending(counts), "numbers": message_log.numbers_overview(workspace.id),
+            "totals": counts, "pending": pending(counts), "numbers": message_log.numbers_overview(workspace.id, visible),
             "short_search": search.is_short(filters["q"]), "short_search_rows": search.SHORT_QUERY_ROWS}
 
 
