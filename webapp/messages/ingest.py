@@ -154,9 +154,15 @@ def store(number, item, remote_phone, source, connection_live, wait_reason, memo
                       sent_at=content.sent_at, text=decision.text, redactions=decision.redactions,
                       reply_to_external_id=content.reply_to or None,
                       sender_name=sender.name if sender else "", sender_phone=sender.phone if sender else None,
-                      attachments=[a.stored() for a in content.attachments], state=state, reason=reason,
+                      attachments=[_named_safely(memo.rules, a.stored()) for a in content.attachments],
+                      state=state, reason=reason,
                       queued_at=now if state == "queued" else None, created_at=now, updated_at=now)
     return _insert(number.workspace_id, message, memo)
+
+
+def _named_safely(rules, attachment):
+    """A file name is redacted like text (a card number can be a file name)."""
+    return dict(attachment, filename=privacy.redact_name(rules, attachment.get("filename")))
 
 
 def _insert(workspace_id, message, memo):
