@@ -14,6 +14,11 @@ from jobs.sync import sweep  # noqa: E402
 
 cron.register(sweep, queue_name=QUEUE, interval=Config.SWEEP_INTERVAL, job_timeout=120)
 
+# Privacy: message texts past a workspace's retention are erased, once a day.
+from jobs.sync import erase_expired_texts  # noqa: E402
+
+cron.register(erase_expired_texts, queue_name=QUEUE, interval=24 * 3600, job_timeout=1800)
+
 # WhatsApp gateways: number health + retry of held webhook events; scheduled gap recovery.
 from jobs.whatsapp import check_numbers, recover_all  # noqa: E402
 

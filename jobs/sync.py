@@ -1,7 +1,7 @@
 """RQ jobs of the sync engine. They carry workspace/chat ids only; the rows are the truth."""
 from webapp.jobs_app import job_context
 from webapp.messages import drain as drains
-from webapp.messages import moves, scheduler, sweeper
+from webapp.messages import erasure, moves, scheduler, sweeper
 
 
 def drain(workspace_id):
@@ -31,6 +31,12 @@ def sweep():
     """Run by `rq cron` every SWEEP_INTERVAL: re-kick outboxes with stuck or due rows."""
     with job_context():
         return sweeper.sweep()
+
+
+def erase_expired_texts():
+    """rq cron, daily: message texts past each workspace's retention are erased."""
+    with job_context():
+        return erasure.erase_expired()
 
 
 def move_chat(chat_id):

@@ -11,6 +11,7 @@ EVENT_LABELS = {
     "auto_disconnected": "Disconnected automatically",
     "settings_changed": "Settings",
     "refresh_failed": "Access renewal failing",
+    "customer_forgotten": "Customer forgotten (privacy)",
     **JOB_LABELS,
 }
 

@@ -39,7 +39,7 @@ def settings_for(workspace_id):
     """The workspace's settings row, or an unsaved one holding the defaults."""
     row = db.session.get(PrivacySettings, workspace_id)
     return row or PrivacySettings(workspace_id=workspace_id, allow_list_only=False, redact_codes=True,
-                                  redact_cards=True, members_see_all_messages=False)
+                                  redact_cards=True, members_see_all_messages=False, retention_days=None)
 
 
 def visible_number_ids(membership):
@@ -226,24 +226,24 @@ def entries(workspace_id):
 
 
 def save_settings(workspace_id, allow_list_only, redact_codes, redact_cards):
-    row = _settings_row(workspace_id)
+    row = settings_row(workspace_id)
     row.allow_list_only, row.redact_codes, row.redact_cards = allow_list_only, redact_codes, redact_cards
     db.session.commit()
     return row
 
 
 def save_visibility(workspace_id, members_see_all_messages):
-    row = _settings_row(workspace_id)
+    row = settings_row(workspace_id)
     row.members_see_all_messages = members_see_all_messages
     db.session.commit()
     return row
 
 
-def _settings_row(workspace_id):
+def settings_row(workspace_id):
     row = db.session.get(PrivacySettings, workspace_id)
     if row is None:
         row = PrivacySettings(workspace_id=workspace_id, allow_list_only=False, redact_codes=True, redact_cards=True,
-                              members_see_all_messages=False)
+                              members_see_all_messages=False, retention_days=None)
         db.session.add(row)
     return row
 

@@ -20,6 +20,8 @@ class PrivacySettings(db.Model):
     redact_cards: Mapped[bool] = mapped_column(default=True)
     # Members see only their own numbers' messages unless the owner opens the whole log to them.
     members_see_all_messages: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Days after which a handled message loses its text and files (None: kept).
+    retention_days: Mapped[int | None] = mapped_column(nullable=True)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

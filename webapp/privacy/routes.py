@@ -2,10 +2,12 @@
 owner/admin the exclusion list, allow-list mode, redaction switches and opt-in group chats.
 Thin: the rules live in messages/gate.py and privacy/groups.py."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.core.phones import regions_for
 from webapp.core.urls import local_path_or
+from webapp.messages import erasure
 from webapp.messages import gate as privacy
 from webapp.messages.redaction import PATTERNS
 from webapp.models import Chat, ExclusionEntry
@@ -28,7 +30,9 @@ def page():
                            settings=privacy.settings_for(workspace.id),
                            entries=privacy.entries(workspace.id) if manager else [],
                            excluded=privacy.excluded_chats(workspace.id, privacy.visible_number_ids(membership)),
-                           groups=groups.group_chats(workspace.id) if manager else [], patterns=PATTERNS)
+                           groups=groups.group_chats(workspace.id) if manager else [], patterns=PATTERNS,
+                           oldest_text_goes_at=erasure.oldest_text_goes_at(workspace.id) if manager else None,
+                           max_retention=erasure.MAX_RETENTION_DAYS)
 
 
 @bp.post("/settings")
@@ -48,6 +52,35 @@ def save_visibility():
     privacy.save_visibility(current_workspace().id, members_see_all_messages=open_log)
     flash("Members now see every message in the sync log." if open_log else
           "Members now see only their own numbers' messages.", "success")
+    return redirect(url_for("privacy.page"))
+
+
+@bp.post("/retention")
+@workspace_role("admin")
+def save_retention():
+    try:
+        days = erasure.parse_retention(request.form.get("retention_days"))
+    except privacy.PrivacyError as exc:
+        flash(str(exc), "danger")
+        return redirect(url_for("privacy.page")), 303
+    erasure.save_retention(current_workspace().id, days)
+    flash(f"Message texts and files are erased {days} days after a message is handled (ids and states stay)."
+          if days else "Message texts are kept (retention off).", "success")
+    return redirect(url_for("privacy.page"))
+
+
+@bp.post("/forget")
+@workspace_role("admin")
+def forget_customer():
+    try:
+        counts = erasure.forget_customer(current_workspace().id, request.form.get("phone"),
+                                         regions_for(current_membership()), actor=current_user)
+    except privacy.PrivacyError as exc:
+        flash(str(exc), "danger")
+        return redirect(url_for("privacy.page")), 303
+    flash(f"Forgotten: {counts['messages']} message(s) and {counts['chats']} chat(s) erased from Closeline, and the "
+          "number is on the exclusion list. What Close already holds stays in Close: delete it there if needed.",
+          "success")
     return redirect(url_for("privacy.page"))
 
 
