@@ -102,6 +102,10 @@ class Config:
     # often number health is checked and missed messages are fetched (seconds).
     WHATSAPP_WEBHOOK_BASE_URL = os.environ.get("WHATSAPP_WEBHOOK_BASE_URL", "")
     WHATSAPP_HEALTH_INTERVAL = int(os.environ.get("WHATSAPP_HEALTH_INTERVAL", "60"))
+    # A signed gateway event older than this is refused (a captured delivery can't be replayed once
+    # its dedupe row is gone). Gateways are set to finish their retries inside this window; what
+    # they give up on is fetched by gap recovery.
+    WEBHOOK_MAX_AGE = int(os.environ.get("WEBHOOK_MAX_AGE", "300"))
     WHATSAPP_RECOVERY_INTERVAL = int(os.environ.get("WHATSAPP_RECOVERY_INTERVAL", "900"))
     # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
     WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")

@@ -14,6 +14,7 @@ import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from webapp.clients.close.client import CloseError
@@ -36,6 +37,8 @@ BATCH = 50
 MAX_ATTEMPTS = 30           # held/failed events are retried by the sweep (about every minute)
 HOLD_LIFETIME = timedelta(days=2)
 FINAL_STATES = ("done", "ignored", "dead")
+BAD_SIGNATURE = {"error": "bad_signature",
+                 "message": "Missing or wrong webhook signature or secret for the session this event names."}
 RECORD_VERSION = 2  # payload = {"v": 2, "events": [screened event records]}; older rows hold the raw body
 
 
@@ -52,10 +55,23 @@ def _key(ciphertext):
     return _plain_keys[ciphertext]
 
 
-def signed_by_gateway(gateway, raw, headers, client=None):
-    checker = (client or _webhook_reader(gateway)).signature_ok
+def signed_for_session(gateway, client, session_name, raw, headers):
+    """Whether the delivery is signed with the key of the session it names: one member's key can't
+    speak for a teammate's session."""
+    key = db.session.scalar(sa.select(NumberLink.hmac_key_enc).where(NumberLink.gateway_id == gateway.id,
+                                                                     NumberLink.session_name == session_name))
+    return key is not None and client.signature_ok(raw, headers, _key(key))
+
+
+def signed_by_gateway(gateway, client, raw, headers):
+    """Signed with any key of the gateway (only to tell a bad body from a forged one)."""
     keys = db.session.scalars(sa.select(NumberLink.hmac_key_enc).where(NumberLink.gateway_id == gateway.id)).all()
-    return any(checker(raw, headers, _key(key)) for key in keys)
+    return any(client.signature_ok(raw, headers, _key(key)) for key in keys)
+
+
+def too_old(client, envelope, headers):
+    sent = client.sent_at(envelope, headers)
+    return sent is not None and abs((utcnow() - sent).total_seconds()) > current_app.config["WEBHOOK_MAX_AGE"]
 
 
 def _webhook_reader(gateway):
@@ -66,16 +82,22 @@ def _webhook_reader(gateway):
 def accept(gateway, raw, headers):
     """(HTTP status, body dict). Nothing is stored unless the signature is right."""
     client = _webhook_reader(gateway)
-    if not signed_by_gateway(gateway, raw, headers, client):
-        return 401, {"error": "bad_signature", "message": "Missing or wrong webhook signature or secret."}
     try:
         envelope = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         envelope = None
-    if not isinstance(envelope, dict) or not envelope.get("event"):
+    if not isinstance(envelope, dict):
+        if signed_by_gateway(gateway, client, raw, headers):
+            return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
+        return 401, BAD_SIGNATURE
+    session_name = str(client.session_of(envelope) or "")[:60]
+    if not signed_for_session(gateway, client, session_name, raw, headers):
+        return 401, BAD_SIGNATURE
+    if too_old(client, envelope, headers):
+        return 401, {"error": "stale_event", "message": "The event is older than the replay window; it was not stored."}
+    if not envelope.get("event"):
         return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
     gateway_id = gateway.id
-    session_name = str(client.session_of(envelope) or "")[:60]
     payload, state, reason = _screened_payload(gateway, client, session_name, envelope)
     row = dict(workspace_id=gateway.workspace_id, gateway_id=gateway_id, dedupe_key=client.dedupe_key(envelope),
                event=str(envelope["event"])[:40], session_name=session_name,

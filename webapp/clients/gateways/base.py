@@ -123,6 +123,12 @@ class GatewayClient(ABC):
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
 
+    @staticmethod
+    def sent_at(envelope, headers):
+        """When the gateway made this delivery, as it signed it (None when it does not say; a kind
+        whose signature expires by itself, like Evolution's webhook token, needs no more)."""
+        return None
+
     # -- plumbing shared by every kind --------------------------------------------------------------
 
     def _call(self, method, path, *, json=None, params=None, ok=(200, 201), raw=False, headers=None):

@@ -12,6 +12,10 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
 from webapp.clients.gateways.base import (
     FAILED,
     QR,
@@ -31,7 +35,12 @@ from webapp.clients.gateways.base import (
 )
 from webapp.clients.gateways.formats import chat_kind, phone_jid, readable_location, readable_vcard
 
+# Evolution signs no body. With `jwt_key` in the webhook's headers it sends, on every request
+# (retries included), a fresh HS256 token signed with that secret (iat, exp = iat + 600 s): a
+# per-instance secret that a captured request can't be replayed with for long. Instances set up
+# before kept a static secret header (SECRET_HEADER), still accepted until they are relinked.
 SECRET_HEADER = "X-Closeline-Webhook-Secret"
+JWT_HEADER = "jwt_key"
 # Config names; MESSAGES_UPDATE is left out (acks are not synced; 2.3.7 repeats edits in MESSAGES_EDITED).
 EVENTS = ("MESSAGES_UPSERT", "SEND_MESSAGE", "MESSAGES_EDITED", "MESSAGES_DELETE", "CONNECTION_UPDATE")
 # A state the link keeps as it is (an automatic reconnect in progress).
@@ -177,6 +186,25 @@ def _edited_text(edited):
     return content_text(unwrap(edited if isinstance(edited, dict) else {}))
 
 
+def _bearer(headers):
+    value = headers.get("Authorization") or ""
+    return value[7:].strip() if value.lower().startswith("bearer ") else ""
+
+
+def _webhook_token_claims(headers, key):
+    """The claims of Evolution's per-request webhook token when it is signed with `key` and not
+    expired, else None."""
+    token = _bearer(headers)
+    if not token:
+        return None
+    try:
+        claims = jwt.decode(token, OctKey.import_key(key), algorithms=["HS256"]).claims
+        jwt.JWTClaimsRegistry(exp={"essential": True}, iat={"essential": True}).validate(claims)
+    except (JoseError, ValueError):
+        return None
+    return claims if claims.get("app") == "evolution" else None
+
+
 class Client(GatewayClient):
     kind = "evolution"
     label = "Evolution API"
@@ -220,7 +248,7 @@ class Client(GatewayClient):
     def _webhook(self, webhook_url, secret):
         # enabled:true explicitly (a known Manager quirk switches it off); no base64: media is
         # fetched per message, so webhook bodies stay small.
-        return {"enabled": True, "url": webhook_url, "headers": {SECRET_HEADER: secret},
+        return {"enabled": True, "url": webhook_url, "headers": {JWT_HEADER: secret},
                 "byEvents": False, "base64": False, "events": list(self.events)}
 
     def start_session(self, name, *, webhook_url, hmac_key, metadata):
@@ -371,8 +399,13 @@ class Client(GatewayClient):
 
     @staticmethod
     def signature_ok(raw, headers, key):
+        if not key:
+            return False
+        claims = _webhook_token_claims(headers, key)
+        if claims is not None:
+            return True
         given = headers.get(SECRET_HEADER) or ""
-        return bool(key and given) and hmac.compare_digest(given.encode(), key.encode())
+        return bool(given) and hmac.compare_digest(given.encode(), key.encode())
 
     @staticmethod
     def session_of(envelope):

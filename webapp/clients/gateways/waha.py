@@ -157,7 +157,9 @@ class Client(GatewayClient):
             "metadata": {k: str(v) for k, v in metadata.items()},
             "webhooks": [{
                 "url": webhook_url, "events": list(self.events), "hmac": {"key": hmac_key},
-                "retries": {"policy": "exponential", "delaySeconds": 2, "attempts": 10},
+                # 2+4+…+128 s: every retry lands inside WEBHOOK_MAX_AGE (5 minutes); gap
+                # recovery fetches what the gateway gave up on.
+                "retries": {"policy": "exponential", "delaySeconds": 2, "attempts": 7},
             }],
             "ignore": {"status": True, "groups": False, "channels": True, "broadcast": True},
             "noweb": {"store": {"enabled": True, "fullSync": False}},
@@ -280,6 +282,17 @@ class Client(GatewayClient):
             return False
         expected = hmac.new(key.encode(), raw, hashlib.sha512).hexdigest()
         return hmac.compare_digest(expected.encode(), signature.encode())
+
+    @staticmethod
+    def sent_at(envelope, headers):
+        # The envelope's `timestamp` (ms) is inside the signed body and stays the same on retries.
+        stamp = envelope.get("timestamp") if isinstance(envelope, dict) else None
+        if not isinstance(stamp, (int, float)) or isinstance(stamp, bool):
+            return None
+        try:
+            return datetime.fromtimestamp(stamp / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return datetime.fromtimestamp(0, tz=UTC)  # absurd: as good as stale
 
     def dedupe_key(self, envelope):
         event, payload = envelope.get("event"), envelope.get("payload")
