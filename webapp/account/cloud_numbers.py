@@ -1,8 +1,11 @@
 """Rules for WhatsApp Cloud API numbers: an owner/admin registers Meta's phone_number_id for a
-workspace; one id belongs to one workspace in the whole deployment."""
+workspace, proving with the number's Graph token that the workspace may use it; one id belongs to
+one workspace in the whole deployment."""
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from webapp.clients import graph
 from webapp.core import crypto
 from webapp.core.extensions import db
 from webapp.core.input_guard import char_problem
@@ -13,8 +16,14 @@ class AlreadyRegistered(Exception):
     pass
 
 
-TAKEN = ("This phone number ID is already registered in a Closeline workspace. Each Cloud API number "
+class NotProven(Exception):
+    """Meta did not confirm that the access token may use this phone number id; `str()` says why."""
+
+
+TAKEN = ("This phone number ID is already registered in another Closeline workspace. Each Cloud API number "
          "can feed one workspace only; ask its owner to remove it there first.")
+NOT_PROVEN = ("Meta did not confirm this phone number ID with this access token. Give the number's "
+              "phone_number_id and a system-user token of the WhatsApp Business account that owns it.")
 
 
 def registered(workspace_id):
@@ -29,8 +38,27 @@ def set_token(row, token):
     db.session.commit()
 
 
+def prove(phone_number_id, e164, access_token):
+    """The workspace shows it owns the number: a Graph read of the id succeeds with its token and
+    names the same phone. Raises NotProven (one answer whether or not another workspace has it)."""
+    if not (access_token or "").strip():
+        raise NotProven(NOT_PROVEN)
+    client = graph.GraphClient(current_app.config["GRAPH_API_URL"], access_token.strip())
+    try:
+        record = client.phone_number(phone_number_id)
+    except graph.GraphUnavailable as exc:
+        raise NotProven(f"Meta could not be asked ({exc}); nothing was saved. Try again in a minute.") from None
+    except graph.GraphError:
+        raise NotProven(NOT_PROVEN) from None
+    if "".join(ch for ch in record["display_phone_number"] if ch.isdigit()) != e164.lstrip("+"):
+        raise NotProven(f"Meta says this phone number ID belongs to {record['display_phone_number']}, "
+                        f"not {e164}. Check the number and the id.")
+
+
 def register(workspace_id, phone_number_id, e164, user, access_token=None):
-    """Registers the id (and the business number in the workspace when it is new). Commits."""
+    """Registers the id once the workspace proved it (see prove), and the business number in the
+    workspace when it is new. Commits."""
+    prove(phone_number_id, e164, access_token)
     if db.session.scalar(sa.select(CloudApiNumber.id).where(CloudApiNumber.phone_number_id == phone_number_id)):
         raise AlreadyRegistered(TAKEN)
     number = db.session.scalar(sa.select(WhatsAppNumber).where(

@@ -27,9 +27,10 @@ class CloudNumberForm(FlaskForm):
                                   description="From Meta's WhatsApp Manager → API Setup (digits only)")
     number = StringField("Business phone number", validators=[DataRequired(), Length(max=40)],
                          description="The number customers write to, e.g. +14155550123")
-    access_token = PasswordField("Access token", validators=[Optional(), Length(max=1000)],
-                                 description="A system user token with whatsapp_business_messaging: photos and "
-                                             "files customers send are fetched with it (stored encrypted)")
+    access_token = PasswordField("Access token", validators=[DataRequired(), Length(max=1000)],
+                                 description="A system user token with whatsapp_business_messaging: Meta confirms "
+                                             "with it that the number is yours, and photos and files customers "
+                                             "send are fetched with it (stored encrypted)")
     submit = SubmitField("Register number")
 
     def validate_phone_number_id(self, field):

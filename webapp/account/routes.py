@@ -111,6 +111,9 @@ def register_cloud_number():
     try:
         cloud_numbers.register(current_workspace().id, form.phone_number_id.data, form.number.data, current_user,
                                access_token=form.access_token.data)
+    except cloud_numbers.NotProven as exc:
+        form.phone_number_id.errors.append(str(exc))
+        return _render_cloud(form, status=400)
     except cloud_numbers.AlreadyRegistered as exc:
         form.phone_number_id.errors.append(str(exc))
         return _render_cloud(form, status=409)

@@ -63,6 +63,18 @@ class GraphClient:
                 raise GraphUnavailable(f"the Graph API is unavailable ({outbound.describe(exc)})", exc.status) from None
             raise GraphMediaGone(f"the Graph API refused the download (HTTP {exc.status})", exc.status) from None
 
+    def phone_number(self, phone_number_id):
+        """Meta's record of a business phone number id, read with this token (proof of access)."""
+        fetched = self._get(f"{self.api_url}/{quote(str(phone_number_id), safe='')}?fields=display_phone_number",
+                            max_bytes=64 * 1024, deadline=ID_DEADLINE)
+        try:
+            body = json.loads(fetched.content)
+        except ValueError:
+            raise GraphUnavailable("the Graph API answered something that is not JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("display_phone_number"), str):
+            raise GraphMediaGone("the Graph API did not show this phone number")
+        return body
+
     def media_url(self, media_id):
         """(url, mime_type) of a media id."""
         fetched = self._get(f"{self.api_url}/{quote(str(media_id), safe='')}", max_bytes=64 * 1024,
