@@ -17,6 +17,7 @@ registered once from tests/conftest.py): import them by name, e.g.
 - close_sandbox, sandbox_contract: the Close sandbox's own tests (credentials, OAuth, contract)
 - whatsapp_sandbox: the WhatsApp sandbox's own tests (webhook receiver, WAHA client)
 - routes: real Acme ids for every route parameter
+- rows: counting rows
 - hostile: a hostile HTTP server on loopback (SSRF and outbound tests)
 """
 import pytest

@@ -1,4 +1,4 @@
-"""Sessions, sign-in limits, reverse proxies and production configuration."""
+"""Sessions, sign-in limits, security headers, reverse proxies and production configuration."""
 import re
 
 import pytest
@@ -190,3 +190,30 @@ def test_development_refuses_an_invalid_fernet_key_at_start(database_url, redis_
     with pytest.raises(RuntimeError, match="not a valid Fernet key"):
         create_app("development", {"SECRET_KEY": "dev", "TOKEN_ENCRYPTION_KEY": "abc",
                                    "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url})
+
+
+def test_session_cookie_is_httponly_and_lax(demo, browser):
+    token = browser.csrf()
+    response = browser.client.post("/auth/login", data={"email": "owner@acme.test", "password": "closeline-demo",
+                                                        "csrf_token": token})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_login_attempts_are_rate_limited(app, demo, browser):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    codes = []
+    for _ in range(5):
+        codes.append(browser.client.post("/auth/login", data={
+            "email": "owner@acme.test", "password": "wrong", "csrf_token": browser.csrf()}).status_code)
+    assert codes[:3] == [200, 200, 200] and codes[-1] == 429
+
+
+def test_security_headers_and_csp_without_inline_script(demo, login):
+    owner = login("owner@acme.test")
+    response = owner.get("/team/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert not re.search(r"<script>(?!</script>)", response.get_data(as_text=True)), "inline script found"

@@ -16,7 +16,7 @@ def test_readme_documents_ports_and_embeds_existing_screenshots():
         assert os.path.exists(os.path.join(ROOT, "docs", "screenshots", name)), name
     suite = ""
     for browser_suite in (("ui", "test_screens.py"), ("whatsapp", "test_browser.py"),
-                          ("connection", "test_card_browser.py")):
+                          ("close_connection", "test_card_browser.py")):
         with open(os.path.join(ROOT, "tests", *browser_suite)) as fh:
             suite += fh.read()
     # The WhatsApp browser test writes whatsapp-<state>.png for the states it walks through.

@@ -92,7 +92,7 @@ def test_dashboard_chart_and_main_screens(live_app, chromium, demo, connected):
     owner.shot("dashboard.png")
     owner.visit("/integrations/close/")
     expect(page.locator("#close-history-table")).to_contain_text("Settings")
-    # close.png is taken by tests/connection/test_card_browser.py, on a real connection
+    # close.png is taken by tests/close_connection/test_card_browser.py, on a real connection
     owner.visit("/sync/")
     expect(page.locator("#sync-log-table .sync-row").first).to_be_visible()
     owner.shot("sync-status.png", full_page=False)

@@ -1,23 +1,13 @@
-"""Fixtures of the sync engine tests: the fast sync settings (through create_app's config; the worker
-launcher passes them on to the worker process), real workers a test can SIGKILL, and a history
-source. The engine's shared fixtures (ids, connect, connected, api, drain_now) are in tests/conftest.py."""
+"""Fixtures of the history import tests: the sync engine's fast settings and a history source."""
 import pytest
 
 from tests.helpers.history import ListSource, history_chat
 from tests.helpers.messages import FAST
-from tests.helpers.workers import Workers
 
 
 @pytest.fixture
 def app_overrides():
     return dict(FAST)
-
-
-@pytest.fixture
-def workers(app, database_url, redis_url):
-    pool = Workers(app, database_url, redis_url)
-    yield pool
-    pool.stop_all()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ import re
 
 import sqlalchemy as sa
 
+from tests.helpers.rows import count
 from tests.helpers.web import text_of
 from webapp.core.extensions import db
 from webapp.models import ApiKey
@@ -62,3 +63,18 @@ def test_api_docs_render_operations_parameters_and_schemas(app, login):
 def test_api_keys_page_links_the_docs(demo, login):
     page = text_of(login("admin@acme.test").get("/settings/api-keys"))
     assert 'href="/api/docs"' in page and 'href="/api/openapi.json"' in page
+
+
+def test_api_key_is_shown_once_and_stored_hashed(demo, login):
+    admin = login("admin@acme.test")
+    response = admin.post("/settings/api-keys", data={"name": "bridge"})
+    assert response.status_code == 303  # POST-redirect-GET: a reload never creates a second key
+    shown = admin.get(response.headers["Location"])
+    assert shown.headers["Cache-Control"] == "no-store"
+    key = re.search(r"(cl_[\w-]{20,})", shown.get_data(as_text=True)).group(1)
+    row = db.session.scalar(sa.select(ApiKey))
+    assert row.key_hash != key and key not in row.key_hash and row.prefix == key[:10]
+    assert ApiKey.find_active(key).id == row.id and row.secret_once_enc is None
+    assert key not in admin.get("/settings/api-keys").get_data(as_text=True)
+    empty = admin.post("/settings/api-keys", data={"name": ""})
+    assert empty.status_code == 400 and count(ApiKey) == 1
