@@ -82,24 +82,6 @@ def close_sandbox(sandbox):
     return sandbox
 
 
-@pytest.fixture(scope="session")
-def whatsapp_sandbox_server():
-    """The WhatsApp sandbox (WAHA / Evolution / Cloud API façades) over real HTTP in a thread, with
-    short start-up and retry delays (reset before each test that uses `whatsapp_sandbox`)."""
-    from whatsapp_sandbox.testing import WhatsAppSandboxServer
-    server = WhatsAppSandboxServer({"WAHA_STARTING_SECONDS": 0.05, "WAHA_WAIT_SECONDS": 2.0,
-                                    "WEBHOOK_DELAY_SCALE": 0.05, "EVOLUTION_CONNECT_SECONDS": 0.05})
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def whatsapp_sandbox(whatsapp_sandbox_server):
-    whatsapp_sandbox_server.reset()
-    return whatsapp_sandbox_server
-
-
 def _app_config(database_url, redis_url, sandbox_url=None):
     config = {
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -219,10 +201,10 @@ def live_app(app):
         yield base
 
 
-# The sync engine's fixtures, used by every feature that sends messages: the sandbox's ids, a connected
-# Acme workspace (a CloseConnection row driven by the sandbox API key through webapp/messages/close_access.py),
-# an API key and in-process drains. A directory that runs the engine sets the fast sync settings
-# (tests.helpers.messages.FAST) in its `app_overrides`.
+# The sync engine's fixtures, used by every feature that sends messages: the sandbox's ids, Acme
+# connected to the sandbox (`sandbox_connection`, a CloseConnection row driven by the sandbox API key
+# through webapp/messages/close_access.py), an API key and in-process drains. A directory that runs the
+# engine sets the fast sync settings (tests.helpers.messages.FAST) in its `app_overrides`.
 
 @pytest.fixture
 def ids():
@@ -251,8 +233,24 @@ def connect(app, demo):
 
 
 @pytest.fixture
-def connected(connect):
+def sandbox_connection(connect):
+    """Acme connected to the Close sandbox's Acme Sales (real sandbox ids: messages sync to it)."""
     return connect()
+
+
+@pytest.fixture
+def fake_connection(demo):
+    """Acme shown as connected to Close: a CloseConnection row with made-up Close ids and nothing behind
+    them, for pages that only tell the connection's state (no call to Close ever succeeds)."""
+    from webapp.core.extensions import db
+    from webapp.models import CloseConnection
+    row = CloseConnection(workspace_id=demo.acme.id, close_org_id="orga_ui", close_org_name="Acme Sales",
+                          close_user_id="user_ui", close_user_email="dana@acme.test",
+                          close_user_name="Dana Scully",
+                          connected_by_id=demo.users["owner@acme.test"].id)
+    db.session.add(row)
+    db.session.commit()
+    return row
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from tests.helpers.messages import body, messages
 
 
-def test_post_stores_and_answers_202_then_200_for_the_same_id(app, api, connected):
+def test_post_stores_and_answers_202_then_200_for_the_same_id(app, api, sandbox_connection):
     first = api.post(body("m-1"))
     assert first.status_code == 202, first.get_json()
     record = first.get_json()
@@ -21,7 +21,7 @@ def test_post_stores_and_answers_202_then_200_for_the_same_id(app, api, connecte
     assert got.status_code == 200 and got.get_json()["state"] == "queued"
 
 
-def test_national_phone_is_read_in_the_members_region(app, api, connected):
+def test_national_phone_is_read_in_the_members_region(app, api, sandbox_connection):
     assert api.post(body("m-n", phone="(415) 555-0102")).status_code == 202
     assert messages()[0].chat.remote_phone == "+14155550102"
 
@@ -35,7 +35,7 @@ def test_states_at_ingest_without_connection_or_subscription(app, api, demo):
     assert api.post(body("held-2")).get_json()["reason"] == "subscription inactive"
 
 
-def test_group_chat_is_recorded_as_skipped(app, api, connected):
+def test_group_chat_is_recorded_as_skipped(app, api, sandbox_connection):
     response = api.post(body("g-1", kind="group", phone=None, chat_id="group-1"))
     assert response.status_code == 202
     assert response.get_json()["state"] == "skipped" and "Group chat" in response.get_json()["reason"]
@@ -109,7 +109,7 @@ BAD = [
 ]
 
 
-def test_bad_input_is_400_with_the_field(app, api, connected):
+def test_bad_input_is_400_with_the_field(app, api, sandbox_connection):
     # One app for all cases (the demo seed is slow); each case names the field it breaks.
     for path, value, field in BAD:
         response = api.post(_mutate(path, value))
@@ -125,7 +125,7 @@ def test_non_object_body_is_400(app, api):
         assert response.status_code == 400, raw
 
 
-def test_oversize_body_is_413(app, api, connected):
+def test_oversize_body_is_413(app, api, sandbox_connection):
     app.config["MAX_CONTENT_LENGTH"] = 1024
     big = body("big", attachments=[{"filename": "a.bin", "content_type": "application/octet-stream",
                                     "data": base64.b64encode(b"x" * 4096).decode()}])
@@ -134,7 +134,7 @@ def test_oversize_body_is_413(app, api, connected):
     assert messages() == []
 
 
-def test_unknown_message_is_404_and_other_workspace_is_invisible(app, api, connected, demo):
+def test_unknown_message_is_404_and_other_workspace_is_invisible(app, api, sandbox_connection, demo):
     from webapp.core.extensions import db
     from webapp.models import ApiKey
     assert api.get("nope").status_code == 404
@@ -147,7 +147,7 @@ def test_unknown_message_is_404_and_other_workspace_is_invisible(app, api, conne
     assert api.post(body("theirs"), key=other_key).status_code == 400
 
 
-def test_batch_mixes_created_duplicate_and_invalid(app, api, connected):
+def test_batch_mixes_created_duplicate_and_invalid(app, api, sandbox_connection):
     api.post(body("b-0"))
     items = [body("b-0"), body("b-1"), body("b-1"), _mutate("message.direction", "sideways")]
     response = api.post({"messages": items}, path="/api/v1/messages/batch")
@@ -159,7 +159,7 @@ def test_batch_mixes_created_duplicate_and_invalid(app, api, connected):
     assert len(messages()) == 2
 
 
-def test_batch_limits(app, api, connected):
+def test_batch_limits(app, api, sandbox_connection):
     post = lambda payload: api.post(payload, path="/api/v1/messages/batch")  # noqa: E731
     assert post({"messages": []}).status_code == 400
     assert post({"nope": 1}).status_code == 400
@@ -169,7 +169,7 @@ def test_batch_limits(app, api, connected):
     assert post({"messages": [_mutate("chat", KeyError)]}).status_code == 400
 
 
-def test_concurrent_replays_create_one_row(app, api, connected, database_url):
+def test_concurrent_replays_create_one_row(app, api, sandbox_connection, database_url):
     """Idempotent under concurrency: the unique constraint decides, the loser answers 200."""
     results = []
 

@@ -61,7 +61,7 @@ def test_verification_handshake(app):
     assert client.get("/api/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=&hub.challenge=1").status_code == 403
 
 
-def test_signature_is_checked_on_the_raw_body(app, demo, connected):
+def test_signature_is_checked_on_the_raw_body(app, demo, sandbox_connection):
     _configure(app)
     client = app.test_client()
     raw = json.dumps(_payload([_text("wamid.1")])).encode()
@@ -81,7 +81,7 @@ def test_signature_is_checked_on_the_raw_body(app, demo, connected):
     assert _post(client, None, signature=_sign(b"[]"), raw=b"[]").get_json()["rejected"][0]["id"] is None
 
 
-def test_text_and_media_map_into_the_pipeline(app, demo, connected, close_sandbox, drain_now, ids):
+def test_text_and_media_map_into_the_pipeline(app, demo, sandbox_connection, close_sandbox, drain_now, ids):
     _configure(app)
     client = app.test_client()
     payload = _payload([
@@ -117,7 +117,7 @@ def test_unknown_business_number_is_acknowledged_not_stored(app, demo, caplog):
     assert "unregistered phone_number_id" in caplog.text
 
 
-def test_statuses_and_malformed_items_are_ignored(app, demo, connected):
+def test_statuses_and_malformed_items_are_ignored(app, demo, sandbox_connection):
     _configure(app)
     payload = _payload([])
     payload["entry"][0]["changes"][0]["value"]["statuses"] = [{"id": "wamid.S", "status": "delivered"}]

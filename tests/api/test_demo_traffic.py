@@ -3,7 +3,7 @@
 from tests.helpers.messages import activities, messages
 
 
-def test_demo_traffic(app, connected, close_sandbox, live_app, drain_now, demo, ids):
+def test_demo_traffic(app, sandbox_connection, close_sandbox, live_app, drain_now, demo, ids):
     result = app.test_cli_runner().invoke(args=["demo", "traffic", "--url", live_app, "--pause", "0"])
     assert result.exit_code == 0, result.output
     assert "HTTP 202" in result.output and "HTTP 4" not in result.output

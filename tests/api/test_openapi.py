@@ -29,7 +29,7 @@ def _check(spec, response, status=None):
     return response
 
 
-def test_every_documented_answer_matches(app, spec, api, connected, close_sandbox, drain_now, demo):
+def test_every_documented_answer_matches(app, spec, api, sandbox_connection, close_sandbox, drain_now, demo):
     c = app.test_client()
     auth = {"Authorization": f"Bearer {api.key}"}
     png = base64.b64encode(b"png").decode()
@@ -58,7 +58,7 @@ def test_every_documented_answer_matches(app, spec, api, connected, close_sandbo
     _check(spec, c.get("/api/openapi.json"), 200)
 
 
-def test_webhook_answers_match(app, spec, demo, connected):
+def test_webhook_answers_match(app, spec, demo, sandbox_connection):
     app.config.update(WHATSAPP_APP_SECRET="s", WHATSAPP_VERIFY_TOKEN="t")
     c = app.test_client()
     _check(spec, c.get("/api/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=t&hub.challenge=42"), 200)

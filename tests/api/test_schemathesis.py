@@ -51,7 +51,7 @@ def _make_storable(body, n):
 
 
 @pytest.mark.timeout(900)  # generous: a busy machine (a twin suite beside it) may be slow
-def test_generated_requests_conform(app, api, connected):
+def test_generated_requests_conform(app, api, sandbox_connection):
     app.config.update(WHATSAPP_APP_SECRET="s", WHATSAPP_VERIFY_TOKEN="t")
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     headers = {"Authorization": f"Bearer {api.key}"}

@@ -1,4 +1,4 @@
-"""Issue 12 in a real Chromium: the outage banner appears and clears, a re-route to a lead that doesn't
+"""The Close card in a real Chromium: the outage banner appears and clears, a re-route to a lead that doesn't
 exist is refused (and the picker finds leads by name), a reconnect keeps the settings, the previous
 connection's test-sync result is gone, and no page logs a console error. Refreshes the Close card
 screenshot in docs/screenshots/."""
@@ -50,7 +50,7 @@ def _drain(demo):
     drain_workspace(demo.acme.id)
 
 
-def test_card_tells_the_truth(live_app, chromium, demo, worker, close_sandbox, app):  # noqa: F811
+def test_card_shows_outages_reroutes_and_reconnects(live_app, chromium, demo, worker, close_sandbox, app):
     from playwright.sync_api import expect
 
     from webapp.core.extensions import db

@@ -53,7 +53,7 @@ def test_dashboard_not_connected_names_the_next_step_per_role(app, demo, login):
     assert "Ask an owner or admin to connect Close" in page
 
 
-def test_dashboard_shows_chart_numbers_and_connection(app, demo, login, connected):
+def test_dashboard_shows_chart_numbers_and_connection(app, demo, login, fake_connection):
     add_outcomes(demo, [("synced", 1), ("failed", 2), ("skipped", 2)])
     response = login("member@acme.test").get("/dashboard")
     assert response.status_code == 200
@@ -65,14 +65,14 @@ def test_dashboard_shows_chart_numbers_and_connection(app, demo, login, connecte
     assert "+14155550003" in page and "nothing synced yet" in page
 
 
-def test_dashboard_says_when_close_is_unreachable(app, demo, login, connected):
-    connected.unreachable_since = utcnow() - timedelta(minutes=5)
+def test_dashboard_says_when_close_is_unreachable(app, demo, login, fake_connection):
+    fake_connection.unreachable_since = utcnow() - timedelta(minutes=5)
     db.session.commit()
     page = text_of(login("owner@acme.test").get("/dashboard"))
     assert "Close unreachable since" in page and "retrying" in page
 
 
-def test_paused_subscription_wording_held_count_and_who_renews(app, demo, login, connected):
+def test_paused_subscription_wording_held_count_and_who_renews(app, demo, login, fake_connection):
     demo.acme.set_subscription("trialing", trial_days=-1)
     db.session.commit()
     add_outcomes(demo, [("held", 0), ("held", 0)], reason=HOLD_SUBSCRIPTION)
@@ -90,9 +90,9 @@ def test_subscription_page_does_not_claim_sync_runs_when_not_connected(app, demo
     assert "Sync to Close is running" not in page and "not connected to Close" in page
 
 
-def test_auto_disconnected_names_the_reason_and_offers_reconnect(app, demo, login, connected):
-    connected.disconnected_at = utcnow()
-    connected.disconnect_reason = "access_revoked"
+def test_auto_disconnected_names_the_reason_and_offers_reconnect(app, demo, login, fake_connection):
+    fake_connection.disconnected_at = utcnow()
+    fake_connection.disconnect_reason = "access_revoked"
     db.session.commit()
     add_outcomes(demo, [("held", 0)], reason=HOLD_DISCONNECTED)
     page = text_of(login("admin@acme.test").get("/dashboard"))

@@ -20,7 +20,3 @@ registered once from tests/conftest.py): import them by name, e.g.
 - rows: counting rows
 - hostile: a hostile HTTP server on loopback (SSRF and outbound tests)
 """
-import pytest
-
-# The helpers assert (a CSRF token on the page, a 302 after consent…): show pytest's full explanation.
-pytest.register_assert_rewrite("tests.helpers")

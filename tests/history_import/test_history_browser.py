@@ -9,7 +9,7 @@ from tests.helpers.browser import watched_page
 pytestmark = pytest.mark.browser
 
 
-def test_history_import_dry_run_confirm_and_live_progress(live_app, chromium, demo, connected, close_sandbox,
+def test_history_import_dry_run_confirm_and_live_progress(live_app, chromium, demo, sandbox_connection, close_sandbox,
                                                          history_source, drain_now):
     from playwright.sync_api import expect
 

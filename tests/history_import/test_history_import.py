@@ -20,11 +20,11 @@ def _fixture_history():
     ])
 
 
-def _run_to_the_end(row, source, connected, drain_now):
+def _run_to_the_end(row, source, sandbox_connection, drain_now):
     from webapp.core.extensions import db
     from webapp.history_import import service as history
     from webapp.messages import close_access
-    history.store(row, source, connected, close_access.client_for_connection(connected))
+    history.store(row, source, sandbox_connection, close_access.client_for_connection(sandbox_connection))
     while history.feed(row.id):
         drain_now(row.workspace_id)
     drain_now(row.workspace_id)
@@ -58,7 +58,7 @@ def _links_created_since(workspace_id, moment):
 
 
 def test_dry_run_counts_are_what_the_run_does_and_a_rerun_creates_nothing(
-        app, api, connected, close_sandbox, drain_now, demo, login):
+        app, api, sandbox_connection, close_sandbox, drain_now, demo, login):
     from webapp.core.extensions import db
     from webapp.history_import import service as history
     from webapp.messages import close_access
@@ -67,10 +67,10 @@ def test_dry_run_counts_are_what_the_run_does_and_a_rerun_creates_nothing(
     privacy.add_entry(demo.acme.id, "phone", "+14155550143")
     api.post(body("chat-+14155550102-0", phone="415 555 0102", chat_id="chat-+14155550102"))  # live, earlier
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
-    source, client = _fixture_history(), close_access.client_for_connection(connected)
+    source, client = _fixture_history(), close_access.client_for_connection(sandbox_connection)
     close_sandbox.control("DELETE", "/_sandbox/requests")
 
-    counts = history.plan(number, source, "all", connected, client)
+    counts = history.plan(number, source, "all", sandbox_connection, client)
     writes = [r for r in close_sandbox.control("GET", "/_sandbox/requests")["data"] if r.get("method") != "GET"
               and "/data/search/" not in r.get("path", "")]
     assert writes == []                                         # the dry run touches nothing in Close
@@ -81,7 +81,7 @@ def test_dry_run_counts_are_what_the_run_does_and_a_rerun_creates_nothing(
 
     started = utcnow()
     row = history.create(number, T0, T0 + timedelta(days=1), "all", demo.users["owner@acme.test"].id, counts)
-    _run_to_the_end(row, source, connected, drain_now)
+    _run_to_the_end(row, source, sandbox_connection, drain_now)
     outcome = _outcome(demo.acme.id, started)
     assert outcome == {"messages": counts["messages"], "chats": counts["chats"],
                        "match_existing": counts["match_existing"], "leads_to_create": counts["leads_to_create"],
@@ -92,25 +92,25 @@ def test_dry_run_counts_are_what_the_run_does_and_a_rerun_creates_nothing(
     assert history.status(db.session.get(type(row), row.id))["finished"]
 
     # A re-run: the dry run sees everything stored, the run creates no row and no Close activity.
-    again = history.plan(number, source, "all", connected, client)
+    again = history.plan(number, source, "all", sandbox_connection, client)
     assert again["messages"] == 0 and again["skipped"]["already_stored"] == 17
     before_rows, before_close = len(messages()), len(activities(close_sandbox))
     row2 = history.create(number, T0, T0 + timedelta(days=1), "all", None, again)
-    _run_to_the_end(row2, source, connected, drain_now)
+    _run_to_the_end(row2, source, sandbox_connection, drain_now)
     assert len(messages()) == before_rows and len(activities(close_sandbox)) == before_close
 
 
-def test_scope_known_chats_only_stores_nothing_of_the_others(app, connected, close_sandbox, drain_now, demo):
+def test_scope_known_chats_only_stores_nothing_of_the_others(app, sandbox_connection, close_sandbox, drain_now, demo):
     from webapp.core.extensions import db
     from webapp.history_import import service as history
     from webapp.messages import close_access
     from webapp.models import WhatsAppNumber
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
     source = ListSource([history_chat("chat-+14155550101", 2, "+14155550101"), history_chat("chat-new", 4, "+14155550142")])
-    counts = history.plan(number, source, "known", connected, close_access.client_for_connection(connected))
+    counts = history.plan(number, source, "known", sandbox_connection, close_access.client_for_connection(sandbox_connection))
     assert counts["messages"] == 2 and counts["skipped"]["not_in_close"] == 4 and counts["leads_to_create"] == 0
     row = history.create(number, T0, T0 + timedelta(days=1), "known", None, counts)
-    _run_to_the_end(row, source, connected, drain_now)
+    _run_to_the_end(row, source, sandbox_connection, drain_now)
     assert sorted(m.external_id for m in messages()) == ["chat-+14155550101-0", "chat-+14155550101-1"]
     assert db.session.get(type(row), row.id).progress["not_imported"] == 4
 
@@ -130,7 +130,7 @@ def _import_count(*states):
 
 
 @pytest.mark.timeout(2400)
-def test_two_thousand_messages_beside_live_traffic(app, api, connected, close_sandbox, demo, worker):
+def test_two_thousand_messages_beside_live_traffic(app, api, sandbox_connection, close_sandbox, demo, worker):
     from webapp.core.extensions import db
     from webapp.history_import import service as history
     from webapp.messages import close_access
@@ -139,7 +139,7 @@ def test_two_thousand_messages_beside_live_traffic(app, api, connected, close_sa
     source = ListSource([history_chat(f"bulk-{c:02d}", 40, f"+1415555{c + 1200:04d}", name=f"Bulk {c}")
                          for c in range(50)])
     row = history.create(number, T0, T0 + timedelta(days=1), "all", None, {})
-    history.store(row, source, connected, close_access.client_for_connection(connected))
+    history.store(row, source, sandbox_connection, close_access.client_for_connection(sandbox_connection))
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(Message.source == "import")) == 2000
     history.enqueue_feed(row.id, 0)
 

@@ -3,7 +3,7 @@ progress partial polls while it runs and stops by itself; bad input is refused w
 import re
 
 
-def test_dry_run_confirm_and_progress(app, connected, close_sandbox, demo, login, history_source, drain_now):
+def test_dry_run_confirm_and_progress(app, sandbox_connection, close_sandbox, demo, login, history_source, drain_now):
     from tests.helpers.messages import messages
     from webapp.core.redis_conn import get_queue
     from webapp.history_import import service as history
@@ -30,7 +30,7 @@ def test_dry_run_confirm_and_progress(app, connected, close_sandbox, demo, login
     assert len([m for m in messages() if m.state == "synced"]) == 5
 
 
-def test_bad_input_and_roles(app, connected, demo, login):
+def test_bad_input_and_roles(app, sandbox_connection, demo, login):
     admin = login("admin@acme.test")
     number_id = demo.memberships["owner@acme.test"].numbers[0].id
     response = admin.post("/history/dry-run", data={"number_id": number_id, "period": "dates", "since": "2025-13-01"})

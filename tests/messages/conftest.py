@@ -1,6 +1,6 @@
 """Fixtures of the sync engine tests: the fast sync settings (through create_app's config; the worker
 launcher passes them on to the worker process) and real workers a test can SIGKILL. The engine's
-fixtures every feature shares (ids, connect, connected, api, drain_now) are in tests/conftest.py."""
+fixtures every feature shares (ids, connect, sandbox_connection, api, drain_now) are in tests/conftest.py."""
 import pytest
 
 from tests.helpers.messages import FAST

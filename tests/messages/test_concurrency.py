@@ -42,7 +42,7 @@ def _assert_in_chat_order(sandbox, chats):
     return created
 
 
-def test_chats_in_parallel_each_chat_in_order(app, api, connected, close_sandbox, drain_now, demo):
+def test_chats_in_parallel_each_chat_in_order(app, api, sandbox_connection, close_sandbox, drain_now, demo):
     close_sandbox.control("PUT", "/_sandbox/faults", {"latency_ms": 30})
     chats = _post_conversations(api, "order")
     drain_now(demo.acme.id)
@@ -57,7 +57,7 @@ def test_chats_in_parallel_each_chat_in_order(app, api, connected, close_sandbox
 
 
 @pytest.mark.timeout(120)
-def test_sigkill_during_a_concurrent_drain_loses_and_doubles_nothing(app, api, connected, close_sandbox,
+def test_sigkill_during_a_concurrent_drain_loses_and_doubles_nothing(app, api, sandbox_connection, close_sandbox,
                                                                      workers):
     close_sandbox.control("PUT", "/_sandbox/faults", {"latency_ms": 60})
     first = workers.start()

@@ -20,7 +20,7 @@ def _post_many(api, count, prefix):
 
 
 @pytest.mark.timeout(600)
-def test_worker_killed_mid_run_loses_and_doubles_nothing(app, api, connected, close_sandbox, workers):
+def test_worker_killed_mid_run_loses_and_doubles_nothing(app, api, sandbox_connection, close_sandbox, workers):
     close_sandbox.control("PUT", "/_sandbox/faults", {"latency_ms": 15})
     first = workers.start()
     ids = _post_many(api, 200, "kill")
@@ -36,7 +36,7 @@ def test_worker_killed_mid_run_loses_and_doubles_nothing(app, api, connected, cl
 
 
 @pytest.mark.timeout(600)
-def test_lost_responses_make_no_duplicates(app, api, connected, close_sandbox, workers):
+def test_lost_responses_make_no_duplicates(app, api, sandbox_connection, close_sandbox, workers):
     close_sandbox.control("PUT", "/_sandbox/faults", {"response_lost_rate": 0.1, "seed": 7})
     workers.start()
     ids = _post_many(api, 150, "lost")
@@ -48,7 +48,7 @@ def test_lost_responses_make_no_duplicates(app, api, connected, close_sandbox, w
 
 
 @pytest.mark.timeout(600)
-def test_5xx_storm_syncs_everything_without_disconnecting(app, api, connected, close_sandbox, workers):
+def test_5xx_storm_syncs_everything_without_disconnecting(app, api, sandbox_connection, close_sandbox, workers):
     from webapp.core.extensions import db
     from webapp.models import CloseConnection
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 0.2, "error_statuses": [500, 502, 503, 504],
@@ -58,11 +58,11 @@ def test_5xx_storm_syncs_everything_without_disconnecting(app, api, connected, c
     settle(ids, timeout=300)
     exactly_once(close_sandbox, ids)
     db.session.expire_all()
-    assert db.session.get(CloseConnection, connected.id).disconnected_at is None
+    assert db.session.get(CloseConnection, sandbox_connection.id).disconnected_at is None
 
 
 @pytest.mark.timeout(600)
-def test_a_thousand_replays_one_row_one_activity(app, api, connected, close_sandbox, workers):
+def test_a_thousand_replays_one_row_one_activity(app, api, sandbox_connection, close_sandbox, workers):
     workers.start()
     payload = body("replayed", phone="+14155550101")
     statuses = []

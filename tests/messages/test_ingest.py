@@ -15,7 +15,7 @@ def _item(message_id, number="+14155550001", phone="+14155550101", **content):
                                     "text": "from a gateway", **content})
 
 
-def test_accept_stores_counts_and_kicks_like_the_api(app, connected, demo):
+def test_accept_stores_counts_and_kicks_like_the_api(app, sandbox_connection, demo):
     from webapp.core.redis_conn import get_queue
     from webapp.messages import ingest, totals
     totals.totals(demo.acme.id)  # cached: accept() must keep it true
@@ -30,7 +30,7 @@ def test_accept_stores_counts_and_kicks_like_the_api(app, connected, demo):
     assert [job.func_name for job in get_queue().jobs] == ["jobs.sync.drain"]  # one drain, by dotted name
 
 
-def test_a_chat_with_a_legacy_mexican_whatsapp_id_is_stored_under_todays_number(app, connected, demo):
+def test_a_chat_with_a_legacy_mexican_whatsapp_id_is_stored_under_todays_number(app, sandbox_connection, demo):
     """WhatsApp still addresses Mexican mobiles registered before 2019 as 521…: the chat is
     kept (not refused as invalid) under the number Close and the member know, +52…."""
     from webapp.messages import ingest

@@ -16,7 +16,7 @@ def _links():
     return {link.chat.remote_phone: link for link in db.session.scalars(sa.select(ChatLink))}
 
 
-def test_every_routing_branch(app, api, connected, close_sandbox, drain_now, ids, demo):
+def test_every_routing_branch(app, api, sandbox_connection, close_sandbox, drain_now, ids, demo):
     api.post(body("known", phone="+14155550101"))                      # 1 contact, E.164 in Close
     api.post(body("other-format", phone="415 555 0102"))               # Close stores "(415) 555-0102"
     api.post(body("shared", phone="+14155550199"))                     # two leads share it
@@ -45,7 +45,7 @@ def test_every_routing_branch(app, api, connected, close_sandbox, drain_now, ids
     assert activity["activity_at"].startswith("2025-06-01T09:")
 
 
-def test_sticky_link_costs_one_call_per_message(app, api, connected, close_sandbox, drain_now, demo, ids):
+def test_sticky_link_costs_one_call_per_message(app, api, sandbox_connection, close_sandbox, drain_now, demo, ids):
     api.post(body("s-1", phone="+14155550101"))
     drain_now(demo.acme.id)
     close_sandbox.control("DELETE", "/_sandbox/requests")
@@ -69,7 +69,7 @@ def test_auto_create_off_skips_with_reason(app, api, connect, close_sandbox, dra
     assert row.state == "skipped" and "+14155550177" in row.reason and "auto-create is off" in row.reason
 
 
-def test_one_lead_for_a_burst_of_a_new_chat(app, api, connected, close_sandbox, drain_now, demo):
+def test_one_lead_for_a_burst_of_a_new_chat(app, api, sandbox_connection, close_sandbox, drain_now, demo):
     for i in range(20):
         api.post(body(f"burst-{i}", phone="+14155550160", name="Bursty"))
     # Two drains at once (as two workers would): the insert-first claim lets one create the lead.
@@ -97,7 +97,7 @@ def test_one_lead_for_a_burst_of_a_new_chat(app, api, connected, close_sandbox, 
     assert sum(len(activities(close_sandbox, f"burst-{i}")) for i in range(20)) == 20
 
 
-def test_reply_points_at_the_synced_original(app, api, connected, close_sandbox, drain_now, demo):
+def test_reply_points_at_the_synced_original(app, api, sandbox_connection, close_sandbox, drain_now, demo):
     api.post(body("orig", phone="+14155550101"))
     drain_now(demo.acme.id)
     api.post(body("reply", phone="+14155550101", direction="outgoing", text="Sure", reply_to="orig"))
@@ -109,7 +109,7 @@ def test_reply_points_at_the_synced_original(app, api, connected, close_sandbox,
     assert activities(close_sandbox, "reply-to-unknown")[0].get("response_to_id") is None
 
 
-def test_reply_in_the_same_batch(app, api, connected, close_sandbox, drain_now, demo):
+def test_reply_in_the_same_batch(app, api, sandbox_connection, close_sandbox, drain_now, demo):
     api.post(body("o2", phone="+14155550103"))
     api.post(body("r2", phone="+14155550103", reply_to="o2"))
     drain_now(demo.acme.id)
@@ -146,7 +146,7 @@ def test_attachments_setting_off(app, api, connect, close_sandbox, drain_now, de
     assert "setting off" in messages()[0].reason
 
 
-def test_pipeline_with_worker(app, api, connected, close_sandbox, worker, demo, ids):
+def test_pipeline_with_worker(app, api, sandbox_connection, close_sandbox, worker, demo, ids):
     """The real path: API → commit → kick → RQ worker drain → Close."""
     from tests.helpers.messages import settle
     png = base64.b64encode(b"img").decode()

@@ -40,7 +40,7 @@ def _like_texts(q):
 
 
 @pytest.fixture
-def logged(app, api, connected, demo, login):
+def logged(app, api, sandbox_connection, demo, login):
     assert api.post({"messages": [body(f"s-{i}", text=t, name=f"Chat {i}", phone=f"+1415555{i + 200:04d}")
                                   for i, t in enumerate(TEXTS)]},
                     path="/api/v1/messages/batch").status_code in (200, 202)

@@ -7,7 +7,7 @@ from tests.helpers.messages import activities, body, messages
 from tests.helpers.waiting import wait_for
 
 
-def test_subscription_pause_holds_and_renewal_catches_up_in_order(app, api, connected, close_sandbox, drain_now,
+def test_subscription_pause_holds_and_renewal_catches_up_in_order(app, api, sandbox_connection, close_sandbox, drain_now,
                                                                    demo):
     from webapp.core.extensions import db
     from webapp.core.signals import subscription_changed
@@ -58,7 +58,7 @@ def test_disconnected_hold_and_release_after_reconnect(app, api, demo, connect, 
     assert {m.state for m in messages()} == {"synced"}
 
 
-def test_auth_failure_stops_the_batch_and_disconnects(app, api, connected, close_sandbox, drain_now, demo,
+def test_auth_failure_stops_the_batch_and_disconnects(app, api, sandbox_connection, close_sandbox, drain_now, demo,
                                                       monkeypatch):
     from webapp.core.extensions import db
     from webapp.models import CloseConnection
@@ -67,14 +67,14 @@ def test_auth_failure_stops_the_batch_and_disconnects(app, api, connected, close
     app.config["CLOSE_API_KEY"] = "api_revoked_or_wrong"
     drain_now(demo.acme.id)
     db.session.expire_all()
-    connection = db.session.get(CloseConnection, connected.id)
+    connection = db.session.get(CloseConnection, sandbox_connection.id)
     assert connection.disconnected_at is not None and connection.disconnect_reason == "access_revoked"
     rows = messages()
     assert {(m.state, m.reason) for m in rows} == {("held", "disconnected")}
     assert activities(close_sandbox) == []
 
 
-def test_transient_failures_back_off_then_dead_then_retry_button(app, api, connected, close_sandbox, drain_now,
+def test_transient_failures_back_off_then_dead_then_retry_button(app, api, sandbox_connection, close_sandbox, drain_now,
                                                                  demo, login, monkeypatch):
     app.config["SYNC_MAX_ATTEMPTS"] = 3
     app.config["SYNC_INLINE_RETRIES"] = 0
@@ -104,7 +104,8 @@ def test_transient_failures_back_off_then_dead_then_retry_button(app, api, conne
     assert messages()[0].state == "synced" and len(activities(close_sandbox, "t-1")) == 1
 
 
-def test_deleted_lead_is_forgotten_and_the_chat_rerouted_once(app, api, connected, close_sandbox, drain_now, demo, monkeypatch):
+def test_deleted_lead_is_forgotten_and_the_chat_rerouted_once(app, api, sandbox_connection, close_sandbox, drain_now, demo,
+                                                              monkeypatch):
     from webapp.core.extensions import db
     from webapp.models import ChatLink
     api.post(body("r-1", phone="+14155550101"))
@@ -119,7 +120,7 @@ def test_deleted_lead_is_forgotten_and_the_chat_rerouted_once(app, api, connecte
     assert row.state == "synced" and "re-routed" in row.reason
 
 
-def test_reroute_moves_activities_and_future_messages(app, api, connected, close_sandbox, drain_now, demo, ids,
+def test_reroute_moves_activities_and_future_messages(app, api, sandbox_connection, close_sandbox, drain_now, demo, ids,
                                                      login):
     from webapp.core.extensions import db
     from webapp.messages import moves
@@ -154,7 +155,7 @@ def test_reroute_moves_activities_and_future_messages(app, api, connected, close
     assert "Review queue" not in admin.get("/sync/").get_data(as_text=True)
 
 
-def test_resolve_review_keeps_the_pick(app, api, connected, close_sandbox, drain_now, demo, login):
+def test_resolve_review_keeps_the_pick(app, api, sandbox_connection, close_sandbox, drain_now, demo, login):
     api.post(body("v-1", phone="+14155550199"))
     drain_now(demo.acme.id)
     admin = login("owner@acme.test")
@@ -162,7 +163,7 @@ def test_resolve_review_keeps_the_pick(app, api, connected, close_sandbox, drain
     assert "Review queue" not in admin.get("/sync/").get_data(as_text=True)
 
 
-def test_bad_reroute_is_refused(app, api, connected, demo, login, drain_now):
+def test_bad_reroute_is_refused(app, api, sandbox_connection, demo, login, drain_now):
     api.post(body("q-1", phone="+14155550101"))
     admin = login("admin@acme.test")
     chat_id = messages()[0].chat_id
@@ -171,7 +172,7 @@ def test_bad_reroute_is_refused(app, api, connected, demo, login, drain_now):
     assert admin.post("/sync/chats/99999/reroute", data={"lead_id": "lead_x"}).status_code == 404
 
 
-def test_sweeper_requeues_stuck_rows(app, api, connected, close_sandbox, demo, monkeypatch):
+def test_sweeper_requeues_stuck_rows(app, api, sandbox_connection, close_sandbox, demo, monkeypatch):
     from webapp.core.extensions import db
     from webapp.core.redis_conn import get_queue
     from webapp.messages import scheduler
@@ -187,7 +188,7 @@ def test_sweeper_requeues_stuck_rows(app, api, connected, close_sandbox, demo, m
     assert sweep() == [demo.acme.id] and get_queue().count == 1  # the flag prevents doubling
 
 
-def test_sync_message_now(app, api, connected, close_sandbox, demo, ids):
+def test_sync_message_now(app, api, sandbox_connection, close_sandbox, demo, ids):
     from webapp.messages.drain import sync_message_now
     api.post(body("now-1", phone="+14155550101"))
     row_id = messages()[0].id
@@ -200,7 +201,7 @@ def test_sync_message_now(app, api, connected, close_sandbox, demo, ids):
     assert [m.id for m in messages()] == [row_id]
 
 
-def test_close_down_trips_the_breaker_instead_of_timing_out_every_row(app, api, connected, close_sandbox,
+def test_close_down_trips_the_breaker_instead_of_timing_out_every_row(app, api, sandbox_connection, close_sandbox,
                                                                       drain_now, demo, monkeypatch):
     app.config["SYNC_INLINE_RETRIES"] = 0
     for i in range(10):
@@ -213,7 +214,7 @@ def test_close_down_trips_the_breaker_instead_of_timing_out_every_row(app, api, 
     assert len(calls) == 3  # then the rest of the batch backs off without calling Close
 
 
-def test_maintained_totals_match_a_recount(app, api, connected, close_sandbox, drain_now, demo, monkeypatch):
+def test_maintained_totals_match_a_recount(app, api, sandbox_connection, close_sandbox, drain_now, demo, monkeypatch):
     from webapp.messages import actions, totals
     app.config["SYNC_INLINE_RETRIES"] = 0
     app.config["SYNC_MAX_ATTEMPTS"] = 1
@@ -238,7 +239,7 @@ def test_maintained_totals_match_a_recount(app, api, connected, close_sandbox, d
     assert totals.totals(demo.acme.id) == recount() and recount()["synced"] == 6
 
 
-def test_a_claim_holds_back_chats_leased_by_others_but_not_its_own(app, api, connected, demo):
+def test_a_claim_holds_back_chats_leased_by_others_but_not_its_own(app, api, sandbox_connection, demo):
     """Chat A's first row is leased by another drain (or a worker that died): A's later rows wait.
     Chat B's first row is leased by this drain: its later rows are claimed with the rest (the
     drain's lane keeps B in order), and rows are claimed oldest first."""
@@ -265,7 +266,7 @@ def _run_queued_jobs():
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
 
-def test_a_move_shows_its_progress_says_why_it_stopped_and_can_be_resumed(app, api, connected, close_sandbox,
+def test_a_move_shows_its_progress_says_why_it_stopped_and_can_be_resumed(app, api, sandbox_connection, close_sandbox,
                                                                          drain_now, demo, ids, login):
     from rq.job import Job
 
@@ -308,7 +309,7 @@ def test_a_move_shows_its_progress_says_why_it_stopped_and_can_be_resumed(app, a
     assert activities(close_sandbox, lead_id=ids.piedpiper) == []
 
 
-def test_a_reroute_without_moving_offers_the_move_later(app, api, connected, close_sandbox, drain_now, demo, ids,
+def test_a_reroute_without_moving_offers_the_move_later(app, api, sandbox_connection, close_sandbox, drain_now, demo, ids,
                                                         login):
     api.post(body("k-1", phone="+14155550199"))
     drain_now(demo.acme.id)

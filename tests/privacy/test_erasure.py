@@ -24,7 +24,7 @@ def test_a_retention_outside_1_to_3650_days_is_refused_and_nothing_is_saved(app,
     assert gate.settings_for(demo.acme.id).retention_days is None
 
 
-def test_retention_erases_handled_texts_and_keeps_ids_states_and_activities(app, api, connected, close_sandbox,
+def test_retention_erases_handled_texts_and_keeps_ids_states_and_activities(app, api, sandbox_connection, close_sandbox,
                                                                           drain_now, demo, login):
     from webapp.messages import erasure
     from webapp.models import Message, utcnow
@@ -47,7 +47,7 @@ def test_retention_erases_handled_texts_and_keeps_ids_states_and_activities(app,
     assert len(messages(external_id="old-1")) == 1
 
 
-def test_forget_a_customer_erases_their_rows_and_excludes_the_number(app, api, connected, close_sandbox,
+def test_forget_a_customer_erases_their_rows_and_excludes_the_number(app, api, sandbox_connection, close_sandbox,
                                                                     drain_now, demo, login):
     from webapp.models import Chat, ConnectionEvent, ExclusionEntry
     admin = login("admin@acme.test")

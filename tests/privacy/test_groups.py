@@ -13,7 +13,7 @@ def _group(message_id, sender=("Lucille Bluth", "+14155550177"), text="Board mee
     return item
 
 
-def test_a_pinned_groups_messages_land_on_its_lead(app, api, connected, close_sandbox, drain_now, demo, ids, login):
+def test_a_pinned_groups_messages_land_on_its_lead(app, api, sandbox_connection, close_sandbox, drain_now, demo, ids, login):
     from webapp.core.extensions import db
     from webapp.models import Chat
     assert api.post(_group("g-before")).status_code == 202
@@ -52,7 +52,7 @@ def test_a_pinned_groups_messages_land_on_its_lead(app, api, connected, close_sa
     assert activities(close_sandbox, "g-3") == [] and len(activities(close_sandbox, "g-1")) == 1
 
 
-def test_pinning_refuses_unknown_leads_and_members(app, api, connected, close_sandbox, demo, login):
+def test_pinning_refuses_unknown_leads_and_members(app, api, sandbox_connection, close_sandbox, demo, login):
     from webapp.core.extensions import db
     from webapp.models import Chat
     api.post(_group("g-x"))

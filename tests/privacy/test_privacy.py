@@ -19,7 +19,7 @@ def _stored_texts():
     return [t for t in db.session.scalars(sa.select(Message.text)) if t]
 
 
-def test_member_excludes_own_chat_from_the_sync_log(app, api, connected, close_sandbox, drain_now, demo, login):
+def test_member_excludes_own_chat_from_the_sync_log(app, api, sandbox_connection, close_sandbox, drain_now, demo, login):
     from webapp.core.extensions import db
     from webapp.models import Chat
     # member@acme.test owns +14155550003 (the demo seed); owner owns +14155550001.
@@ -44,7 +44,7 @@ def test_member_excludes_own_chat_from_the_sync_log(app, api, connected, close_s
     assert "message content not stored" in log and SECRET not in log
 
 
-def test_a_member_cannot_exclude_a_chat_on_someone_elses_number(app, api, connected, demo, login):
+def test_a_member_cannot_exclude_a_chat_on_someone_elses_number(app, api, sandbox_connection, demo, login):
     from webapp.core.extensions import db
     from webapp.models import Chat
     api.post(body("owners", number="+14155550001", phone="+14155550101"))
@@ -56,7 +56,7 @@ def test_a_member_cannot_exclude_a_chat_on_someone_elses_number(app, api, connec
     assert messages()[0].text == "Hello"
 
 
-def test_workspace_exclusion_list_by_phone_and_label(app, api, connected, close_sandbox, drain_now, demo, login):
+def test_workspace_exclusion_list_by_phone_and_label(app, api, sandbox_connection, close_sandbox, drain_now, demo, login):
     admin = login("admin@acme.test")
     api.post(body("queued-first", phone="+14155550101", text=SECRET))   # waiting when the phone is listed
     assert admin.post("/privacy/exclusions", data={"kind": "phone", "value": "(415) 555-0101"}).status_code == 302
@@ -81,7 +81,7 @@ def test_workspace_exclusion_list_by_phone_and_label(app, api, connected, close_
     assert "+14155550101" in page and "personal" in page
 
 
-def test_allow_list_mode_never_creates_a_lead(app, api, connected, close_sandbox, drain_now, demo, login, ids):
+def test_allow_list_mode_never_creates_a_lead(app, api, sandbox_connection, close_sandbox, drain_now, demo, login, ids):
     assert login("owner@acme.test").post("/privacy/settings", data={
         "allow_list_only": "1", "redact_codes": "1", "redact_cards": "1"}).status_code == 302
     api.post(body("known", phone="+14155550101"))
@@ -93,7 +93,7 @@ def test_allow_list_mode_never_creates_a_lead(app, api, connected, close_sandbox
     assert _requests(close_sandbox, "/lead/") == [] or all(r["method"] != "POST" for r in _requests(close_sandbox, "/lead/"))
 
 
-def test_redaction_reaches_close_and_the_original_is_not_stored(app, api, connected, close_sandbox, drain_now, demo):
+def test_redaction_reaches_close_and_the_original_is_not_stored(app, api, sandbox_connection, close_sandbox, drain_now, demo):
     api.post(body("otp", phone="+14155550101", text="Your login code is 918273, card 4111 1111 1111 1111"))
     drain_now(demo.acme.id)
     (row,) = messages()
@@ -105,7 +105,7 @@ def test_redaction_reaches_close_and_the_original_is_not_stored(app, api, connec
         "_Closeline redacted 1 card number and 1 one-time code before syncing._")
 
 
-def test_code_redaction_can_be_switched_off(app, api, connected, close_sandbox, drain_now, demo, login):
+def test_code_redaction_can_be_switched_off(app, api, sandbox_connection, close_sandbox, drain_now, demo, login):
     login("admin@acme.test").post("/privacy/settings", data={"redact_cards": "1"})
     api.post(body("otp2", phone="+14155550101", text="code 918273"))
     drain_now(demo.acme.id)
@@ -120,7 +120,7 @@ def test_privacy_settings_need_admin(app, demo, login):
     assert member.post("/privacy/exclusions", data={"kind": "phone", "value": "+14155550101"}).status_code == 403
 
 
-def test_edits_from_whatsapp_obey_exclusion_and_redaction(app, api, connected, demo, login):
+def test_edits_from_whatsapp_obey_exclusion_and_redaction(app, api, sandbox_connection, demo, login):
     from webapp.messages import edits
     from webapp.messages import gate as privacy
     api.post(body("edited", phone="+14155550101", text="see you"))

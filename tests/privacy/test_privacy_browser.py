@@ -9,7 +9,7 @@ from tests.helpers.outcomes import add_outcomes
 pytestmark = pytest.mark.browser
 
 
-def test_privacy_page_and_never_sync_from_the_log(live_app, chromium, demo, connected):
+def test_privacy_page_and_never_sync_from_the_log(live_app, chromium, demo, sandbox_connection):
     from playwright.sync_api import expect
     base, errors = live_app, []
     add_outcomes(demo, [("synced", 1)], email="member@acme.test", remote="+14155550104", name="Ann Perkins")

@@ -53,7 +53,7 @@ BAD_FIELDS = [
 
 
 @pytest.mark.parametrize("path,value", BAD_FIELDS)
-def test_bad_fields_are_400_and_store_nothing(app, api, connected, path, value):
+def test_bad_fields_are_400_and_store_nothing(app, api, sandbox_connection, path, value):
     before = _counts()
     response = _raw_post(api, _dump(_with(path, value)))
     assert response.status_code == 400, (path, response.status_code, response.data[:300])
@@ -62,7 +62,7 @@ def test_bad_fields_are_400_and_store_nothing(app, api, connected, path, value):
     assert _counts() == before
 
 
-def test_batch_reports_bad_items_and_stores_the_good_ones(app, api, connected):
+def test_batch_reports_bad_items_and_stores_the_good_ones(app, api, sandbox_connection):
     items = [body("ok-1"), _with("message.text", "x\x00"), body("ok-2"), _with("chat.name", "\ud800")]
     items[3]["message"]["id"] = "bad-2"
     response = _raw_post(api, _dump({"messages": items}), path="/api/v1/messages/batch")
@@ -73,7 +73,7 @@ def test_batch_reports_bad_items_and_stores_the_good_ones(app, api, connected):
 
 
 @pytest.mark.parametrize("depth", [40, 1000, 100000])
-def test_deep_nesting_is_400(app, api, connected, depth):
+def test_deep_nesting_is_400(app, api, sandbox_connection, depth):
     before = _counts()
     raw = b'{"whatsapp_number": ' + b"[" * depth + b"]" * depth + b"}"
     for path in ("/api/v1/messages", "/api/v1/messages/batch"):
@@ -83,14 +83,14 @@ def test_deep_nesting_is_400(app, api, connected, depth):
     assert _counts() == before
 
 
-def test_not_json_and_wrong_top_level_types_are_400(app, api, connected):
+def test_not_json_and_wrong_top_level_types_are_400(app, api, sandbox_connection):
     for raw in (b"", b"nope", b"[]", b"\"x\"", b"1", b"\xff\xfe", b'{"messages": "x"}'):
         assert _raw_post(api, raw).status_code == 400, raw
         assert _raw_post(api, raw, path="/api/v1/messages/batch").status_code in (400,), raw
     assert messages() == []
 
 
-def test_get_message_with_nul_or_surrogate_id_is_400(app, api, connected):
+def test_get_message_with_nul_or_surrogate_id_is_400(app, api, sandbox_connection):
     for bad in ("%00", "a%00b", "%ED%A0%80"):
         response = api.client.get(f"/api/v1/messages/{bad}", headers={"Authorization": f"Bearer {api.key}"})
         assert response.status_code in (400, 404), (bad, response.status_code)
@@ -99,7 +99,7 @@ def test_get_message_with_nul_or_surrogate_id_is_400(app, api, connected):
     assert nul.status_code == 400 and "NUL" in nul.get_json()["message"]
 
 
-def test_pages_refuse_nul_in_query_and_form_with_a_message(app, connected, demo, login):
+def test_pages_refuse_nul_in_query_and_form_with_a_message(app, sandbox_connection, demo, login):
     member = login("member@acme.test")
     before = _counts()
     page = member.get("/sync/?q=a%00b")
@@ -111,7 +111,7 @@ def test_pages_refuse_nul_in_query_and_form_with_a_message(app, connected, demo,
     assert _counts() == before
 
 
-def test_over_long_search_gets_a_message_next_to_the_box(app, connected, demo, login):
+def test_over_long_search_gets_a_message_next_to_the_box(app, sandbox_connection, demo, login):
     member = login("member@acme.test")
     page = member.get("/sync/?q=" + "x" * 5000)
     assert page.status_code == 200
@@ -120,7 +120,7 @@ def test_over_long_search_gets_a_message_next_to_the_box(app, connected, demo, l
     assert b'id="search-too-long"' not in member.get("/sync/?q=short").data
 
 
-def test_a_batch_that_fails_stores_none_of_itself(app, api, connected, monkeypatch):
+def test_a_batch_that_fails_stores_none_of_itself(app, api, sandbox_connection, monkeypatch):
     """The third item blows up inside store(): the 500 must leave no rows of items one and two.
     (The key was used a moment ago, so the request writes nothing before its first savepoint:
     the case where pysqlite let RELEASE SAVEPOINT commit.)"""

@@ -84,7 +84,7 @@ SETTINGS = settings(max_examples=80, deadline=None, database=None, derandomize=T
 
 
 @pytest.mark.timeout(600)
-def test_ingestion_api_never_answers_5xx(app, api, connected):
+def test_ingestion_api_never_answers_5xx(app, api, sandbox_connection):
     client = api.client
     headers = {"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"}
 
@@ -111,7 +111,7 @@ def test_ingestion_api_never_answers_5xx(app, api, connected):
 
 
 @pytest.mark.timeout(600)
-def test_signed_webhook_never_answers_5xx(app, demo, connected):
+def test_signed_webhook_never_answers_5xx(app, demo, sandbox_connection):
     app.config["WHATSAPP_APP_SECRET"] = SECRET
     number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == "+14155550001"))
     db.session.add(CloudApiNumber(workspace_id=demo.acme.id, phone_number_id=PNID, whatsapp_number_id=number.id))

@@ -32,7 +32,7 @@ def _hostile_urls(hostile):
     }
 
 
-def test_ssrf_matrix_through_the_sync_engine(app, connected, api, drain_now, close_sandbox, demo, hostile,
+def test_ssrf_matrix_through_the_sync_engine(app, sandbox_connection, api, drain_now, close_sandbox, demo, hostile,
                                              monkeypatch):
     monkeypatch.setattr(outbound, "resolve",
                         lambda host, port: ["10.9.8.7"] if host.endswith("attacker.example") else ["93.184.216.34"])
@@ -49,7 +49,7 @@ def test_ssrf_matrix_through_the_sync_engine(app, connected, api, drain_now, clo
     assert hostile.hits == []
 
 
-def test_redirect_to_a_private_address_is_not_followed(app, connected, api, drain_now, close_sandbox, demo,
+def test_redirect_to_a_private_address_is_not_followed(app, sandbox_connection, api, drain_now, close_sandbox, demo,
                                                        hostile, monkeypatch):
     """A public-looking file host answering 302 to the internal secret (the public hop is played by
     the local server through a fake resolver + a pinned gateway exception for it alone)."""
@@ -68,7 +68,7 @@ def test_redirect_to_a_private_address_is_not_followed(app, connected, api, drai
     assert [h["path"] for h in hostile.hits] == ["/redirect"]
 
 
-def test_a_failed_download_stores_no_socket_text(app, connected, api, drain_now, close_sandbox, demo, monkeypatch):
+def test_a_failed_download_stores_no_socket_text(app, sandbox_connection, api, drain_now, close_sandbox, demo, monkeypatch):
     from webapp.core.extensions import db
     from webapp.models import Message
     monkeypatch.setattr(outbound, "resolve", lambda host, port: ["93.184.216.34"])
@@ -92,7 +92,7 @@ def test_a_failed_download_stores_no_socket_text(app, connected, api, drain_now,
 
 
 @pytest.mark.timeout(120)
-def test_the_real_worker_refuses_loopback_and_is_free_again(app, connected, api, close_sandbox, demo, hostile,
+def test_the_real_worker_refuses_loopback_and_is_free_again(app, sandbox_connection, api, close_sandbox, demo, hostile,
                                                            worker):
     _post_with_url(api, "worker-loopback", hostile.url("/admin/secret"))
     _post_with_url(api, "worker-metadata", "http://169.254.169.254/latest/meta-data/")
@@ -108,7 +108,7 @@ def test_the_real_worker_refuses_loopback_and_is_free_again(app, connected, api,
     assert activities(close_sandbox, "worker-loopback")[0]["attachments"] == []
 
 
-def test_a_slow_drip_attachment_stops_at_the_deadline_and_is_not_retried(app, connected, api, drain_now,
+def test_a_slow_drip_attachment_stops_at_the_deadline_and_is_not_retried(app, sandbox_connection, api, drain_now,
                                                                          close_sandbox, demo, hostile, monkeypatch):
     """A public file host that sends one byte every 0.3 s (played by the local server behind a
     stand-in check): the message syncs without the file once the deadline is spent, in one attempt."""
@@ -128,7 +128,7 @@ def test_a_slow_drip_attachment_stops_at_the_deadline_and_is_not_retried(app, co
     assert hostile.drips_finished == 0
 
 
-def test_rerouting_never_downloads_again(app, connected, api, drain_now, close_sandbox, demo, ids, login,
+def test_rerouting_never_downloads_again(app, sandbox_connection, api, drain_now, close_sandbox, demo, ids, login,
                                          hostile, monkeypatch):
     """A chat moved to another lead: its activities are re-created there without fetching any URL."""
     import sqlalchemy as sa

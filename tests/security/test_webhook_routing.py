@@ -115,7 +115,7 @@ MALFORMED_ITEMS = [
 ]
 
 
-def test_signed_malformed_payloads_are_acknowledged_never_500(app, demo, connected):
+def test_signed_malformed_payloads_are_acknowledged_never_500(app, demo, sandbox_connection):
     app.config["WHATSAPP_APP_SECRET"] = SECRET
     _register(demo)
     client = app.test_client()

@@ -4,7 +4,7 @@ import re
 from tests.helpers.messages import body, messages
 
 
-def test_page_totals_log_and_links(app, api, connected, close_sandbox, drain_now, demo, login, ids):
+def test_page_totals_log_and_links(app, api, sandbox_connection, close_sandbox, drain_now, demo, login, ids):
     api.post(body("p-1", phone="+14155550101", text="first words"))
     api.post(body("p-2", kind="group", phone=None, chat_id="grp", text="group words"))
     drain_now(demo.acme.id)
@@ -28,7 +28,7 @@ def test_page_totals_log_and_links(app, api, connected, close_sandbox, drain_now
     assert member.post("/sync/retry").status_code == 403
 
 
-def test_one_poll_while_pending_brings_totals_out_of_band(app, api, connected, demo, login):
+def test_one_poll_while_pending_brings_totals_out_of_band(app, api, sandbox_connection, demo, login):
     api.post(body("w-1", phone="+14155550101", text="waiting words"))  # queued: no worker runs here
     member = login("member@acme.test")
     html = member.get("/sync/").get_data(as_text=True)
@@ -40,7 +40,7 @@ def test_one_poll_while_pending_brings_totals_out_of_band(app, api, connected, d
     assert re.search(r'data-state="queued"[^>]*>queued <span class="count">1</span>', oob)
 
 
-def test_keyset_pages(app, api, connected, demo, login):
+def test_keyset_pages(app, api, sandbox_connection, demo, login):
     api.post({"messages": [body(f"k-{i}", text=f"text {i:03d}") for i in range(120)]}, path="/api/v1/messages/batch")
     admin = login("admin@acme.test")
     first = admin.get("/sync/").get_data(as_text=True)
@@ -51,7 +51,7 @@ def test_keyset_pages(app, api, connected, demo, login):
     assert 'hx-trigger="every 5s"' not in second.split('id="sync-log"')[1][:200]  # older pages don't poll
 
 
-def test_other_workspace_is_invisible(app, api, connected, demo, login):
+def test_other_workspace_is_invisible(app, api, sandbox_connection, demo, login):
     api.post(body("secret", text="acme secret"))
     globex = login("owner@globex.test")
     assert "acme secret" not in globex.get("/sync/").get_data(as_text=True)
@@ -59,7 +59,7 @@ def test_other_workspace_is_invisible(app, api, connected, demo, login):
     assert globex.post(f"/sync/chats/{messages()[0].chat_id}/resolve").status_code == 404
 
 
-def test_retry_all_button(app, api, connected, demo, login, drain_now, close_sandbox, monkeypatch):
+def test_retry_all_button(app, api, sandbox_connection, demo, login, drain_now, close_sandbox, monkeypatch):
     app.config["SYNC_MAX_ATTEMPTS"] = 1
     app.config["SYNC_INLINE_RETRIES"] = 0
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0})

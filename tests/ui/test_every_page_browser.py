@@ -21,7 +21,7 @@ def _pages(app, values):
         yield route_url(rule, values)
 
 
-def test_no_page_logs_a_console_error(app, live_app, chromium, demo, connected):
+def test_no_page_logs_a_console_error(app, live_app, chromium, demo, fake_connection):
     values = acme_objects(demo)
     page = new_page(chromium)
     errors, visited = [], []

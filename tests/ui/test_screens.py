@@ -64,22 +64,22 @@ def _a_week_of_traffic(demo):
                  reason="Group chats are not synced to Close")
 
 
-def _history(demo, connected):
+def _history(demo, fake_connection):
     owner = demo.users["owner@acme.test"]
     rows = [("connected", "Acme Sales as dana@acme.test", owner.id),
             ("settings_changed", "Status of new leads: Close default → Potential", owner.id),
             ("test_sync", "Test sync done: 2 of 2 messages synced", owner.id)]
     for i, (kind, detail, actor) in enumerate(rows):
-        db.session.add(ConnectionEvent(workspace_id=demo.acme.id, connection_id=connected.id, kind=kind,
+        db.session.add(ConnectionEvent(workspace_id=demo.acme.id, connection_id=fake_connection.id, kind=kind,
                                        detail=detail, actor_id=actor,
                                        created_at=utcnow() - timedelta(minutes=30 - i)))
     db.session.commit()
 
 
-def test_dashboard_chart_and_main_screens(live_app, chromium, demo, connected):
+def test_dashboard_chart_and_main_screens(live_app, chromium, demo, fake_connection):
     from playwright.sync_api import expect
     _a_week_of_traffic(demo)
-    _history(demo, connected)
+    _history(demo, fake_connection)
     owner = Visitor(chromium, live_app, "owner@acme.test")
     page = owner.visit("/dashboard")
     chart = page.locator("#hourly-chart")
@@ -110,14 +110,14 @@ def _inside_viewport(locator, width):
     return box is not None and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5
 
 
-def test_sync_log_and_history_at_390px_show_state_and_reason(live_app, chromium, demo, connected):
+def test_sync_log_and_history_at_390px_show_state_and_reason(live_app, chromium, demo, fake_connection):
     from playwright.sync_api import expect
     add_outcomes(demo, [("synced", 0), ("synced", 0)])
     add_outcomes(demo, [("failed", 0)], email="admin@acme.test", remote="+14155550102", name="Michael Scott",
                  reason="Close answered 503 (service unavailable); retrying")
     add_outcomes(demo, [("skipped", 0)], email="member@acme.test", remote="+14155550103", name="Peter Gibbons",
                  reason="No Close contact has this phone and auto-create is off")
-    _history(demo, connected)
+    _history(demo, fake_connection)
     phone = Visitor(chromium, live_app, "owner@acme.test", viewport=PHONE)
     page = phone.visit("/sync/")
     for state, reason in (("failed", "Close answered 503"), ("skipped", "No Close contact has this phone")):

@@ -21,7 +21,7 @@ def _shot(page, name):
 
 
 def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
-        app, demo, live, wa, wa_gateway, worker, connected, close_sandbox, chromium):
+        app, demo, live, wa, wa_gateway, worker, sandbox_connection, close_sandbox, chromium):
     from playwright.sync_api import expect
     page = sign_in(new_page(chromium), live.url, "member@acme.test")
     page.click("nav >> text=WhatsApp")

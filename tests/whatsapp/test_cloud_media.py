@@ -39,7 +39,7 @@ def _synced_row(external_id):
                     timeout=60, interval=0.3, message=f"message {external_id} recorded as synced")[0]
 
 
-def test_a_cloud_api_photo_lands_in_close_with_its_file(app, demo, connected, close_sandbox, cloud, wa, worker):
+def test_a_cloud_api_photo_lands_in_close_with_its_file(app, demo, sandbox_connection, close_sandbox, cloud, wa, worker):
     sent = wa.send(JANE, MIA, "Photo of the damage", media={"filename": None, "mimetype": "image/png",
                                                           "data_base64": PNG})
     activity = _activity_with_file(close_sandbox, sent["ids"]["wamid"])
@@ -53,7 +53,7 @@ def test_a_cloud_api_photo_lands_in_close_with_its_file(app, demo, connected, cl
     assert "synced without" not in (row.reason or "")
 
 
-def test_a_graph_outage_leaves_the_message_failed_then_it_syncs_with_its_file(app, demo, connected, close_sandbox,
+def test_a_graph_outage_leaves_the_message_failed_then_it_syncs_with_its_file(app, demo, sandbox_connection, close_sandbox,
                                                                               cloud, wa, worker):
     wa.control("PUT", "outage", {"facade": "graph", "down": True, "status": 503})
     sent = wa.send(JANE, MIA, "Invoice scan", media={"filename": None, "mimetype": "image/png", "data_base64": PNG})
@@ -67,7 +67,7 @@ def test_a_graph_outage_leaves_the_message_failed_then_it_syncs_with_its_file(ap
     assert len(activities(close_sandbox, external_id=sent["ids"]["wamid"])) == 1
 
 
-def test_without_a_token_the_activity_says_why_the_file_is_missing(app, demo, connected, close_sandbox, cloud, wa,
+def test_without_a_token_the_activity_says_why_the_file_is_missing(app, demo, sandbox_connection, close_sandbox, cloud, wa,
                                                                    worker):
     from webapp.account import cloud_numbers
     cloud_numbers.set_token(cloud, "")

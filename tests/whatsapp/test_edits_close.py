@@ -14,7 +14,7 @@ def _sync(hook, process, drain_now, demo, *bodies):
     drain_now(demo.acme.id)
 
 
-def test_incoming_outgoing_and_reply_reach_close(app, link, hook, process, connected, close_sandbox, drain_now,
+def test_incoming_outgoing_and_reply_reach_close(app, link, hook, process, sandbox_connection, close_sandbox, drain_now,
                                                   demo):
     from tests.helpers.messages import activities
     _sync(hook, process, drain_now, demo,
@@ -30,7 +30,7 @@ def test_incoming_outgoing_and_reply_reach_close(app, link, hook, process, conne
     assert outgoing["response_to_id"] == incoming["id"]
 
 
-def test_edit_updates_the_close_activity(app, link, hook, process, connected, close_sandbox, drain_now, demo):
+def test_edit_updates_the_close_activity(app, link, hook, process, sandbox_connection, close_sandbox, drain_now, demo):
     from tests.helpers.messages import activities
     _sync(hook, process, drain_now, demo, envelope("message.any", text_message(short_id="E1", body="Price is 100")))
     _sync(hook, process, drain_now, demo, envelope("message.edited", {
@@ -41,7 +41,7 @@ def test_edit_updates_the_close_activity(app, link, hook, process, connected, cl
 
 
 @pytest.mark.parametrize("mirror", [False, True])
-def test_revoke_deletes_the_activity_only_when_mirroring(app, link, hook, process, connected, close_sandbox,
+def test_revoke_deletes_the_activity_only_when_mirroring(app, link, hook, process, sandbox_connection, close_sandbox,
                                                          drain_now, demo, mirror):
     from tests.helpers.messages import activities
     from webapp.core.extensions import db

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_member_links_whatsapp_through_evolution_and_a_customer_message_reaches_close(
-        app, demo, live, wa, evo_gateway, worker, connected, close_sandbox, chromium):
+        app, demo, live, wa, evo_gateway, worker, sandbox_connection, close_sandbox, chromium):
     from playwright.sync_api import expect
     page = sign_in(new_page(chromium), live.url, "member@acme.test")
     page.click("nav >> text=WhatsApp")

@@ -31,7 +31,7 @@ def _activity(close_sandbox, external_id, timeout=40):
                     message=f"activity {external_id} in Close")[0]
 
 
-def test_link_records_the_number_and_sets_a_secret_webhook(app, demo, connected, close_sandbox, linked_mia_evo, wa):
+def test_link_records_the_number_and_sets_a_secret_webhook(app, demo, sandbox_connection, close_sandbox, linked_mia_evo, wa):
     assert linked_mia_evo.number.e164 == MIA and linked_mia_evo.gateway.kind == "evolution"
     instance = evo_instance(wa, linked_mia_evo.session_name)
     assert instance["state"] == "open" and instance["webhook"].endswith(
@@ -47,7 +47,7 @@ def test_link_records_the_number_and_sets_a_secret_webhook(app, demo, connected,
     assert {m.source for m in messages()} == {"evolution"}
 
 
-def test_outgoing_reply_image_document_edit_and_revoke(app, demo, connected, close_sandbox, linked_mia_evo, wa):
+def test_outgoing_reply_image_document_edit_and_revoke(app, demo, sandbox_connection, close_sandbox, linked_mia_evo, wa):
     question = wa.send(JANE, MIA, "Can you send the quote?")
     answer = wa.send(MIA, JANE, "Here it is", reply_to=question["id"])  # typed on Mia's phone
     photo = wa.send(JANE, MIA, "Site photo", media={"filename": None, "mimetype": "image/png", "data_base64": PNG})
@@ -72,7 +72,7 @@ def test_outgoing_reply_image_document_edit_and_revoke(app, demo, connected, clo
     assert len(activities(close_sandbox, external_id=evo_id(photo, False, JANE_D))) == 1  # mirror deletions is off
 
 
-def test_fifty_duplicate_deliveries_make_one_activity(app, demo, connected, close_sandbox, linked_mia_evo, wa):
+def test_fifty_duplicate_deliveries_make_one_activity(app, demo, sandbox_connection, close_sandbox, linked_mia_evo, wa):
     wa.control("PUT", "webhooks/faults", {"duplicate": 50, "facade": "evolution"})
     sent = wa.send(JANE, MIA, "Only once please")
     _activity(close_sandbox, evo_id(sent, False, JANE_D))
@@ -82,7 +82,7 @@ def test_fifty_duplicate_deliveries_make_one_activity(app, demo, connected, clos
     assert len([m for m in messages() if m.text == "Only once please"]) == 1
 
 
-def test_lid_chats_are_resolved_or_held(app, demo, connected, close_sandbox, linked_mia_evo, wa):
+def test_lid_chats_are_resolved_or_held(app, demo, sandbox_connection, close_sandbox, linked_mia_evo, wa):
     resolvable = wa.send(CHLOE, MIA, "G'day from Sydney")
     activity = _activity(close_sandbox, evo_id(resolvable, False, CHLOE_D))
     assert activity["remote_phone"] == CHLOE
@@ -106,7 +106,7 @@ def test_wrong_or_missing_secret_is_refused_and_nothing_is_stored(app, demo, lin
     assert wrong_kind.status_code == 404
 
 
-def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, connected, close_sandbox, linked_mia_evo,
+def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, sandbox_connection, close_sandbox, linked_mia_evo,
                                                                wa, live):
     from webapp.whatsapp import linking
     live.stop()
@@ -122,7 +122,7 @@ def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, connec
     wait_for(lambda: fresh(linked_mia_evo).recovered_count == 6, timeout=30, interval=0.3, message="6 recovered")
 
 
-def test_failed_instance_notifies_and_relinking_recovers_its_messages(app, demo, connected, close_sandbox,
+def test_failed_instance_notifies_and_relinking_recovers_its_messages(app, demo, sandbox_connection, close_sandbox,
                                                                       linked_mia_evo, wa, login):
     import sqlalchemy as sa
 
@@ -142,14 +142,14 @@ def test_failed_instance_notifies_and_relinking_recovers_its_messages(app, demo,
     wait_for(lambda: fresh(linked_mia_evo).recovered_count >= 1, timeout=30, interval=0.3, message="recovered count")
 
 
-def test_reconnect_loop_shows_failed_then_linked_again(app, demo, connected, linked_mia_evo, wa):
+def test_reconnect_loop_shows_failed_then_linked_again(app, demo, sandbox_connection, linked_mia_evo, wa):
     wa.control("POST", f"evolution/instances/{linked_mia_evo.session_name}/fail", {})
     wait_state(linked_mia_evo, "failed")
     wa.control("POST", f"evolution/instances/{linked_mia_evo.session_name}/restore", {})
     wait_state(linked_mia_evo, "linked")
 
 
-def test_gateway_unreachable_is_shown_and_nothing_is_lost(app, demo, connected, close_sandbox, linked_mia_evo, wa,
+def test_gateway_unreachable_is_shown_and_nothing_is_lost(app, demo, sandbox_connection, close_sandbox, linked_mia_evo, wa,
                                                           login):
     from webapp.whatsapp import health
     wa.control("PUT", "outage", {"facade": "evolution", "down": True, "status": 503})

@@ -28,7 +28,7 @@ def _gateway_history(requests_mock, now):
         for i in range(2)])
 
 
-def test_dry_run_then_import_through_the_gateway(app, link, connected, close_sandbox, requests_mock, login, demo):
+def test_dry_run_then_import_through_the_gateway(app, link, sandbox_connection, close_sandbox, requests_mock, login, demo):
     from jobs import history as jobs
     from tests.helpers.messages import activities
     from webapp.history_import import service as history

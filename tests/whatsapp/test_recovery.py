@@ -8,7 +8,7 @@ from tests.helpers.whatsapp import CUSTOMER, envelope, text_message
 BASE = "http://waha.test:3000/api/mia"
 
 
-def test_recovery_stores_only_what_is_missing_and_counts_it(app, link, hook, process, connected, requests_mock):
+def test_recovery_stores_only_what_is_missing_and_counts_it(app, link, hook, process, sandbox_connection, requests_mock):
     from tests.helpers.gateway_sandbox import fresh
     from webapp.whatsapp import recovery
     now = int(time.time())
@@ -33,7 +33,7 @@ def test_recovery_stores_only_what_is_missing_and_counts_it(app, link, hook, pro
     assert recovery.recover(link.id)["stored"] == 0  # idempotent
 
 
-def test_recovery_never_reaches_back_before_the_link(app, link, connected, requests_mock):
+def test_recovery_never_reaches_back_before_the_link(app, link, sandbox_connection, requests_mock):
     from datetime import timedelta
 
     from webapp.core.extensions import db
@@ -55,7 +55,7 @@ def test_recovery_never_reaches_back_before_the_link(app, link, connected, reque
     assert asked_from >= now - 5 * 60 - 3600 - 120 - 5  # linked_at - 1 h - overlap, not ten days back
 
 
-def test_recovery_stops_cleanly_when_the_gateway_is_down(app, link, connected, requests_mock):
+def test_recovery_stops_cleanly_when_the_gateway_is_down(app, link, sandbox_connection, requests_mock):
     import requests
 
     from tests.helpers.gateway_sandbox import fresh

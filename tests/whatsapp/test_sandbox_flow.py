@@ -22,7 +22,7 @@ def _waha_id(sent, number=MIA):
     return sent["ids"]["waha"][number]
 
 
-def test_link_then_a_customer_message_reaches_close(app, demo, connected, close_sandbox, linked_mia, wa):
+def test_link_then_a_customer_message_reaches_close(app, demo, sandbox_connection, close_sandbox, linked_mia, wa):
     assert linked_mia.number.e164 == MIA and linked_mia.number.membership.user.email == "member@acme.test"
     sent = wa.send(JANE, MIA, "Hi, is the quote ready?")
     activity = _activity(close_sandbox, _waha_id(sent).replace("@lid", "@c.us"))
@@ -30,7 +30,7 @@ def test_link_then_a_customer_message_reaches_close(app, demo, connected, close_
     assert activity["message_markdown"] == "Hi, is the quote ready?" and activity["local_phone"] == MIA
 
 
-def test_outgoing_reply_image_document_edit_and_revoke(app, demo, connected, close_sandbox, linked_mia, wa):
+def test_outgoing_reply_image_document_edit_and_revoke(app, demo, sandbox_connection, close_sandbox, linked_mia, wa):
     question = wa.send(JANE, MIA, "Can you send the quote?")
     answer = wa.send(MIA, JANE, "Here it is", reply_to=question["id"])  # typed on Mia's phone
     photo = wa.send(JANE, MIA, "Site photo", media={"filename": None, "mimetype": "image/png", "data_base64": PNG})
@@ -52,7 +52,7 @@ def test_outgoing_reply_image_document_edit_and_revoke(app, demo, connected, clo
     assert len(activities(close_sandbox, external_id=_waha_id(photo))) == 1  # mirror deletions is off
 
 
-def test_fifty_duplicate_deliveries_make_one_activity(app, demo, connected, close_sandbox, linked_mia, wa):
+def test_fifty_duplicate_deliveries_make_one_activity(app, demo, sandbox_connection, close_sandbox, linked_mia, wa):
     wa.control("PUT", "webhooks/faults", {"duplicate": 50, "facade": "waha"})
     sent = wa.send(JANE, MIA, "Only once please")
     _activity(close_sandbox, _waha_id(sent))
@@ -62,7 +62,7 @@ def test_fifty_duplicate_deliveries_make_one_activity(app, demo, connected, clos
     assert len([m for m in messages() if m.text == "Only once please"]) == 1
 
 
-def test_lid_chats_are_resolved_or_held(app, demo, connected, close_sandbox, linked_mia, wa):
+def test_lid_chats_are_resolved_or_held(app, demo, sandbox_connection, close_sandbox, linked_mia, wa):
     resolvable = wa.send(CHLOE, MIA, "G'day from Sydney")
     activity = _activity(close_sandbox, _waha_id(resolvable).split("_")[0] + "_61412345678@c.us_" + resolvable["id"])
     assert activity["remote_phone"] == CHLOE
@@ -72,7 +72,7 @@ def test_lid_chats_are_resolved_or_held(app, demo, connected, close_sandbox, lin
     assert "LID" in held[0].reason
 
 
-def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, connected, close_sandbox, linked_mia,
+def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, sandbox_connection, close_sandbox, linked_mia,
                                                                wa, live):
     from webapp.whatsapp import linking
     live.stop()
@@ -85,7 +85,7 @@ def test_messages_missed_while_closeline_is_down_are_recovered(app, demo, connec
     wait_for(lambda: fresh(linked_mia).recovered_count == 5, timeout=30, interval=0.3, message="5 recovered")
 
 
-def test_failed_session_notifies_and_relinking_recovers_its_messages(app, demo, connected, close_sandbox,
+def test_failed_session_notifies_and_relinking_recovers_its_messages(app, demo, sandbox_connection, close_sandbox,
                                                                      linked_mia, wa, login):
     import sqlalchemy as sa
 
@@ -105,7 +105,7 @@ def test_failed_session_notifies_and_relinking_recovers_its_messages(app, demo, 
     wait_for(lambda: fresh(linked_mia).recovered_count >= 1, timeout=30, interval=0.3, message="recovered count")
 
 
-def test_gateway_unreachable_is_shown_and_nothing_is_lost(app, demo, connected, close_sandbox, linked_mia, wa,
+def test_gateway_unreachable_is_shown_and_nothing_is_lost(app, demo, sandbox_connection, close_sandbox, linked_mia, wa,
                                                           login):
     from webapp.whatsapp import health
     wa.control("PUT", "outage", {"facade": "waha", "down": True, "status": 503})
@@ -125,7 +125,7 @@ def test_gateway_unreachable_is_shown_and_nothing_is_lost(app, demo, connected, 
     assert activity["attachments"][0]["filename"] == "site.png"
 
 
-def test_a_core_gateway_serving_only_default_links_one_number(app, demo, live, wa, wa_gateway, worker, connected,
+def test_a_core_gateway_serving_only_default_links_one_number(app, demo, live, wa, wa_gateway, worker, sandbox_connection,
                                                                close_sandbox):
     from webapp.whatsapp import gateways_service, linking
     wa.reset(WAHA_SINGLE_SESSION=True)

@@ -32,7 +32,7 @@ def test_body_over_the_limit_is_refused_before_verification(app, link, hook):
     assert events() == []
 
 
-def test_incoming_text_is_stored_and_becomes_an_outbox_message(app, link, hook, process, connected):
+def test_incoming_text_is_stored_and_becomes_an_outbox_message(app, link, hook, process, sandbox_connection):
     payload = text_message(short_id="AAA111", body="Is the quote ready?")
     response = hook(envelope("message.any", payload))
     assert response.status_code == 200 and response.get_json() == {"status": "stored"}
@@ -44,14 +44,14 @@ def test_incoming_text_is_stored_and_becomes_an_outbox_message(app, link, hook, 
     assert row.state == "queued" and row.source == "waha"
 
 
-def test_outgoing_typed_on_the_phone_is_outgoing(app, link, hook, process, connected):
+def test_outgoing_typed_on_the_phone_is_outgoing(app, link, hook, process, sandbox_connection):
     hook(envelope("message.any", text_message(short_id="BBB", from_me=True, body="Sending it now")))
     process()
     [row] = messages()
     assert row.direction == "outgoing" and row.external_id == f"true_{CUSTOMER}@c.us_BBB"
 
 
-def test_fifty_duplicate_deliveries_store_one_message(app, link, hook, process, connected):
+def test_fifty_duplicate_deliveries_store_one_message(app, link, hook, process, sandbox_connection):
     body = envelope("message.any", text_message(short_id="DUP1"))
     answers = [hook(body).get_json()["status"] for _ in range(50)]
     assert answers.count("stored") == 1 and answers.count("duplicate") == 49
@@ -61,7 +61,7 @@ def test_fifty_duplicate_deliveries_store_one_message(app, link, hook, process, 
     assert len(messages()) == 1
 
 
-def test_reply_points_at_the_replied_message(app, link, hook, process, connected):
+def test_reply_points_at_the_replied_message(app, link, hook, process, sandbox_connection):
     hook(envelope("message.any", text_message(short_id="Q1", from_me=True, body="Quote attached")))
     hook(envelope("message.any", text_message(short_id="R1", body="Thanks!",
                                               replyTo={"id": "Q1", "participant": "14155550003@c.us"})))
@@ -70,7 +70,7 @@ def test_reply_points_at_the_replied_message(app, link, hook, process, connected
     assert reply.reply_to_external_id == f"true_{CUSTOMER}@c.us_Q1"
 
 
-def test_groups_are_recorded_as_skipped_and_broadcasts_ignored(app, link, hook, process, connected):
+def test_groups_are_recorded_as_skipped_and_broadcasts_ignored(app, link, hook, process, sandbox_connection):
     group = "120363012345678901@g.us"
     hook(envelope("message.any", text_message(short_id="G1", chat=group,
                                               id=f"false_{group}_G1_{CUSTOMER}@c.us")))
@@ -82,7 +82,7 @@ def test_groups_are_recorded_as_skipped_and_broadcasts_ignored(app, link, hook, 
     assert {e.state for e in events()} == {"done", "ignored"}
 
 
-def test_location_and_contact_cards_become_readable_text(app, link, hook, process, connected):
+def test_location_and_contact_cards_become_readable_text(app, link, hook, process, sandbox_connection):
     hook(envelope("message.any", text_message(short_id="L1", body="", location={
         "latitude": "52.52", "longitude": "13.40", "name": "Office", "address": "Main St 1"})))
     hook(envelope("message.any", text_message(short_id="V1", body="", vCards=[
@@ -106,7 +106,7 @@ def test_messages_of_an_unknown_session_are_ignored(app, link, hook, process):
     assert events()[0].state == "ignored" and messages() == []
 
 
-def test_media_is_downloaded_from_the_gateway_with_its_api_key(app, link, hook, process, connected, requests_mock):
+def test_media_is_downloaded_from_the_gateway_with_its_api_key(app, link, hook, process, sandbox_connection, requests_mock):
     url = "http://localhost:3000/api/files/mia/false_x_IMG1.jpeg"
     requests_mock.get("http://waha.test:3000/api/files/mia/false_x_IMG1.jpeg", content=b"\xff\xd8jpeg-bytes",
                       headers={"Content-Type": "image/jpeg"})
@@ -120,7 +120,7 @@ def test_media_is_downloaded_from_the_gateway_with_its_api_key(app, link, hook, 
     assert requests_mock.last_request.headers["X-Api-Key"] == "waha-key"
 
 
-def test_expired_media_is_noted_not_lost(app, link, hook, process, connected, requests_mock):
+def test_expired_media_is_noted_not_lost(app, link, hook, process, sandbox_connection, requests_mock):
     requests_mock.get("http://waha.test:3000/api/files/mia/doc.pdf", status_code=404, json={"error": {}})
     hook(envelope("message.any", text_message(short_id="DOC1", body="", hasMedia=True, media={
         "url": "http://waha.test:3000/api/files/mia/doc.pdf", "mimetype": "application/pdf",
@@ -130,7 +130,7 @@ def test_expired_media_is_noted_not_lost(app, link, hook, process, connected, re
     assert "application not available" in row.text and row.attachments == []
 
 
-def test_gateway_unreachable_for_media_keeps_the_event_for_a_retry(app, link, hook, process, connected,
+def test_gateway_unreachable_for_media_keeps_the_event_for_a_retry(app, link, hook, process, sandbox_connection,
                                                                     requests_mock):
     import requests
     requests_mock.get("http://waha.test:3000/api/files/mia/a.jpeg", exc=requests.ConnectionError)
@@ -144,7 +144,7 @@ def test_gateway_unreachable_for_media_keeps_the_event_for_a_retry(app, link, ho
     assert len(messages()) == 1 and events()[0].state == "done"
 
 
-def test_lid_chat_is_resolved_through_the_lid_api_and_cached(app, link, hook, process, connected, requests_mock):
+def test_lid_chat_is_resolved_through_the_lid_api_and_cached(app, link, hook, process, sandbox_connection, requests_mock):
     lid = "123456789012345@lid"
     lookup = requests_mock.get("http://waha.test:3000/api/mia/lids/123456789012345%40lid",
                                json={"lid": lid, "pn": "447911123456@c.us"})
@@ -157,7 +157,7 @@ def test_lid_chat_is_resolved_through_the_lid_api_and_cached(app, link, hook, pr
     assert lookup.call_count == 1
 
 
-def test_unresolved_lid_is_held_with_the_reason_and_retried(app, link, hook, process, connected, requests_mock):
+def test_unresolved_lid_is_held_with_the_reason_and_retried(app, link, hook, process, sandbox_connection, requests_mock):
     lid = "999@lid"
     requests_mock.get("http://waha.test:3000/api/mia/lids/999%40lid", json={"lid": lid, "pn": None})
     hook(envelope("message.any", text_message(short_id="LID3", chat=lid)))
@@ -172,7 +172,7 @@ def test_unresolved_lid_is_held_with_the_reason_and_retried(app, link, hook, pro
 
 
 @pytest.mark.parametrize("mirror", [False, True])
-def test_revoke_before_sync_follows_the_mirror_setting(app, link, hook, process, connected, mirror):
+def test_revoke_before_sync_follows_the_mirror_setting(app, link, hook, process, sandbox_connection, mirror):
     from webapp.core.extensions import db
     from webapp.models import WhatsAppSettings
     db.session.add(WhatsAppSettings(workspace_id=link.workspace_id, mirror_deletions=mirror))
@@ -186,7 +186,7 @@ def test_revoke_before_sync_follows_the_mirror_setting(app, link, hook, process,
     assert row.state == ("skipped" if mirror else "queued")
 
 
-def test_edit_before_the_original_is_held_then_applied(app, link, hook, process, connected):
+def test_edit_before_the_original_is_held_then_applied(app, link, hook, process, sandbox_connection):
     hook(envelope("message.edited", {"id": f"false_{CUSTOMER}@c.us_EDIT1", "fromMe": False, "body": "New text",
                                      "editedMessageId": "ORIG1"}))
     process()

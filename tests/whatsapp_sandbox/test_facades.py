@@ -1,9 +1,8 @@
-"""The shared `whatsapp_sandbox` fixture other suites use: a reset, fast-clocked sandbox."""
+"""One sandbox serves every façade: WAHA, Evolution API and the Cloud API's Graph."""
 import requests
 
 
-def test_shared_fixture_serves_all_facades(whatsapp_sandbox):
-    wa = whatsapp_sandbox
+def test_one_sandbox_serves_all_facades(wa):
     assert requests.get(wa.waha_url + "/api/server/version", headers=wa.waha_headers, timeout=10).status_code == 200
     assert requests.get(wa.evolution_url + "/", timeout=10).json()["version"] == "2.3.7"
     number = wa.state()["graph"]["numbers"][0]["phone_number_id"]

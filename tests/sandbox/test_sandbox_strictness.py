@@ -1,4 +1,4 @@
-"""The sandbox is no kinder than real Close (issue 10): strict role lookups, a lagging search
+"""The sandbox is no kinder than real Close: strict role lookups, a lagging search
 index, phones read in the organization's country, strict WhatsApp fields, path+method rate limits."""
 from close_sandbox import world as seeded
 from tests.helpers.close_sandbox import REP_SALES_KEY, SALES, Api, connect, wa_body

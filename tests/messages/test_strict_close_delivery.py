@@ -1,4 +1,4 @@
-"""The sync engine against Close as it really behaves (issue 10), over real HTTP with the strict sandbox."""
+"""The sync engine against Close as it really behaves, over real HTTP with the strict sandbox."""
 import base64
 
 import pytest
@@ -29,7 +29,7 @@ def test_attachment_limit_is_25_000_000_bytes(app, close_sandbox):
 
 # -- finding 7b: media-only messages carry a non-empty message_markdown ---------------------------
 
-def test_media_only_message_sends_the_file_names_as_markdown(app, api, connected, close_sandbox, drain_now, demo):
+def test_media_only_message_sends_the_file_names_as_markdown(app, api, sandbox_connection, close_sandbox, drain_now, demo):
     png = base64.b64encode(b"\x89PNG fake").decode()
     api.post(body("media-only", phone="+14155550101", text="", attachments=[
         {"filename": "photo.jpg", "content_type": "image/jpeg", "data": png}]))
@@ -128,7 +128,7 @@ def _leads_with_phone(close_sandbox, phone):
             if any(p["phone"] == phone for c in ld.get("contacts") or [] for p in c.get("phones") or [])]
 
 
-def test_lost_create_answer_with_a_lagging_index_makes_one_lead(app, api, connected, close_sandbox, drain_now,
+def test_lost_create_answer_with_a_lagging_index_makes_one_lead(app, api, sandbox_connection, close_sandbox, drain_now,
                                                                demo):
     from tests.helpers.waiting import wait_for
     app.config["SYNC_INDEX_GRACE"] = 30.0  # longer than the index lag below
@@ -152,7 +152,7 @@ def test_lost_create_answer_with_a_lagging_index_makes_one_lead(app, api, connec
     assert len(creates) == 1
 
 
-def test_worker_killed_right_after_creating_the_lead_makes_one_lead(app, api, connected, close_sandbox, workers,
+def test_worker_killed_right_after_creating_the_lead_makes_one_lead(app, api, sandbox_connection, close_sandbox, workers,
                                                                    demo):
     from tests.helpers.waiting import wait_for
     app.config["SYNC_INDEX_GRACE"] = 30.0  # longer than the index lag below (passed on to the workers)

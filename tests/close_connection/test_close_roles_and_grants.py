@@ -1,4 +1,5 @@
-"""Closeline against Close as it really behaves (issue 10), over real HTTP with the strict sandbox."""
+"""Connecting to Close as it really behaves, over real HTTP with the strict sandbox: role lookups, declines,
+token refresh races, dead grants and the send-to-inbox setting."""
 from datetime import timedelta
 
 import pytest
@@ -68,7 +69,7 @@ def test_decline_without_state_is_explained_and_stores_nothing(app, demo, login,
     page = text_of(response)
     assert "You declined on Close's consent screen" in page and "state mismatch" not in page
     assert live_connections() == [] and close_sandbox.control("GET", "/_sandbox/state")["grants"] == []
-    (refusal,) = events(demo.acme.id, "connect_denied")  # a decline is no refusal (issue 12)
+    (refusal,) = events(demo.acme.id, "connect_denied")  # a decline is no refusal
     assert "declined" in refusal.detail
     with owner.client.session_transaction() as session:
         assert PENDING not in session  # nothing kept for a later replay

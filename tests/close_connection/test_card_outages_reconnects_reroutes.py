@@ -1,4 +1,4 @@
-"""Issue 12: the Close card tells the truth — outages, stale results, reconnects, lead names,
+"""What the Close card says after something changed: outages, stale results, reconnects, lead names,
 one permission state, plain history, re-routing only to leads that exist."""
 import sqlalchemy as sa
 
