@@ -7,7 +7,7 @@ HTMX_VERSION := 2.0.9
 HTMX := webapp/static/vendor/htmx.min.js
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: close-check demo-traffic lint run test test-sqlite test-postgres bench bench-search install install-dev vendor migrate clean
+.PHONY: close-check demo-traffic lint run test test-sqlite test-postgres bench bench-search install install-dev vendor migrate clean screenshots
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ lint: install-dev
 
 test: lint
 	$(PY) scripts/run_tests.py
+
+# Refresh the README's pictures in docs/screenshots/: the browser tests that take them, saving there
+# (any other test run saves its screenshots in a temporary folder).
+SCREENSHOT_TESTS := test_screens or test_card_browser or test_member_links_whatsapp_by_qr
+screenshots: install-dev
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -m browser -k "$(SCREENSHOT_TESTS)"
 
 bench: install-dev
 	$(PY) -m bench.sync_bench

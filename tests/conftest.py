@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -199,6 +200,19 @@ def live_app(app):
     """Closeline over real HTTP (a thread of this process); its base URL."""
     with served(app) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory):
+    """The folder browser tests save their screenshots in: $SCREENSHOTS_DIR when set (`make screenshots`
+    points it at docs/screenshots/, the README's pictures), else a temporary folder, so that a test run
+    never writes into the repository."""
+    folder = os.environ.get("SCREENSHOTS_DIR")
+    if not folder:
+        return tmp_path_factory.mktemp("screenshots")
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 # The sync engine's fixtures, used by every feature that sends messages: the sandbox's ids, Acme

@@ -1,18 +1,13 @@
 """The Close card in a real Chromium: the outage banner appears and clears, a re-route to a lead that doesn't
 exist is refused (and the picker finds leads by name), a reconnect keeps the settings, the previous
-connection's test-sync result is gone, and no page logs a console error. Refreshes the Close card
-screenshot in docs/screenshots/."""
-import os
-
+connection's test-sync result is gone, and no page logs a console error. Takes the Close card's
+screenshots (`make screenshots` refreshes them in docs/screenshots/)."""
 import pytest
 
 from tests.helpers.browser import new_page, sign_in
 from tests.helpers.close_connection import add_messages, close_sign_in
-from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.browser
-
-SHOTS = os.path.join(ROOT, "docs", "screenshots")
 
 
 def _watch(page, errors, base):
@@ -50,7 +45,7 @@ def _drain(demo):
     drain_workspace(demo.acme.id)
 
 
-def test_card_shows_outages_reroutes_and_reconnects(live_app, chromium, demo, worker, close_sandbox, app):
+def test_card_shows_outages_reroutes_and_reconnects(live_app, chromium, demo, worker, close_sandbox, app, screenshots):
     from playwright.sync_api import expect
 
     from webapp.core.extensions import db
@@ -84,8 +79,7 @@ def test_card_shows_outages_reroutes_and_reconnects(live_app, chromium, demo, wo
     expect(banner).to_contain_text("Close unreachable since")
     expect(banner).to_contain_text("3 messages waiting")
     expect(owner.locator("#close-state")).to_have_text("needs attention")
-    os.makedirs(SHOTS, exist_ok=True)
-    owner.screenshot(path=os.path.join(SHOTS, "close-outage.png"), full_page=True)
+    owner.screenshot(path=str(screenshots / "close-outage.png"), full_page=True)
     close_sandbox.control("DELETE", "/_sandbox/faults")
     db.session.execute(db.text("UPDATE messages SET state = 'queued', next_attempt_at = NULL WHERE state = 'failed'"))
     db.session.commit()
@@ -118,7 +112,7 @@ def test_card_shows_outages_reroutes_and_reconnects(live_app, chromium, demo, wo
     expect(owner.locator("#new_lead_status_id option:checked")).to_have_text("Qualified")
     expect(owner.locator("#close-job")).to_have_count(0)
     owner.locator("#close-history").scroll_into_view_if_needed()
-    owner.screenshot(path=os.path.join(SHOTS, "close.png"), full_page=True)
+    owner.screenshot(path=str(screenshots / "close.png"), full_page=True)
 
     # A member: read-only, no alarm, and who can change it.
     member = new_page(chromium)

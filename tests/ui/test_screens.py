@@ -1,7 +1,7 @@
 """The main screens in a real Chromium (Debian's): the dashboard chart renders, the sync log at 390 px
 shows state and reason, reloading the API key page makes no second key, and no page logs a console
-error. Screenshots of the main screens go to docs/screenshots/ (embedded in the README)."""
-import os
+error. Screenshots of the main screens go to the `screenshots` folder (`make screenshots`: docs/screenshots/,
+embedded in the README)."""
 from datetime import timedelta
 
 import pytest
@@ -9,13 +9,11 @@ import sqlalchemy as sa
 
 from tests.helpers.browser import new_page, sign_in
 from tests.helpers.outcomes import LINES, add_outcomes
-from tests.helpers.paths import ROOT
 from webapp.core.extensions import db
 from webapp.models import ApiKey, ConnectionEvent, utcnow
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.path.join(ROOT, "docs", "screenshots")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -23,8 +21,8 @@ PHONE = {"width": 390, "height": 844}
 class Visitor:
     """One signed-in browser context that records every console error and uncaught exception."""
 
-    def __init__(self, browser, base, email, viewport=DESKTOP):
-        self.base, self.errors = base, []
+    def __init__(self, browser, base, email, shots, viewport=DESKTOP):
+        self.base, self.shots, self.errors = base, shots, []
         self.page = new_page(browser, viewport=viewport)
         self.context = self.page.context
         self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"{self.page.url}: {msg.text}"))
@@ -37,8 +35,7 @@ class Visitor:
         return self.page
 
     def shot(self, name, full_page=True):
-        os.makedirs(SHOTS, exist_ok=True)
-        self.page.screenshot(path=os.path.join(SHOTS, name), full_page=full_page)
+        self.page.screenshot(path=str(self.shots / name), full_page=full_page)
 
     def close(self):
         self.context.close()
@@ -76,11 +73,11 @@ def _history(demo, fake_connection):
     db.session.commit()
 
 
-def test_dashboard_chart_and_main_screens(live_app, chromium, demo, fake_connection):
+def test_dashboard_chart_and_main_screens(live_app, chromium, demo, fake_connection, screenshots):
     from playwright.sync_api import expect
     _a_week_of_traffic(demo)
     _history(demo, fake_connection)
-    owner = Visitor(chromium, live_app, "owner@acme.test")
+    owner = Visitor(chromium, live_app, "owner@acme.test", screenshots)
     page = owner.visit("/dashboard")
     chart = page.locator("#hourly-chart")
     expect(chart).to_be_visible()
@@ -110,7 +107,7 @@ def _inside_viewport(locator, width):
     return box is not None and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5
 
 
-def test_sync_log_and_history_at_390px_show_state_and_reason(live_app, chromium, demo, fake_connection):
+def test_sync_log_and_history_at_390px_show_state_and_reason(live_app, chromium, demo, fake_connection, screenshots):
     from playwright.sync_api import expect
     add_outcomes(demo, [("synced", 0), ("synced", 0)])
     add_outcomes(demo, [("failed", 0)], email="admin@acme.test", remote="+14155550102", name="Michael Scott",
@@ -118,7 +115,7 @@ def test_sync_log_and_history_at_390px_show_state_and_reason(live_app, chromium,
     add_outcomes(demo, [("skipped", 0)], email="member@acme.test", remote="+14155550103", name="Peter Gibbons",
                  reason="No Close contact has this phone and auto-create is off")
     _history(demo, fake_connection)
-    phone = Visitor(chromium, live_app, "owner@acme.test", viewport=PHONE)
+    phone = Visitor(chromium, live_app, "owner@acme.test", screenshots, viewport=PHONE)
     page = phone.visit("/sync/")
     for state, reason in (("failed", "Close answered 503"), ("skipped", "No Close contact has this phone")):
         row = page.locator(f'#sync-log-table .sync-row[data-state="{state}"]').first
@@ -154,9 +151,9 @@ def test_sync_log_and_history_at_390px_show_state_and_reason(live_app, chromium,
     phone.close()
 
 
-def test_reloading_the_new_api_key_page_creates_no_second_key(live_app, chromium, demo):
+def test_reloading_the_new_api_key_page_creates_no_second_key(live_app, chromium, demo, screenshots):
     from playwright.sync_api import expect
-    admin = Visitor(chromium, live_app, "admin@acme.test")
+    admin = Visitor(chromium, live_app, "admin@acme.test", screenshots)
     page = admin.visit("/settings/api-keys")
     page.fill("#name", "WhatsApp bridge")
     page.click("#api-key-form [type=submit]")

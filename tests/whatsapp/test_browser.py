@@ -1,7 +1,6 @@
 """The link flow in a real Chromium: QR shown and refreshed by polling, scanned on the simulated
-phone, linked with the number recorded, then a customer's message reaches the Close sandbox."""
-import os
-
+phone, linked with the number recorded, then a customer's message reaches the Close sandbox. Takes
+the WhatsApp page's screenshots (`make screenshots` refreshes them in docs/screenshots/)."""
 import pytest
 
 from tests.helpers.browser import new_page, sign_in
@@ -11,21 +10,17 @@ from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.environ.get("WHATSAPP_SCREENSHOTS")  # a folder: save the page states for the README
 
-
-def _shot(page, name):
-    if SHOTS:
-        os.makedirs(SHOTS, exist_ok=True)
-        page.screenshot(path=os.path.join(SHOTS, f"whatsapp-{name}.png"), full_page=True)
+def _shot(page, folder, name):
+    page.screenshot(path=str(folder / f"whatsapp-{name}.png"), full_page=True)
 
 
 def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
-        app, demo, live, wa, wa_gateway, worker, sandbox_connection, close_sandbox, chromium):
+        app, demo, live, wa, wa_gateway, worker, sandbox_connection, close_sandbox, chromium, screenshots):
     from playwright.sync_api import expect
     page = sign_in(new_page(chromium), live.url, "member@acme.test")
     page.click("nav >> text=WhatsApp")
-    _shot(page, "page-empty")
+    _shot(page, screenshots, "page-empty")
     page.click("#link-form button[type=submit]")
 
     # The QR code is shown (a real PNG from the gateway) and the page keeps polling.
@@ -34,7 +29,7 @@ def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
     wait_for(lambda: page.evaluate("document.querySelector('img#qr') && document.querySelector('img#qr').naturalWidth")
              or 0, timeout=60, message="QR image loaded")
     expect(page.locator("#link-status")).to_have_attribute("hx-trigger", "every 2s")
-    _shot(page, "qr")
+    _shot(page, screenshots, "qr")
 
     # The member scans it with the simulated phone (the WhatsApp sandbox's phone page).
     sessions = wa.control("GET", "state")["waha"]["sessions"]
@@ -47,7 +42,7 @@ def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
 
     expect(page.locator("#linked")).to_contain_text(f"Linked: {MIA}")
     expect(page.locator("#link-status")).not_to_have_attribute("hx-trigger", "every 2s")  # polling stopped
-    _shot(page, "linked")
+    _shot(page, screenshots, "linked")
 
     # A customer writes (typed on the phone page as the customer) and the message reaches Close.
     phone.goto(f"{wa.url}/phones/{MIA.lstrip('+')}/chats/{JANE.lstrip('+')}")
@@ -61,13 +56,13 @@ def test_member_links_whatsapp_by_qr_and_a_customer_message_reaches_close(
     page.goto(f"{live.url}/whatsapp/")
     expect(page.locator("#numbers")).to_contain_text(MIA)
     expect(page.locator("#numbers .health")).to_have_text("linked")
-    _shot(page, "page-linked")
+    _shot(page, screenshots, "page-linked")
 
     # The member removes the linked device on the phone: the page says so and offers relinking.
     wa.control("POST", f"sessions/{session['name']}/logout", {})
     wait_for(lambda: "failed (needs relinking)" in page.goto(f"{live.url}/whatsapp/").text(), timeout=60,
              interval=0.5, message="failed state on the WhatsApp page")
-    _shot(page, "page-failed")
+    _shot(page, screenshots, "page-failed")
     page.click("#numbers >> text=Open")
     expect(page.locator("#link-status")).to_contain_text("Relink (new QR code)")
-    _shot(page, "link-failed")
+    _shot(page, screenshots, "link-failed")
