@@ -169,7 +169,8 @@ def seed_demo_cloud_number():
     if db.session.scalar(sa.select(CloudApiNumber).where(CloudApiNumber.phone_number_id == phone_number_id)):
         return None
     return cloud_numbers.register(workspace.id, phone_number_id, e164, workspace.owner,
-                                  access_token=current_app.config["WHATSAPP_SANDBOX_GRAPH_ACCESS_TOKEN"])
+                                  access_token=current_app.config["WHATSAPP_SANDBOX_GRAPH_ACCESS_TOKEN"],
+                                  operator_seed=True)
 
 
 @click.command("seed-demo", help="Create the demo workspaces when the database is empty.")

@@ -161,7 +161,7 @@ def test_lost_permission_is_one_state_one_warning_amber_badge(owner_connected, d
 
 def test_test_sync_shows_lead_names(owner_connected, demo, worker):
     owner, connection = owner_connected
-    add_messages(demo, 2)
+    add_messages(demo, 2, state="queued")
     run = _run(demo, "test_sync", connection.id)
     assert run.status == "finished", run.message
     assert {i["lead_name"] for i in run.result["items"]} == {"Bluth Company"}

@@ -108,7 +108,7 @@ def add_messages(demo, count, state="received", reason="", remote="+14155550101"
     db.session.flush()
     start = utcnow() - timedelta(minutes=count)
     rows = [Message(workspace_id=demo.acme.id, chat_id=chat.id, whatsapp_number_id=number.id,
-                    external_id=f"wamid.{kind}.{i}", direction="incoming" if i % 2 else "outgoing",
+                    external_id=f"wamid.{kind}.{remote}.{i}", direction="incoming" if i % 2 else "outgoing",
                     sent_at=start + timedelta(minutes=i), text=f"hello {i}", state=state, reason=reason)
             for i in range(count)]
     db.session.add_all(rows)

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import time
 
 GATEWAY_URL = "http://waha.test:3000"
 MEMBER_PHONE = "+14155550003"
@@ -31,8 +32,10 @@ def sign(raw, key="hook-secret"):
     return hmac.new(key.encode(), raw, hashlib.sha512).hexdigest()
 
 
-def envelope(event, payload, session="mia", me_phone=MEMBER_PHONE):
-    return {"id": f"evt_{next(_seq):026d}", "timestamp": 1753860012345, "event": event, "session": session,
+def envelope(event, payload, session="mia", me_phone=MEMBER_PHONE, timestamp_ms=None):
+    """A WAHA webhook envelope, stamped now (Closeline refuses events outside its replay window)."""
+    stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    return {"id": f"evt_{next(_seq):026d}", "timestamp": stamp, "event": event, "session": session,
             "me": {"id": me_phone.lstrip("+") + "@c.us", "pushName": "Mia"}, "payload": payload,
             "engine": "NOWEB"}
 

@@ -93,3 +93,17 @@ class Workers:
                     proc.wait(timeout=30)
                 except Exception:
                     proc.kill()
+
+
+def run_queued(func_name):
+    """Run, here and now, the queued jobs of one kind (what a worker would do with them), oldest
+    first; returns their results. For jobs whose test fakes live in this process (requests_mock,
+    an in-memory history source)."""
+    from webapp.core.redis_conn import get_queue
+    queue = get_queue()
+    results = []
+    for job in [j for j in queue.jobs if j.func_name == func_name]:
+        queue.remove(job)
+        results.append(job.func(*job.args, **job.kwargs))
+    assert results, f"no {func_name} job was queued"
+    return results

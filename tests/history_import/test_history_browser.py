@@ -5,6 +5,7 @@ import re
 import pytest
 
 from tests.helpers.browser import watched_page
+from tests.helpers.workers import run_queued
 
 pytestmark = pytest.mark.browser
 
@@ -21,6 +22,9 @@ def test_history_import_dry_run_confirm_and_live_progress(live_app, chromium, de
     admin.select_option("#number_id", value=str(demo.memberships["owner@acme.test"].numbers[0].id))
     admin.select_option("#period", value="7")
     admin.get_by_role("button", name="Dry run").click()
+    expect(admin.locator("#dry-run-running")).to_contain_text("Dry run in progress")
+    # The worker's part, run here; the page's poll brings the counts without a reload.
+    assert run_queued("jobs.history.plan_import") == ["planned"]
     expect(admin.locator("#dry-run .plan-messages")).to_have_text("5")
     import_id = int(re.search(r"/history/(\d+)", admin.url).group(1))
 

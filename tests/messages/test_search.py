@@ -44,7 +44,7 @@ def logged(app, api, sandbox_connection, demo, login):
     assert api.post({"messages": [body(f"s-{i}", text=t, name=f"Chat {i}", phone=f"+1415555{i + 200:04d}")
                                   for i, t in enumerate(TEXTS)]},
                     path="/api/v1/messages/batch").status_code in (200, 202)
-    return login("member@acme.test")
+    return login("admin@acme.test")
 
 
 def test_search_equals_substring_semantics(logged):

@@ -6,6 +6,7 @@ import hmac
 import json
 import socket
 
+import pytest
 import sqlalchemy as sa
 
 from tests.helpers.messages import messages
@@ -37,8 +38,29 @@ def _post(client, payload=None, raw=None):
                        headers={"Content-Type": "application/json", "X-Hub-Signature-256": _sign(raw)})
 
 
-def _register_on_page(owner, pnid, number):
-    return owner.post("/settings/whatsapp-cloud", data={"phone_number_id": pnid, "number": number})
+ACME_TOKEN = "EAAG-acme-system-user"
+NEW_PNID = "106540352242999"
+
+
+@pytest.fixture(autouse=True)
+def meta(monkeypatch):
+    """Meta's side of the proof: Acme's token sees Acme's phone number id, nothing else does."""
+    from webapp.clients import graph
+    owned = {ACME_TOKEN: {ACME_PNID: "+1 415-555-0001"}}
+
+    def phone_number(client, phone_number_id):
+        if client.token not in owned:
+            raise graph.GraphAuthError("the Graph API refused the access token", 401)
+        if phone_number_id not in owned[client.token]:
+            raise graph.GraphMediaGone("the Graph API did not show this phone number", 400)
+        return {"display_phone_number": owned[client.token][phone_number_id], "id": phone_number_id}
+    monkeypatch.setattr(graph.GraphClient, "phone_number", phone_number)
+    return owned
+
+
+def _register_on_page(owner, pnid, number, token=ACME_TOKEN):
+    return owner.post("/settings/whatsapp-cloud", data={"phone_number_id": pnid, "number": number,
+                                                        "access_token": token})
 
 
 def test_cross_workspace_webhook_is_impossible(app, demo, login):
@@ -47,8 +69,9 @@ def test_cross_workspace_webhook_is_impossible(app, demo, login):
     assert _register_on_page(acme_owner, ACME_PNID, "+1 415 555 0001").status_code == 302
     # Globex copies Acme's business number as a member number and tries to claim Acme's id too.
     assert globex_owner.post("/team/numbers", data={"number": "+14155550001", "label": "x"}).status_code == 302
-    taken = _register_on_page(globex_owner, ACME_PNID, "+14155550001")
-    assert taken.status_code == 409 and b"already registered in a Closeline workspace" in taken.data
+    refused = _register_on_page(globex_owner, ACME_PNID, "+14155550001", token="EAAG-globex")
+    assert refused.status_code == 400 and b"Meta did not confirm this phone number ID" in refused.data
+    assert b"already registered" not in refused.data          # no hint that another workspace has it
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CloudApiNumber)) == 1
 
     response = _post(app.test_client(), _payload([_text("wamid.acme-1")]))
@@ -60,20 +83,36 @@ def test_cross_workspace_webhook_is_impossible(app, demo, login):
     assert other.get_json()["ignored"] == 1 and len(messages()) == 1
 
 
-def test_only_owner_and_admin_register_and_the_form_explains_mistakes(app, demo, login):
+def test_only_owner_and_admin_register_and_the_form_explains_mistakes(app, demo, login, meta):
     member = login("member@acme.test")
     assert member.get("/settings/whatsapp-cloud").status_code == 403
     assert _register_on_page(member, ACME_PNID, "+14155550001").status_code == 403
     admin = login("admin@acme.test")
     bad = _register_on_page(admin, "abc", "not a phone")
     assert bad.status_code == 400 and b"digits only" in bad.data and b"not a phone number" in bad.data
-    assert _register_on_page(admin, ACME_PNID, "+14155550077").status_code == 302
+    wrong_number = _register_on_page(admin, ACME_PNID, "+14155550077")
+    assert wrong_number.status_code == 400 and b"belongs to +1 415-555-0001, not +14155550077" in wrong_number.data
+    meta[ACME_TOKEN][NEW_PNID] = "+1 415 555 0077"        # a business number the workspace doesn't have yet
+    assert _register_on_page(admin, NEW_PNID, "+14155550077").status_code == 302
     row = db.session.scalar(sa.select(CloudApiNumber))
     assert row.number.e164 == "+14155550077" and row.number.workspace_id == demo.acme.id
     page = admin.get("/settings/whatsapp-cloud")
-    assert ACME_PNID.encode() in page.data
+    assert NEW_PNID.encode() in page.data
     assert admin.post(f"/settings/whatsapp-cloud/{row.id}/remove").status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CloudApiNumber)) == 0
+
+
+def test_the_first_workspace_to_name_an_id_cannot_squat_it(app, demo, login, meta):
+    """Globex names Acme's id first, without a token of Acme's: refused, nothing stored; Acme, who
+    proves it, registers it. Another workspace with a token that sees the same id hears it is taken."""
+    assert _register_on_page(login("owner@globex.test"), ACME_PNID, "+14155550001", token="").status_code == 400
+    assert _register_on_page(login("owner@globex.test"), ACME_PNID, "+14155550001",
+                             token="EAAG-guess").status_code == 400
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CloudApiNumber)) == 0
+    assert _register_on_page(login("owner@acme.test"), ACME_PNID, "+14155550001").status_code == 302
+    meta["EAAG-globex-same-business"] = {ACME_PNID: "+1 415-555-0001"}
+    taken = _register_on_page(login("owner@globex.test"), ACME_PNID, "+14155550001", token="EAAG-globex-same-business")
+    assert taken.status_code == 409 and b"already registered in another Closeline workspace" in taken.data
 
 
 def _register(demo):

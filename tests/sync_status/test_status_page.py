@@ -8,7 +8,7 @@ def test_page_totals_log_and_links(app, api, sandbox_connection, close_sandbox, 
     api.post(body("p-1", phone="+14155550101", text="first words"))
     api.post(body("p-2", kind="group", phone=None, chat_id="grp", text="group words"))
     drain_now(demo.acme.id)
-    member = login("member@acme.test")
+    member = login("admin@acme.test")   # sees every number's messages (a member sees only their own)
     page = member.get("/sync/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -25,12 +25,31 @@ def test_page_totals_log_and_links(app, api, sandbox_connection, close_sandbox, 
     assert "first words" in member.get(f"/sync/log?number={messages()[0].whatsapp_number_id}").get_data(as_text=True)
     totals = member.get("/sync/totals").get_data(as_text=True)
     assert 'class="count">1<' in totals
-    assert member.post("/sync/retry").status_code == 403
+    assert login("member@acme.test").post("/sync/retry").status_code == 403
+
+
+def test_members_read_only_their_own_numbers_messages_unless_the_owner_opens_the_log(
+        app, api, sandbox_connection, demo, login):
+    """member@acme.test owns +14155550003; the owner's +14155550001 is a teammate's number."""
+    api.post(body("own-1", number="+14155550003", phone="+14155550101", text="my own customer"))
+    api.post(body("mate-1", number="+14155550001", phone="+14155550102", text="a teammate customer"))
+    member = login("member@acme.test")
+    for url in ("/sync/", "/sync/log", "/sync/log?q=customer", "/sync/log?q=mate-1",
+                f"/sync/log?number={demo.memberships['owner@acme.test'].numbers[0].id}"):
+        html = member.get(url, headers={"HX-Request": "true"} if "log" in url else {}).get_data(as_text=True)
+        assert "a teammate customer" not in html, url
+    assert "my own customer" in member.get("/sync/").get_data(as_text=True)
+    assert "+14155550001" not in member.get("/sync/").get_data(as_text=True)   # nor the teammate's number
+    assert "a teammate customer" in login("admin@acme.test").get("/sync/").get_data(as_text=True)
+    owner = login("owner@acme.test")
+    assert owner.post("/privacy/visibility", data={"members_see_all_messages": "1"}).status_code == 302
+    assert "a teammate customer" in member.get("/sync/").get_data(as_text=True)
+    assert login("admin@acme.test").post("/privacy/visibility", data={}).status_code == 403   # the owner's choice
 
 
 def test_one_poll_while_pending_brings_totals_out_of_band(app, api, sandbox_connection, demo, login):
     api.post(body("w-1", phone="+14155550101", text="waiting words"))  # queued: no worker runs here
-    member = login("member@acme.test")
+    member = login("admin@acme.test")
     html = member.get("/sync/").get_data(as_text=True)
     assert html.count('hx-trigger="every 5s"') == 1  # the log polls; the totals ride along
     assert 'id="sync-totals"' in html and "hx-get=\"/sync/totals\"" not in html

@@ -6,7 +6,7 @@ from tests.helpers.web import text_of
 def test_search_in_the_url_renders_the_filtered_log(demo, login):
     add_outcomes(demo, [("synced", 0)])
     add_outcomes(demo, [("skipped", 0), ("skipped", 0)], remote="+14155550102", reason="group chat")
-    page = login("member@acme.test").get("/sync/?q=message+1&state=skipped")
+    page = login("admin@acme.test").get("/sync/?q=message+1&state=skipped")
     html = text_of(page)
     assert 'value="message 1"' in html and '<option value="skipped" selected>' in html
     rows = html.count('class="sync-row"')

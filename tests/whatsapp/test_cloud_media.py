@@ -4,6 +4,7 @@ Close sandbox. A Graph outage leaves the message failed and retried, never synce
 import base64
 
 import pytest
+import sqlalchemy as sa
 
 from tests.helpers.gateway_sandbox import JANE, MIA
 from tests.helpers.messages import activities, messages
@@ -103,8 +104,12 @@ def test_statuses_are_acknowledged_and_errors_are_shown_on_the_whatsapp_page(app
 
 def test_an_admin_sets_the_access_token_encrypted_and_a_member_cannot(app, demo, login):
     from tests.helpers.gateway_sandbox import fresh
-    from webapp.account import cloud_numbers
-    row = cloud_numbers.register(demo.acme.id, PNID, MIA, demo.users["owner@acme.test"])
+    from webapp.core.extensions import db
+    from webapp.models import CloudApiNumber, WhatsAppNumber
+    number = db.session.scalar(sa.select(WhatsAppNumber).where(WhatsAppNumber.e164 == MIA))
+    row = CloudApiNumber(workspace_id=demo.acme.id, phone_number_id=PNID, number=number)
+    db.session.add(row)
+    db.session.commit()
     url = f"/settings/whatsapp-cloud/{row.id}/token"
     page = login("owner@acme.test").get("/settings/whatsapp-cloud").get_data(as_text=True)
     assert "no token: files are not fetched" in page

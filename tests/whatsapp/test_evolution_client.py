@@ -2,10 +2,12 @@
 edit and delete shapes), the webhook secret, dedupe keys, and the REST calls against the sandbox's
 /evolution façade (named errors, QR, pairing code)."""
 import json
+import time
 
 import pytest
 
 from tests.helpers.gateway_sandbox import MIA
+from tests.helpers.workers import run_queued
 from webapp.clients.gateways import base
 from webapp.clients.gateways.evolution import SECRET_HEADER, Client, normalize, number_value
 
@@ -123,6 +125,23 @@ def test_connection_updates_map_to_number_health(data, status):
         assert event.me == {"id": "5511900000000@c.us", "pushName": None}
 
 
+def _token(secret, issued_ago=0):
+    """An Evolution webhook token (HS256, iat, exp = iat + 600), as Evolution signs it with jwt_key."""
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+    now = int(time.time()) - issued_ago
+    claims = {"iat": now, "exp": now + 600, "app": "evolution", "action": "webhook"}
+    return "Bearer " + jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(secret))
+
+
+def test_the_webhook_token_must_be_signed_with_the_instance_secret_and_fresh():
+    secret = "s" * 43
+    assert Client.signature_ok(b"{}", {"Authorization": _token(secret)}, secret)
+    assert not Client.signature_ok(b"{}", {"Authorization": _token("t" * 43)}, secret)          # another key
+    assert not Client.signature_ok(b"{}", {"Authorization": _token(secret, issued_ago=700)}, secret)  # expired
+    assert not Client.signature_ok(b"{}", {"Authorization": "Bearer not.a.token"}, secret)
+
+
 def test_the_webhook_secret_is_compared_exactly():
     raw = b"{}"
     assert Client.signature_ok(raw, {SECRET_HEADER: "s3cret-value"}, "s3cret-value")
@@ -202,6 +221,7 @@ def test_admin_adds_an_evolution_gateway_tests_and_removes_it(app, demo, login, 
     response = browser.post("/whatsapp/gateways", data={"kind": "evolution", "name": "Evo", "base_url": wa.evolution_url,
                                                          "api_key": key})
     assert response.status_code == 302
+    assert run_queued("jobs.whatsapp.test_gateway") == ["finished"]
     gateway = db.session.scalar(sa.select(Gateway))
     assert gateway.kind == "evolution" and gateway.version == "2.3.7" and key not in gateway.api_key_enc
     page = browser.get("/whatsapp/").get_data(as_text=True)
@@ -212,7 +232,9 @@ def test_admin_adds_an_evolution_gateway_tests_and_removes_it(app, demo, login, 
     from webapp.core import crypto
     gateway.api_key_enc = crypto.encrypt("wrong")
     db.session.commit()
-    fragment = browser.post(f"/whatsapp/gateways/{gateway.id}/test", htmx=True).get_data(as_text=True)
+    browser.post(f"/whatsapp/gateways/{gateway.id}/test", htmx=True)
+    assert run_queued("jobs.whatsapp.test_gateway") == ["failed"]
+    fragment = browser.get(f"/whatsapp/gateways/{gateway.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Use the global key (AUTHENTICATION_API_KEY)" in fragment
     bad = browser.post("/whatsapp/gateways", data={"kind": "matrix", "name": "X", "base_url": wa.evolution_url})
     assert bad.status_code == 400 and db.session.query(Gateway).count() == 1

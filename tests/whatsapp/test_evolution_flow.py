@@ -39,7 +39,8 @@ def test_link_records_the_number_and_sets_a_secret_webhook(app, demo, sandbox_co
     found = requests.get(f"{wa.evolution_url}/webhook/find/{linked_mia_evo.session_name}",
                          headers=wa.evolution_headers, timeout=10).json()
     assert found["enabled"] is True and found["webhookBase64"] is False
-    assert set(found["headers"]) == {"X-Closeline-Webhook-Secret"} and len(found["headers"]["X-Closeline-Webhook-Secret"]) > 30
+    # jwt_key: Evolution sends a fresh signed token per delivery instead of a static secret.
+    assert set(found["headers"]) == {"jwt_key"} and len(found["headers"]["jwt_key"]) > 30
     sent = wa.send(JANE, MIA, "Olá, o orçamento está pronto?")
     activity = _activity(close_sandbox, evo_id(sent, False, JANE_D))
     assert activity["direction"] == "incoming" and activity["remote_phone"] == JANE

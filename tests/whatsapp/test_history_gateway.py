@@ -6,6 +6,7 @@ import time
 
 from tests.helpers.messages import messages
 from tests.helpers.whatsapp import CUSTOMER, text_message
+from tests.helpers.workers import run_queued
 
 BASE = "http://waha.test:3000/api/mia"
 KNOWN = "14155550101"   # Gob Bluth's phone in the Close sandbox
@@ -43,6 +44,7 @@ def test_dry_run_then_import_through_the_gateway(app, link, sandbox_connection, 
                                                     "scope": "all"})
     assert response.status_code == 302, admin.get("/history/").get_data(as_text=True)[-2000:]
     import_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    assert run_queued("jobs.history.plan_import") == ["planned"]
     detail = admin.get(response.headers["Location"]).get_data(as_text=True)
     assert re.search(r'class="plan-messages">7<', detail)
     assert messages() == [] and activities(close_sandbox) == []       # the dry run wrote nothing
@@ -63,4 +65,5 @@ def test_dry_run_then_import_through_the_gateway(app, link, sandbox_connection, 
 
     # Again: everything is already stored; nothing new anywhere.
     again = admin.post("/history/dry-run", data={"number_id": link.whatsapp_number_id, "period": "7", "scope": "all"})
+    run_queued("jobs.history.plan_import")
     assert re.search(r'class="plan-messages">0<', admin.get(again.headers["Location"]).get_data(as_text=True))

@@ -4,6 +4,7 @@ import re
 import sqlalchemy as sa
 
 from tests.helpers.whatsapp import GATEWAY_URL, make_link
+from tests.helpers.workers import run_queued
 
 VERSION = {"version": "2026.7.1", "engine": "NOWEB", "tier": "PLUS"}
 
@@ -27,21 +28,44 @@ def test_admin_adds_a_gateway_key_encrypted_and_tested(app, demo, login, request
     response = browser.post("/whatsapp/gateways", data={"name": "Office", "base_url": GATEWAY_URL + "/",
                                                          "api_key": "plain-key-123"})
     assert response.status_code == 302
+    page = browser.get("/whatsapp/").get_data(as_text=True)
+    assert "Testing the connection…" in page and 'hx-trigger="every 2s"' in page   # a job asks the gateway
+    assert run_queued("jobs.whatsapp.test_gateway") == ["finished"]
     row = db.session.scalar(sa.select(Gateway))
     assert row.base_url == GATEWAY_URL and row.version == "2026.7.1"
     assert "plain-key-123" not in (row.api_key_enc or "")
-    page = browser.get("/whatsapp/").get_data(as_text=True)
-    assert "Connected: WAHA 2026.7.1" in page
+    card = browser.get(f"/whatsapp/gateways/{row.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Connected: WAHA 2026.7.1" in card and "hx-trigger" not in card             # the poll stops
 
 
 def test_test_connection_names_the_problem(app, demo, login, gateway, requests_mock):
     requests_mock.get(f"{GATEWAY_URL}/api/server/version", status_code=401, json={"message": "Unauthorized"})
     browser = login("owner@acme.test")
-    fragment = browser.post(f"/whatsapp/gateways/{gateway.id}/test", htmx=True).get_data(as_text=True)
-    assert "refused the API key (401)" in fragment
+    card = f"/whatsapp/gateways/{gateway.id}"
+    fragment = browser.post(f"{card}/test", htmx=True).get_data(as_text=True)
+    assert "Testing the connection…" in fragment                     # answered at once, the job asks
+    assert run_queued("jobs.whatsapp.test_gateway") == ["failed"]
+    assert "refused the API key (401)" in browser.get(card, headers={"HX-Request": "true"}).get_data(as_text=True)
     requests_mock.get(f"{GATEWAY_URL}/api/server/version", exc=__import__("requests").ConnectionError)
-    fragment = browser.post(f"/whatsapp/gateways/{gateway.id}/test", htmx=True).get_data(as_text=True)
-    assert "cannot reach the gateway" in fragment
+    browser.post(f"{card}/test", htmx=True)
+    run_queued("jobs.whatsapp.test_gateway")
+    assert "cannot reach the gateway" in browser.get(card, headers={"HX-Request": "true"}).get_data(as_text=True)
+
+
+def test_a_connection_test_whose_job_vanished_says_so(app, demo, login, gateway):
+    from datetime import timedelta
+
+    from webapp.core.extensions import db
+    from webapp.core.redis_conn import get_queue
+    from webapp.models import JobRun, utcnow
+    browser = login("owner@acme.test")
+    browser.post(f"/whatsapp/gateways/{gateway.id}/test", htmx=True)
+    get_queue().empty()                                               # the worker and its job are gone
+    run = db.session.scalar(sa.select(JobRun))
+    run.created_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    card = browser.get(f"/whatsapp/gateways/{gateway.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "stopped without an answer" in card and "hx-trigger" not in card
 
 
 def test_bad_base_url_is_a_clear_form_error(app, demo, login):

@@ -100,10 +100,10 @@ def test_unknown_events_are_acknowledged_and_ignored(app, link, hook, process):
     assert event.state == "ignored"
 
 
-def test_messages_of_an_unknown_session_are_ignored(app, link, hook, process):
-    hook(envelope("message.any", text_message(), session="someone-else"))
-    process()
-    assert events()[0].state == "ignored" and messages() == []
+def test_events_of_an_unknown_session_are_refused(app, link, hook, process):
+    """No linked number has this session, so no key can sign for it: nothing is stored."""
+    assert hook(envelope("message.any", text_message(), session="someone-else")).status_code == 401
+    assert events() == [] and messages() == []
 
 
 def test_media_is_downloaded_from_the_gateway_with_its_api_key(app, link, hook, process, sandbox_connection, requests_mock):
@@ -211,3 +211,40 @@ def test_status_webhooks_arriving_out_of_order_end_in_the_newest_state(app, link
         hook(envelope("session.status", {"name": "mia", "status": status, "statuses": upto}))
     process()
     assert fresh(link).state == "linked"
+
+
+def test_a_key_signs_only_events_of_its_own_session(app, demo, gateway, link, hook):
+    """A teammate's key cannot speak for Mia's session (each session has its own key)."""
+    from tests.helpers.whatsapp import make_link
+    make_link(demo, gateway, session="olivia", email="owner@acme.test", hmac_key="olivia-secret")
+    assert hook(envelope("message.any", text_message(short_id="SPOOF1")), key="olivia-secret").status_code == 401
+    assert hook(envelope("message.any", text_message(short_id="SPOOF1"), session="olivia"),
+                key="olivia-secret").status_code == 200
+    assert [e.session_name for e in events()] == ["olivia"]
+
+
+def test_a_signed_event_outside_the_replay_window_is_refused(app, link, hook):
+    import time
+    old = int((time.time() - 3600) * 1000)
+    response = hook(envelope("message.edited", text_message(short_id="OLD1"), timestamp_ms=old))
+    assert response.status_code == 401 and response.get_json()["error"] == "stale_event"
+    future = int((time.time() + 3600) * 1000)
+    assert hook(envelope("message.any", text_message(short_id="NEW1"), timestamp_ms=future)).status_code == 401
+    assert events() == []
+
+
+def test_the_inbox_keeps_no_raw_text_and_no_secret(app, demo, link, hook, process, sandbox_connection):
+    """Stored before processing: only the screened form (codes and cards redacted, no raw body);
+    after processing: nothing but the dedupe key."""
+    from webapp.messages import gate
+    gate.add_entry(demo.acme.id, "phone", "+14155550999")
+    hook(envelope("message.any", text_message(short_id="OTP1", body="Your code is 482918, card 4111 1111 1111 1111")))
+    hook(envelope("message.any", text_message(short_id="EXC1", chat="14155550999@c.us", body="excluded secret")))
+    stored = json.dumps([e.payload for e in events()])
+    assert "482918" not in stored and "4111 1111" not in stored and "excluded secret" not in stored
+    assert "[one-time code redacted]" in stored
+    assert process() == 2
+    assert [e.payload for e in events()] == [{}, {}]
+    rows = {m.external_id[-4:]: m for m in messages()}
+    assert rows["OTP1"].redactions == {"one-time code": 1, "card number": 1}
+    assert rows["EXC1"].state == "skipped" and rows["EXC1"].text == ""
