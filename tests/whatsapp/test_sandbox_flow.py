@@ -153,3 +153,39 @@ def test_an_untested_core_gateway_falls_back_to_default(app, demo, live, wa, wa_
         assert fresh(link).state in ("starting", "qr")
     finally:
         wa.reset(WAHA_SINGLE_SESSION=False)
+
+
+def test_a_removed_member_stops_syncing_at_once_and_their_session_ends(app, demo, sandbox_connection, close_sandbox,
+                                                                       linked_mia, wa, login):
+    """The owner removes Mia: her number stops (nothing of it is stored or synced), her WAHA session is
+    ended at the gateway by a job, and the owner is told."""
+    import sqlalchemy as sa
+
+    from webapp.core.extensions import db
+    from webapp.models import NumberLink, Notification
+    before = wa.send(JANE, MIA, "Before Mia left")
+    _activity(close_sandbox, _waha_id(before))
+    membership_id = demo.memberships["member@acme.test"].id
+    assert login("owner@acme.test").post(f"/team/members/{membership_id}/remove").status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(NumberLink)) == 0
+    session = linked_mia.session_name
+    wait_for(lambda: session not in [s["name"] for s in wa.control("GET", "state")["waha"]["sessions"]],
+             timeout=60, interval=0.3, message="the session ended at the gateway")
+    notes = [n.text for n in db.session.scalars(sa.select(Notification).where(
+        Notification.user_id == demo.users["owner@acme.test"].id))]
+    assert any("no longer syncs" in n and MIA in n for n in notes), notes
+    close_sandbox.control("DELETE", "/_sandbox/requests")
+    # Even a message the gateway still delivers for her number (via the API) keeps no content.
+    from tests.helpers.messages import body
+    from webapp.models import ApiKey
+    _key_row, key = ApiKey.generate(demo.acme, "after", demo.users["owner@acme.test"])
+    db.session.add(_key_row)
+    db.session.commit()
+    response = app.test_client().post("/api/v1/messages", json=body("after-removal", number=MIA, phone=JANE,
+                                                                    text="private after leaving"),
+                                      headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 202
+    [row] = messages(external_id="after-removal")
+    assert row.state == "skipped" and row.text == "" and "removed from the workspace" in row.reason
+    assert not [r for r in close_sandbox.control("GET", "/_sandbox/requests")["data"] if r["method"] == "POST"]
