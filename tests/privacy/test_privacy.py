@@ -132,3 +132,22 @@ def test_edits_from_whatsapp_obey_exclusion_and_redaction(app, api, sandbox_conn
     assert rows["edited"].text == "new code [one-time code redacted] for login"
     assert rows["edited"].redactions == {"one-time code": 1}
     assert rows["hidden"].text == "" and SECRET not in " ".join(_stored_texts())
+
+
+def test_never_sync_erases_closelines_copy_of_already_synced_messages(app, api, sandbox_connection, close_sandbox,
+                                                                       drain_now, demo, login):
+    from webapp.core.extensions import db
+    from webapp.models import Chat
+    api.post(body("synced-1", number="+14155550003", phone="+14155550101", text=SECRET))
+    drain_now(demo.acme.id)
+    [synced] = messages()
+    assert synced.state == "synced" and synced.text == SECRET and synced.close_activity_id
+    chat = db.session.scalar(sa.select(Chat).where(Chat.id == synced.chat_id))
+    response = login("member@acme.test").post(f"/privacy/chats/{chat.id}/exclude", follow_redirects=True)
+    assert "the ones already in Close stay in Close" in response.get_data(as_text=True)
+    [row] = messages()
+    assert row.text == "" and row.state == "synced" and row.close_activity_id == synced.close_activity_id
+    assert SECRET not in _stored_texts()
+    # The same message delivered again is still a duplicate: nothing syncs twice.
+    assert api.post(body("synced-1", number="+14155550003", phone="+14155550101", text=SECRET)).status_code == 200
+    assert len(_requests(close_sandbox)) == 1
