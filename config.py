@@ -106,6 +106,10 @@ class Config:
     # its dedupe row is gone). Gateways are set to finish their retries inside this window; what
     # they give up on is fetched by gap recovery.
     WEBHOOK_MAX_AGE = int(os.environ.get("WEBHOOK_MAX_AGE", "300"))
+    # Gateways must be at public addresses; a gateway beside Closeline on a private address (or
+    # loopback) is allowed only when its exact host:port is listed here, comma-separated
+    # (e.g. "waha.internal:3000,10.0.0.5:8080"). Nothing else private is ever called.
+    GATEWAY_ALLOWED_HOSTS = os.environ.get("GATEWAY_ALLOWED_HOSTS", "")
     WHATSAPP_RECOVERY_INTERVAL = int(os.environ.get("WHATSAPP_RECOVERY_INTERVAL", "900"))
     # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
     WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")

@@ -6,6 +6,7 @@ import secrets
 import socket
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 from honcho.manager import Manager
 
@@ -74,6 +75,8 @@ def wire_ports(env):
     wa_port = env.setdefault("WHATSAPP_SANDBOX_PORT", "5060")
     wa_url = env.setdefault("WHATSAPP_SANDBOX_URL", f"http://127.0.0.1:{wa_port}")
     env.setdefault("GRAPH_API_URL", f"{wa_url}/graph/v21.0")
+    # The seeded gateways sit on loopback: exactly the sandbox's host:port is let through, nothing else.
+    env.setdefault("GATEWAY_ALLOWED_HOSTS", urlsplit(wa_url).netloc)
     env.setdefault("WHATSAPP_APP_SECRET", env.setdefault("WHATSAPP_SANDBOX_GRAPH_APP_SECRET", "graph-sandbox-app-secret"))
     env.setdefault("WHATSAPP_SANDBOX_GRAPH_WEBHOOK_URL", f"http://127.0.0.1:{web}/api/webhooks/whatsapp")
     env.setdefault("WHATSAPP_SANDBOX_GRAPH_SEED_NUMBERS", "+14155550002=100000000000002")

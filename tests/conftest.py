@@ -89,6 +89,9 @@ def _app_config(database_url, redis_url, sandbox_url=None):
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": "memory://",
         "SERVER_NAME": None,
+        # The made-up gateways of the tests (*.test names resolved to a private address by
+        # tests/whatsapp/conftest.py); the WhatsApp sandbox's own host:port is added when a test uses it.
+        "GATEWAY_ALLOWED_HOSTS": "waha.test:3000,evo.test:8080,evo.test:80",
     }
     if sandbox_url:
         config.update(_close_urls(sandbox_url))
@@ -150,6 +153,9 @@ def app(database_url, redis_url, request, app_overrides):
     if "close_sandbox" in request.fixturenames:
         sandbox_url = request.getfixturevalue("close_sandbox").url
     config = _app_config(database_url, redis_url, sandbox_url)
+    if "wa_server" in request.fixturenames:   # gateways at the WhatsApp sandbox: exactly its host:port
+        netloc = request.getfixturevalue("wa_server").url.split("//", 1)[1]
+        config["GATEWAY_ALLOWED_HOSTS"] += "," + netloc
     config.update(app_overrides)
     app = create_app("testing", config)
     # The test keeps one app context open (for direct DB access), and Flask reuses it for every

@@ -16,7 +16,7 @@ FERNET_KEY = "l5Ohc7e6B9G0N8x0q3lJ2hS9iTqY4c2sVqf7mFZt0ZQ="
 
 def start_worker(app, database_url, redis_url, name=None):
     """The one worker launcher: a real `rq worker` process (forking, with scheduler) with the app's
-    Close and sync settings, returned once it is registered in Redis (ready to take jobs)."""
+    Close, sync and gateway settings, returned once it is registered in Redis (ready to take jobs)."""
     from rq import Worker
     env = dict(os.environ)
     env.update({
@@ -28,7 +28,7 @@ def start_worker(app, database_url, redis_url, name=None):
         "PYTHONPATH": ROOT,
     })
     for key, value in app.config.items():
-        if key.startswith(("CLOSE_", "SYNC_")) and isinstance(value, (str, int, float)):
+        if key.startswith(("CLOSE_", "SYNC_", "GATEWAY_")) and isinstance(value, (str, int, float)):
             env[key] = str(value)
     name = name or f"test-worker-{uuid.uuid4().hex[:8]}"
     proc = subprocess.Popen(

@@ -55,11 +55,11 @@ def test_redirect_to_a_private_address_is_not_followed(app, sandbox_connection, 
     the local server through a fake resolver + a pinned gateway exception for it alone)."""
     real_check = outbound.check
 
-    def check(url, allow_private=None):
+    def check(url, allow_private=None, **kwargs):
         if url.startswith("http://files.example.com/"):   # stand-in for a public host we can't reach
             return outbound.Target(hostile.url("/redirect?to=" + f"http://127.0.0.1:{hostile.port}/admin/secret"),
                                    "http", "127.0.0.1", hostile.port, "127.0.0.1")
-        return real_check(url, allow_private)
+        return real_check(url, allow_private, **kwargs)
     monkeypatch.setattr(outbound, "check", check)
     _post_with_url(api, "ssrf-redirect", "http://files.example.com/photo.jpg")
     drain_now(demo.acme.id)
@@ -115,10 +115,10 @@ def test_a_slow_drip_attachment_stops_at_the_deadline_and_is_not_retried(app, sa
     monkeypatch.setitem(app.config, "SYNC_ATTACHMENT_FILE_DEADLINE", 2.0)
     real_check = outbound.check
 
-    def check(url, allow_private=None):
+    def check(url, allow_private=None, **kwargs):
         if url.startswith("http://slow.example.com/"):
             return outbound.Target(hostile.url("/drip?every=0.3"), "http", "127.0.0.1", hostile.port, "127.0.0.1")
-        return real_check(url, allow_private)
+        return real_check(url, allow_private, **kwargs)
     monkeypatch.setattr(outbound, "check", check)
     _post_with_url(api, "ssrf-drip", "http://slow.example.com/big.bin")
     drain_now(demo.acme.id)

@@ -71,7 +71,8 @@ def wa_server():
 
 
 @pytest.fixture
-def wa(wa_server):
+def wa(wa_server, app):
+    """The sandbox, reset; called from inside the app, whose GATEWAY_ALLOWED_HOSTS lets exactly it through."""
     wa_server.reset()
     wa_server.control("DELETE", "webhooks/faults")
     return wa_server

@@ -10,7 +10,8 @@ BASE = "http://waha.test:3000"
 
 
 @pytest.fixture
-def client():
+def client(app):
+    """Inside the app: its GATEWAY_ALLOWED_HOSTS lets the made-up waha.test:3000 through."""
     return Client(BASE, "secret-key")
 
 

@@ -5,13 +5,19 @@ NUL bytes or unpaired surrogates (PostgreSQL refuses NUL in text, UTF-8 can't ca
 either would surface as a 500 deep inside). JSON bodies of the API must parse within a nesting depth
 (deep nesting would raise RecursionError). The ingestion API checks the strings inside each message
 in its pydantic schema (webapp/messages/schema.py, via char_problem), so a batch keeps its per-item answers. The
-webhooks are left alone here: their signature must be checked before anything is parsed.
+webhooks are left alone here: their signature must be checked before anything is parsed; they
+`scrub` their parsed envelope afterwards.
+
+Ids fit the database's id columns (INTEGER: 32-bit on PostgreSQL): the `int` URL converter is replaced
+by one that does not match above 2^31-1 (a 404, not an out-of-range error from the driver), and the id
+fields of queries and forms (INT_FIELDS) holding a number outside that range are refused with a 400.
 """
 import json
 import re
 
 from flask import current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from webapp.core.errors import error_answer, json_error
 
@@ -20,6 +26,49 @@ SEARCH_MAX = 100   # characters of the sync log search
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 WEBHOOK_PREFIX = "/api/webhooks/"   # every webhook verifies its signature/secret before parsing
 INGEST_PATHS = ("/api/v1/messages", "/api/v1/messages/batch")
+DB_INT_MAX = 2**31 - 1   # every id column is INTEGER (PostgreSQL: 32-bit, signed)
+# Query and form fields read as row ids or cursors (`type=int`): a number no id column holds is refused.
+# (Form fields named `number` are phone numbers, hence one list per source.)
+INT_FIELDS = {"query": {"before", "number", "chat", "chat_id", "number_id", "page"},
+              "form": {"number_id", "gateway_id", "workspace_id"}}
+_INTEGER = re.compile(r"^\s*[-+]?\d+\s*$")
+
+
+class DbIntConverter(IntegerConverter):
+    """`<int:...>` that matches only what the database can hold (larger ids answer 404)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, signed=signed,
+                         max=DB_INT_MAX if max is None else max)
+
+
+def db_int(value):
+    """`type=` for request.args.get/request.form.get: an int an id column holds, else ValueError (→ the default)."""
+    number = int(value)
+    if not -DB_INT_MAX - 1 <= number <= DB_INT_MAX:
+        raise ValueError("out of range")
+    return number
+
+
+def scrub(value):
+    """A parsed JSON value with NUL characters and unpaired surrogates removed from every string and key
+    (a signed webhook is stored without them instead of reaching PostgreSQL). No recursion."""
+    def clean(text):
+        return _BAD_CHARS.sub("", text) if isinstance(text, str) else text
+    root = [value]
+    stack = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, str):
+            container[key] = clean(item)
+        elif isinstance(item, dict):
+            if any(isinstance(k, str) and _BAD_CHARS.search(k) for k in item):
+                item = container[key] = {clean(k): v for k, v in item.items()}
+            stack.extend((item, k) for k in item)
+        elif isinstance(item, list):
+            stack.extend((item, i) for i in range(len(item)))
+    return root[0]
 
 
 def char_problem(text):
@@ -63,9 +112,19 @@ def _request_problem():
                            ("path", request.view_args or {})):
         items = values.items(multi=True) if hasattr(values, "getlist") else values.items()
         for key, value in items:
-            reason = char_problem(key) or char_problem(value)
+            reason = char_problem(key) or char_problem(value) or _int_problem(source, key, value)
             if reason:
                 return f"{source}.{_printable(key)}", reason
+    return None
+
+
+def _int_problem(source, key, value):
+    if key not in INT_FIELDS.get(source, ()) or not isinstance(value, str) or not _INTEGER.match(value):
+        return None
+    try:
+        db_int(value)
+    except ValueError:
+        return "A number too large to be an id."
     return None
 
 
@@ -95,10 +154,13 @@ def _printable(text):
 def _refuse(where, reason):
     if request.path.startswith("/api/"):
         return json_error(400, "invalid_input", f"{where}: {reason}", errors={where: reason})
-    return error_answer(400, f"The request was refused: {reason} Remove the character and try again.")
+    hint = " Remove the character and try again." if "character" in reason or "surrogate" in reason else ""
+    return error_answer(400, f"The request was refused: {reason}{hint}")
 
 
 def init_app(app):
+    app.url_map.converters["int"] = DbIntConverter   # before any route is added
+
     @app.before_request
     def refuse_unusable_input():
         problem = _request_problem() or _json_depth_problem()

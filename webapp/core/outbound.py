@@ -11,9 +11,14 @@ second DNS answer can't point it elsewhere. Redirects are followed by hand, re-c
 No proxy or .netrc from the environment. One wall-clock deadline for the whole download plus a
 minimum transfer rate; the byte cap is enforced while streaming.
 
-`allow_private=(host, port)` is the one exception: a gateway an owner/admin configured may sit on a
-private address; exactly that host and port is let through, nothing else. URLs that arrive inside
-messages never get it.
+`allow_private` is the one exception: a (host, port) pair, or a set of them, that may sit on a
+private address (a stand-in Graph API from config, the gateways an operator listed in
+GATEWAY_ALLOWED_HOSTS); exactly those hosts and ports are let through, nothing else. `any_port=True`
+lets a public host be reached on any port (gateways run on :3000, :8080). URLs that arrive inside
+messages never get either. `request()` is the same resolve-check-pin path for JSON API calls.
+
+Following a redirect to another scheme, host or port drops the credentials (Authorization, API-key
+headers, Cookie): they were given for the first address only.
 
 Errors carry only generic, user-facing text (`user_message`): socket errors never reach the user.
 """
@@ -21,6 +26,7 @@ import ipaddress
 import logging
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from email.message import Message as _HeaderParser
@@ -134,7 +140,7 @@ class Target:
     address: str      # the checked address the connection goes to
 
 
-def check(url, allow_private=None):
+def check(url, allow_private=None, any_port=False):
     """The Target to connect to, or FetchRefused."""
     try:
         parts = urlsplit(url)
@@ -146,8 +152,8 @@ def check(url, allow_private=None):
     if scheme not in ALLOWED_PORTS or not host or parts.username or parts.password:
         raise FetchRefused(f"scheme or host not allowed: {scheme!r} {host!r}")
     port = port or ALLOWED_PORTS[scheme]
-    gateway = _is_gateway(host, port, allow_private)
-    if not gateway and port not in ALLOWED_PORTS.values():
+    gateway = _is_allowed(host, port, allow_private)
+    if not gateway and not any_port and port not in ALLOWED_PORTS.values():
         raise FetchRefused(f"port {port} not allowed")
     literal = literal_address(host)
     try:
@@ -163,11 +169,37 @@ def check(url, allow_private=None):
     return Target(url, scheme, host, port, addresses[0])
 
 
-def _is_gateway(host, port, allow_private):
+def _is_allowed(host, port, allow_private):
+    return (host, port) in _pairs(allow_private)
+
+
+def _pairs(allow_private):
+    """{(host, port)} from one (host, port) pair or an iterable of them, hosts normalized as check() does."""
     if not allow_private:
-        return False
-    allowed_host, allowed_port = allow_private
-    return host == str(allowed_host).strip("[]").rstrip(".").lower() and port == int(allowed_port)
+        return set()
+    if isinstance(allow_private, tuple) and len(allow_private) == 2 and isinstance(allow_private[0], str):
+        allow_private = [allow_private]
+    return {(str(h).strip("[]").rstrip(".").lower(), int(p)) for h, p in allow_private}
+
+
+def parse_host_ports(text):
+    """'gw.internal:3000, [fd00::5]:8080' → {(host, port)}; entries without a valid port are left out
+    (an entry is a promise about exactly one service, never a whole host)."""
+    pairs = set()
+    for entry in (text or "").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            parts = urlsplit("//" + entry)
+            port = parts.port
+        except ValueError:
+            port = None
+        if port and parts.hostname and not parts.path:
+            pairs.add((parts.hostname.rstrip(".").lower(), port))
+        else:
+            log.warning("GATEWAY_ALLOWED_HOSTS: ignoring an entry that is not host:port")
+    return pairs
 
 
 # -- connecting to the checked address --------------------------------------------------------------
@@ -211,11 +243,16 @@ def _session(address):
 
 # -- downloading -----------------------------------------------------------------------------------
 
-def fetch(url, *, max_bytes=25_000_000, deadline=60.0, min_rate=2048, allow_private=None, headers=None):
+def fetch(url, *, max_bytes=25_000_000, deadline=60.0, min_rate=2048, allow_private=None, headers=None,
+          any_port=False):
     """Download `url` within `deadline` seconds (wall clock, redirects included) → Fetched."""
     ends_at = time.monotonic() + deadline
+    origin = None
     for _hop in range(MAX_REDIRECTS + 1):
-        target = check(url, allow_private)
+        target = check(url, allow_private, any_port=any_port)
+        origin = origin or _origin(target)
+        if _origin(target) != origin:
+            headers = strip_credentials(headers)
         response = _open(target, headers, ends_at)
         try:
             location = response.headers.get("Location")
@@ -231,6 +268,46 @@ def fetch(url, *, max_bytes=25_000_000, deadline=60.0, min_rate=2048, allow_priv
             response.close()
             response._closeline_session.close()
     raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
+
+
+CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "apikey", "cookie"}
+
+
+def _origin(target):
+    return target.scheme, target.host, target.port
+
+
+def strip_credentials(headers):
+    """The headers without what proves who we are: sent to another origin they would leak."""
+    return {k: v for k, v in (headers or {}).items() if k.lower() not in CREDENTIAL_HEADERS}
+
+
+# -- JSON API calls (gateways) ---------------------------------------------------------------------
+
+_sessions = threading.local()
+
+
+def request(method, url, *, allow_private=None, any_port=False, timeout=(CONNECT_TIMEOUT, 20.0), **kwargs):
+    """One HTTP request to a checked, pinned address (no redirects followed) → requests.Response.
+    FetchRefused when the address is not allowed; requests' own errors otherwise."""
+    target = check(url, allow_private, any_port=any_port)
+    return _pinned_session(target.address).request(method, target.url, timeout=timeout, allow_redirects=False,
+                                                   proxies={}, **kwargs)
+
+
+def _pinned_session(address):
+    """One session per thread and checked address: connections are reused, never re-pointed."""
+    cache = getattr(_sessions, "by_address", None)
+    if cache is None:
+        cache = _sessions.by_address = {}
+    session = cache.get(address)
+    if session is None:
+        if len(cache) >= 32:   # a thread talking to many gateways: start over rather than grow
+            for old in cache.values():
+                old.close()
+            cache.clear()
+        session = cache[address] = _session(address)
+    return session
 
 
 def _remaining(ends_at):

@@ -1,6 +1,7 @@
 """The sweeper (rq cron, every SWEEP_INTERVAL): the safety net behind kick() and scheduled retries."""
 import sqlalchemy as sa
 
+from webapp.core import row_jobs
 from webapp.core.extensions import db
 from webapp.messages import actions, scheduler
 from webapp.messages.outbox import lease_is_free
@@ -18,10 +19,11 @@ def sweep():
     workspace_ids = set(db.session.scalars(stuck.distinct())) | set(db.session.scalars(due.distinct()))
     held = db.session.scalars(sa.select(Message.workspace_id).where(
         Message.state == "held", Message.reason == HOLD_SUBSCRIPTION).distinct()).all()
-    for workspace_id in held:
+    def release(workspace_id):
         if actions.release_on_renewal(db.session.get(Workspace, workspace_id)):
             workspace_ids.add(workspace_id)
+    # Each workspace on its own: one that fails must not stop the others' deliveries.
+    row_jobs.for_each(held, release, "renewal release of workspace")
     db.session.rollback()
-    for workspace_id in sorted(workspace_ids):
-        scheduler.kick(workspace_id)
+    row_jobs.for_each(sorted(workspace_ids), scheduler.kick, "sweeper kick of workspace")
     return sorted(workspace_ids)

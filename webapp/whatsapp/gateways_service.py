@@ -1,11 +1,13 @@
 """Gateways of a workspace: add, test the connection, remove. Owner/admin only (checked by views)."""
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from webapp.clients.gateways import http as gateway_http
 from webapp.clients.gateways import registry
-from webapp.clients.gateways.base import GatewayError
+from webapp.clients.gateways.base import REFUSED, UNSENDABLE_KEY, GatewayError
 from webapp.clients.gateways.registry import client_for_kind
 from webapp.core import crypto
 from webapp.core.extensions import db
@@ -13,8 +15,15 @@ from webapp.core.redis_conn import get_queue, job_alive
 from webapp.models import Gateway, JobRun, NumberLink, utcnow
 
 # When a connection test fails; each kind says `unauthorized` and `not_gateway` in its own words.
-UNREACHABLE = ("Closeline cannot reach the gateway at this URL. Check the address, that the gateway "
-               "is running, and that the operator allowed its private address.")
+# A test tells one of these fixed outcomes, never the remote answer's body or an error's text: an
+# admin's URL must not turn "Test connection" into a reader of the app's neighbours.
+UNREACHABLE = ("Closeline cannot reach the gateway at this URL. Check the address and that the gateway "
+               "is running. A gateway on a private address needs its host:port in the operator's "
+               "GATEWAY_ALLOWED_HOSTS setting.")
+NOT_GATEWAY = "This server does not answer like a gateway. Check the base URL."
+_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,39}$")
+# Header-safe: printable ASCII without spaces (a key is sent as an HTTP header on every call).
+_API_KEY = re.compile(r"^[\x21-\x7e]{1,300}$")
 
 
 class InvalidGateway(ValueError):
@@ -34,7 +43,24 @@ def clean_base_url(raw):
         raise InvalidGateway({"base_url": "Give the gateway's address with http:// or https://."})
     if parts.query or parts.fragment or parts.username:
         raise InvalidGateway({"base_url": "The base URL must not carry a query, fragment or credentials."})
+    try:
+        gateway_http.check_url(url)
+    except gateway_http.GatewayRefused:
+        raise InvalidGateway({"base_url": REFUSED}) from None
+    except gateway_http.GatewayUnreachable:
+        pass  # a name that does not resolve yet; every call checks the address again
     return url
+
+
+def clean_api_key(raw):
+    """The key as sent in a header, or None; InvalidGateway for what no header can carry."""
+    key = (raw or "").strip()
+    if not key:
+        return None
+    if not _API_KEY.match(key):
+        raise InvalidGateway({"api_key": "The API key may hold only letters, digits and ASCII punctuation "
+                                         "(no spaces or other characters), at most 300."})
+    return key
 
 
 def add_gateway(workspace_id, *, name, base_url, api_key, kind=registry.DEFAULT_KIND, created_by=None):
@@ -43,14 +69,19 @@ def add_gateway(workspace_id, *, name, base_url, api_key, kind=registry.DEFAULT_
         errors["kind"] = "Choose " + " or ".join(label for _, label in registry.choices()) + "."
     if not (name or "").strip():
         errors["name"] = "Give the gateway a name."
+    url = key = None
     try:
         url = clean_base_url(base_url)
+    except InvalidGateway as exc:
+        errors.update(exc.errors)
+    try:
+        key = clean_api_key(api_key)
     except InvalidGateway as exc:
         errors.update(exc.errors)
     if errors:
         raise InvalidGateway(errors)
     gateway = Gateway(workspace_id=workspace_id, kind=kind, name=name.strip()[:80], base_url=url,
-                      api_key_enc=crypto.encrypt(api_key.strip()) if api_key and api_key.strip() else None,
+                      api_key_enc=crypto.encrypt(key) if key else None,
                       created_by_id=created_by.id if created_by else None)
     db.session.add(gateway)
     db.session.commit()
@@ -63,18 +94,29 @@ def test_connection(gateway):
     try:
         info = client_for(gateway).server_info()
     except GatewayError as exc:
-        hints = registry.KINDS[gateway.kind].setup_hints if gateway.kind in registry.KINDS else {}
-        gateway.last_error = UNREACHABLE if exc.kind == "unreachable" else hints.get(exc.kind, exc.message)
+        gateway.last_error = UNSENDABLE_KEY if exc.message == UNSENDABLE_KEY else \
+            failed_test_message(gateway.kind, exc.kind)
         gateway.last_checked_at = utcnow()
         db.session.commit()
         return False, gateway.last_error
-    gateway.version, gateway.single_session = info.version[:40], info.single_session
+    version = info.version if _VERSION.match(str(info.version or "")) else "(unknown version)"
+    gateway.version, gateway.single_session = version, info.single_session
     gateway.last_error, gateway.last_checked_at = None, utcnow()
     db.session.commit()
-    sessions = ", ".join(n for n in info.sessions if n) or "none"
+    count = len([n for n in info.sessions if n]) or "none"
     note = " It serves only the session 'default' (one number)." if info.single_session else ""
     kind = registry.KINDS[gateway.kind]
-    return True, f"Connected: {kind.label} {info.version}, {kind.accounts_word}: {sessions}.{note}"
+    return True, f"Connected: {kind.label} {version}, {kind.accounts_word}: {count}.{note}"
+
+
+def failed_test_message(kind_name, error_kind):
+    """One of the fixed outcomes of a failed test: unauthorized, not a gateway, unreachable."""
+    hints = registry.KINDS[kind_name].setup_hints if kind_name in registry.KINDS else {}
+    if error_kind == "unauthorized":
+        return hints.get("unauthorized") or "The gateway refused the API key."
+    if error_kind in ("unreachable", "refused"):
+        return UNREACHABLE
+    return hints.get("not_gateway") or NOT_GATEWAY
 
 
 TEST_JOB = "jobs.whatsapp.test_gateway"

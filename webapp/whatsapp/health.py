@@ -1,23 +1,39 @@
 """Number health: the periodic check (rq cron) and the summaries shown on pages."""
 import sqlalchemy as sa
 
+from webapp.core import row_jobs
 from webapp.core.extensions import db
 from webapp.models import Gateway, NumberLink
 from webapp.whatsapp import inbox, linking
 
 
 def check_all():
-    """Refresh every link's state from its gateway; retry held/failed webhook events."""
-    checked = 0
-    for link_id in db.session.scalars(sa.select(NumberLink.id).where(NumberLink.state != "refused")).all():
-        link = db.session.get(NumberLink, link_id)
-        if link is not None:
-            linking.refresh(link)
-            checked += 1
-    for gateway_id in db.session.scalars(sa.select(Gateway.id)).all():
-        inbox.retry_waiting(gateway_id)
+    """Refresh every link's state from its gateway; retry held/failed webhook events. Each link and
+    each gateway on its own: one that fails is marked and the others are still checked."""
+    link_ids = db.session.scalars(sa.select(NumberLink.id).where(NumberLink.state != "refused")).all()
+    checked = row_jobs.for_each(link_ids, _refresh, "health check of link", _mark_link)
+    gateway_ids = db.session.scalars(sa.select(Gateway.id)).all()
+    row_jobs.for_each(gateway_ids, inbox.retry_waiting, "event retry of gateway", _mark_gateway)
     inbox.forget_old()
     return checked
+
+
+def _refresh(link_id):
+    link = db.session.get(NumberLink, link_id)
+    if link is not None:
+        linking.refresh(link)
+
+
+def _mark_link(link_id, exc):
+    link = db.session.get(NumberLink, link_id)
+    if link is not None:
+        link.last_error = row_jobs.reason(exc)
+
+
+def _mark_gateway(gateway_id, exc):
+    gateway = db.session.get(Gateway, gateway_id)
+    if gateway is not None:
+        gateway.last_error = row_jobs.reason(exc)
 
 
 def summary(workspace_id, membership_id=None):

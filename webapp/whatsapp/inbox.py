@@ -21,7 +21,7 @@ from webapp.clients.close.client import CloseError
 from webapp.clients.gateways import base
 from webapp.clients.gateways.formats import phone_jid
 from webapp.clients.gateways.registry import client_for_kind
-from webapp.core import crypto
+from webapp.core import crypto, input_guard, row_jobs
 from webapp.core.extensions import db
 from webapp.core.redis_conn import JobFlag, get_queue
 from webapp.messages import edits, gate
@@ -90,6 +90,7 @@ def accept(gateway, raw, headers):
         if signed_by_gateway(gateway, client, raw, headers):
             return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
         return 401, BAD_SIGNATURE
+    envelope = input_guard.scrub(envelope)   # NUL (PostgreSQL refuses it) and lone surrogates go
     session_name = str(client.session_of(envelope) or "")[:60]
     if not signed_for_session(gateway, client, session_name, raw, headers):
         return 401, BAD_SIGNATURE
@@ -220,9 +221,17 @@ def retry_waiting(gateway_id, limit=500):
         return 0
     client = client_for(gateway)
     ids = _pending_ids(gateway_id, limit, ("held", "failed"))
-    for event_id in ids:
-        process_one(db.session.get(GatewayEvent, event_id), gateway, client)
+    row_jobs.for_each(ids, lambda event_id: process_one(db.session.get(GatewayEvent, event_id), gateway, client),
+                      "retry of WhatsApp event", _mark_event)
     return len(ids)
+
+
+def _mark_event(event_id, exc):
+    """An event the sweep could not even try: counted as an attempt, so it ends up dead, not retried forever."""
+    event = db.session.get(GatewayEvent, event_id)
+    if event is not None:
+        event.attempts += 1
+        _finish(event, "failed", f"Unexpected error: {type(exc).__name__}")
 
 
 def process_one(event, gateway, client):

@@ -11,6 +11,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from webapp.clients.gateways.base import GatewayError
+from webapp.core import row_jobs
 from webapp.core.extensions import db
 from webapp.models import Chat, Message, NumberLink, utcnow
 from webapp.whatsapp import ingest_bridge, messages
@@ -94,5 +95,15 @@ def _recover_chat(link, client, me, chat_jid, since, totals):
 
 
 def recover_all():
+    """Every linked number, each on its own: one that fails is marked, the others still recover."""
     ids = db.session.scalars(sa.select(NumberLink.id).where(NumberLink.state == "linked")).all()
-    return {link_id: recover(link_id) for link_id in ids}
+    results = {}
+    row_jobs.for_each(ids, lambda link_id: results.__setitem__(link_id, recover(link_id)),
+                      "gap recovery of link", _mark_failed)
+    return results
+
+
+def _mark_failed(link_id, exc):
+    link = db.session.get(NumberLink, link_id)
+    if link is not None:
+        link.last_recovery_error, link.last_recovery_at = row_jobs.reason(exc), utcnow()

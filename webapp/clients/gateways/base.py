@@ -15,8 +15,16 @@ from webapp.clients.gateways import http
 STARTING, QR, WORKING, FAILED, STOPPED = "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED", "STOPPED"
 
 
+# Said when the gateway's address is not one Closeline may call (private and not listed by the operator).
+REFUSED = ("Closeline does not call this address: it is private (or a port that is not allowed). "
+           "A gateway beside Closeline needs its host:port in the operator's GATEWAY_ALLOWED_HOSTS setting.")
+
+UNSENDABLE_KEY = ("The stored API key holds characters an HTTP header cannot carry: remove this gateway "
+                  "and add it again with the key as the gateway shows it.")
+
+
 class GatewayError(Exception):
-    """A gateway call failed. `kind`: unreachable | unauthorized | not_gateway | not_found |
+    """A gateway call failed. `kind`: unreachable | refused (address not allowed) | unauthorized | not_gateway | not_found |
     session_state | single_session (serves only the session `default`) | rejected | server."""
 
     def __init__(self, kind, message, status=None):
@@ -140,6 +148,10 @@ class GatewayClient(ABC):
         try:
             response = http.call(method, self.base_url + path, headers={**base, **(headers or {})},
                                  json=json, params=params)
+        except http.GatewayRefused as exc:
+            raise GatewayError("refused", REFUSED) from exc
+        except http.UnsendableKey as exc:
+            raise GatewayError("unauthorized", UNSENDABLE_KEY) from exc
         except http.GatewayUnreachable as exc:
             raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
         if response.status_code in ok:

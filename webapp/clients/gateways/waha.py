@@ -11,6 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from webapp.clients.gateways import http
 from webapp.clients.gateways.base import (
+    REFUSED,
+    UNSENDABLE_KEY,
     EditEvent,
     GatewayClient,
     GatewayError,
@@ -263,7 +265,11 @@ class Client(GatewayClient):
         url = self._rebase(media.url)
         headers = {self.api_key_header: self.api_key} if self.api_key else {}
         try:
-            got = http.download(url, headers=headers, allow_private=http.host_port(self.base_url))
+            got = http.download(url, headers=headers)
+        except http.GatewayRefused as exc:
+            raise GatewayError("refused", REFUSED) from exc
+        except http.UnsendableKey as exc:
+            raise GatewayError("unauthorized", UNSENDABLE_KEY) from exc
         except http.GatewayUnreachable as exc:
             raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
         except http.DownloadFailed as exc:
