@@ -6,7 +6,7 @@ import logging
 
 import sqlalchemy as sa
 
-from webapp.clients.close.client import CloseError, CloseNotFound, CloseTransient
+from webapp.clients.close.client import CloseError, CloseNotFound, CloseTransient, is_lead_id
 from webapp.core.extensions import db
 from webapp.messages import close_access, moves, scheduler
 from webapp.messages.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
@@ -145,7 +145,7 @@ def reroute_chat(workspace_id, chat_id, lead_id, contact_id=None, move_existing=
     lead_id = (lead_id or "").strip()
     if not lead_id:
         raise RerouteError("Pick a lead: search Close leads by name, or paste a lead id (lead_…).")
-    if not lead_id.startswith("lead_") or len(lead_id) > 64:
+    if not is_lead_id(lead_id):
         raise RerouteError("Enter a Close lead id (it starts with lead_), or pick a lead from the search.")
     chat = db.session.get(Chat, chat_id)
     if chat is None or chat.workspace_id != workspace_id:

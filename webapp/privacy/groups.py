@@ -6,7 +6,7 @@ still waiting are skipped by routing with the group reason.
 """
 import sqlalchemy as sa
 
-from webapp.clients.close.client import CloseError, CloseNotFound
+from webapp.clients.close.client import CloseError, CloseNotFound, is_lead_id
 from webapp.core.extensions import db
 from webapp.messages import actions, close_access
 from webapp.models import Chat
@@ -41,6 +41,8 @@ def pin(chat, lead_id):
     lead_id = (lead_id or "").strip()
     if not lead_id:
         raise GroupError("Pick a lead first.")
+    if not is_lead_id(lead_id):
+        raise GroupError("Enter a Close lead id (lead_ and letters or digits), or pick a lead from the search.")
     try:
         lead = _client(chat.workspace_id).get_lead(lead_id)
     except CloseNotFound:

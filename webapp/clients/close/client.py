@@ -6,6 +6,8 @@ The same code talks to the real Close and to close_sandbox: only the URLs and cr
 """
 import base64
 import logging
+import re
+from urllib.parse import quote
 
 import requests
 
@@ -23,6 +25,17 @@ log = logging.getLogger(__name__)
 # A 429 means Close did nothing, so even a write may be sent again after waiting.
 MAX_RATE_LIMIT_RETRIES = 5
 MAX_ATTACHMENT_BYTES = 25_000_000  # Close's "25 MB" per message: decimal megabytes
+# Close's lead ids: what a person pastes is checked against this before it goes into a path.
+LEAD_ID = re.compile(r"lead_[A-Za-z0-9]+")
+
+
+def is_lead_id(value):
+    return isinstance(value, str) and len(value) <= 64 and LEAD_ID.fullmatch(value) is not None
+
+
+def _seg(value):
+    """One path segment, quoted whole: an id can never add a segment or climb out ("../me")."""
+    return quote(str(value), safe="")
 
 
 class CloseClient:
@@ -100,10 +113,10 @@ class CloseClient:
         return self.get("/me/")
 
     def organization(self, org_id):
-        return self.get(f"/organization/{org_id}/")
+        return self.get(f"/organization/{_seg(org_id)}/")
 
     def role(self, role_id):
-        return self.get(f"/role/{role_id}/")
+        return self.get(f"/role/{_seg(role_id)}/")
 
     def roles(self):
         return self.get("/role/").get("data", [])
@@ -148,7 +161,9 @@ class CloseClient:
         return self.post("/lead/", json=body)
 
     def get_lead(self, lead_id):
-        return self.get(f"/lead/{lead_id}/")
+        if not is_lead_id(lead_id):   # never ask Close for something else under a lead's name
+            raise CloseNotFound("not a Close lead id", status=404)
+        return self.get(f"/lead/{_seg(lead_id)}/")
 
     # -- WhatsApp activities -----------------------------------------------------------------------
 
@@ -160,10 +175,10 @@ class CloseClient:
         return self.post("/activity/whatsapp_message/", json=payload, params=params)
 
     def update_whatsapp_activity(self, activity_id, payload):
-        return self.put(f"/activity/whatsapp_message/{activity_id}/", json=payload)
+        return self.put(f"/activity/whatsapp_message/{_seg(activity_id)}/", json=payload)
 
     def delete_whatsapp_activity(self, activity_id):
-        self.delete(f"/activity/whatsapp_message/{activity_id}/")
+        self.delete(f"/activity/whatsapp_message/{_seg(activity_id)}/")
 
     # -- files -------------------------------------------------------------------------------------
 
