@@ -114,25 +114,36 @@ def _refused(message, detail=None, kind="connect_refused"):
     return redirect(url_for("close.page"))
 
 
+def _ignored(message):
+    """A callback that is not the answer to this browser's connect (no or another `state`): anyone
+    can make a browser open it, so it changes nothing — no history entry, the connect in progress
+    (if any) stays pending. It only says why nothing happened."""
+    flash(message, "danger")
+    return redirect(url_for("close.page"))
+
+
 @bp.get("/callback")
 @workspace_role("admin")
 def callback():
-    pending = session.pop(PENDING, None)  # single use: a replayed callback finds nothing
+    pending = session.get(PENDING)
     state = request.args.get("state") or ""
-    if pending is None:
-        return _refused("This answer from Close was already used or no connect was started. "
-                        "Nothing was stored; click Connect to try again.", "callback without a pending authorization")
     error = request.args.get("error")
+    if pending is None:
+        return _ignored("This answer from Close was already used or no connect was started. "
+                        "Nothing was stored; click Connect to try again.")
+    if error == "access_denied" and not state and not request.args.get("code"):
+        # Close's decline may carry no state (close-api.md §2.2); unproven, it changes nothing.
+        return _ignored("You declined on Close's consent screen. Nothing was connected or stored; "
+                        "click Connect to try again.")
+    if not hmac.compare_digest(state, pending["state"]) or pending["workspace_id"] != current_workspace().id \
+            or pending["user_id"] != current_user.id:
+        return _ignored("The answer from Close did not match the connect you started (state mismatch). "
+                        "Nothing was stored; click Connect to try again.")
+    session.pop(PENDING, None)  # proven: single use from here on, a replayed callback finds nothing
     if error == "access_denied" and not request.args.get("code"):
-        # Close's decline may carry no state (close-api.md §2.2); a decline grants nothing, so
-        # there is nothing to protect here: the pending authorization is simply dropped.
         return _refused("You declined on Close's consent screen. Nothing was connected or stored; "
                         "click Connect to try again.", "declined on Close's consent screen; nothing was connected",
                         kind="connect_denied")
-    if not hmac.compare_digest(state, pending["state"]) or pending["workspace_id"] != current_workspace().id \
-            or pending["user_id"] != current_user.id:
-        return _refused("The answer from Close did not match the connect you started (state mismatch). "
-                        "Nothing was stored; click Connect to try again.", "state mismatch")
     if error or not request.args.get("code"):
         return _refused("Close did not authorize the connection. Nothing was stored; click Connect to try again.")
     try:
