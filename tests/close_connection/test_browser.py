@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium, demo, worker, close_sandbox):
     from playwright.sync_api import expect
     base = live_app
-    add_messages(demo, 2)
+    add_messages(demo, 2, state="queued")
     owner = new_page(chromium)
     sign_in(owner, base, "owner@acme.test")
     owner.click("text=Close CRM")
@@ -33,8 +33,8 @@ def test_connect_test_sync_member_view_disconnect_and_refusal(live_app, chromium
     owner.click("#close-test-sync")
     expect(owner.locator("#close-job")).to_be_visible()
     expect(owner.locator("#close-job-status")).to_have_text("finished")
-    expect(owner.locator("#close-job-message")).to_contain_text("Test sync done: 2 of 2")
-    links = owner.locator("#close-job-items a")
+    expect(owner.locator("#close-job-message")).to_contain_text("Test sync done: 2 sent to Close now")
+    links = owner.locator("#close-job-items a.lead-link")
     expect(links).to_have_count(2)
     assert links.first.get_attribute("href").startswith(f"{close_sandbox.url}/lead/lead_")
     expect(owner.locator("#close-card")).not_to_have_attribute("hx-trigger", "every 1s")

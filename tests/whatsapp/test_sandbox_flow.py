@@ -162,7 +162,7 @@ def test_a_removed_member_stops_syncing_at_once_and_their_session_ends(app, demo
     import sqlalchemy as sa
 
     from webapp.core.extensions import db
-    from webapp.models import NumberLink, Notification
+    from webapp.models import Notification, NumberLink
     before = wa.send(JANE, MIA, "Before Mia left")
     _activity(close_sandbox, _waha_id(before))
     membership_id = demo.memberships["member@acme.test"].id
