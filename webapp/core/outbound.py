@@ -22,6 +22,7 @@ headers, Cookie): they were given for the first address only.
 
 Errors carry only generic, user-facing text (`user_message`): socket errors never reach the user.
 """
+import functools
 import ipaddress
 import logging
 import re
@@ -177,11 +178,12 @@ def _pairs(allow_private):
     """{(host, port)} from one (host, port) pair or an iterable of them, hosts normalized as check() does."""
     if not allow_private:
         return set()
-    if isinstance(allow_private, tuple) and len(allow_private) == 2 and isinstance(allow_private[0], str):
+    if isinstance(allow_private, tuple) and len(allow_private) == 2 and not isinstance(allow_private[0], (tuple, list)):
         allow_private = [allow_private]
-    return {(str(h).strip("[]").rstrip(".").lower(), int(p)) for h, p in allow_private}
+    return {(str(h).strip("[]").rstrip(".").lower(), int(p)) for h, p in allow_private if h and p}
 
 
+@functools.lru_cache(maxsize=8)   # read on every gateway call: parsed (and warned about) once
 def parse_host_ports(text):
     """'gw.internal:3000, [fd00::5]:8080' → {(host, port)}; entries without a valid port are left out
     (an entry is a promise about exactly one service, never a whole host)."""
@@ -199,7 +201,7 @@ def parse_host_ports(text):
             pairs.add((parts.hostname.rstrip(".").lower(), port))
         else:
             log.warning("GATEWAY_ALLOWED_HOSTS: ignoring an entry that is not host:port")
-    return pairs
+    return frozenset(pairs)
 
 
 # -- connecting to the checked address --------------------------------------------------------------
