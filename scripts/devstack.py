@@ -14,7 +14,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANCE = os.environ.get("CLOSELINE_INSTANCE_DIR", os.path.join(ROOT, "instance"))
 PY = sys.executable
 REDIS_URL_FILE = os.path.join(INSTANCE, "redis.url")
-# Paths without query strings: OAuth codes and webhook verify tokens travel in queries.
+# Paths without query strings (OAuth codes and webhook verify tokens travel in queries), invitation
+# tokens masked: scripts/access_log.py.
 ACCESS_LOG_FORMAT = "'%(h)s \"%(m)s %(U)s\" %(s)s %(b)s %(M)sms'"
 
 
@@ -99,7 +100,7 @@ def main():
     manager = Manager()
     procs = {
         "web": f"{PY} -m gunicorn --bind 127.0.0.1:{web_port} --workers 2 --threads 4 "
-               "--limit-request-line 8190 --access-logfile - "
+               "--limit-request-line 8190 --access-logfile - --logger-class scripts.access_log.MaskedAccessLogger "
                f"--access-logformat {ACCESS_LOG_FORMAT} wsgi:app",
         "worker": f"{PY} -m rq.cli worker --with-scheduler --worker-class jobs.worker.PreloadedWorker "
                   f"--url {env['REDIS_URL']} {queue}",

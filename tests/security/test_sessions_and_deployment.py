@@ -145,8 +145,10 @@ def test_pkce_verifier_is_kept_server_side(app, demo, login, close_sandbox):
 # -- production configuration --------------------------------------------------------------------
 
 GOOD = {
-    "SECRET_KEY": "k" * 40,
-    "TOKEN_ENCRYPTION_KEY": "l5Ohc7e6B9G0N8x0q3lJ2hS9iTqY4c2sVqf7mFZt0ZQ=",
+    "SECRET_KEY": "f3b1c9a7e5d2" * 4,
+    "TOKEN_ENCRYPTION_KEY": "tjo9QqgU6gW9ik2sBWk1jh3O2Wc6aUu5mhqNLWz0v3s=",
+    "PUBLIC_URL": "https://closeline.example.com",
+    "SESSION_COOKIE_SECURE": True,
     "CLOSE_API_URL": "https://api.close.com/api/v1",
     "CLOSE_AUTHORIZE_URL": "https://app.close.com/oauth2/authorize/",
     "CLOSE_TOKEN_URL": "https://api.close.com/oauth2/token/",

@@ -2,6 +2,7 @@
 from urllib.parse import urlsplit
 
 from flask import g, redirect, request, url_for
+from flask_login import current_user
 
 from webapp.core.errors import json_error
 from webapp.core.extensions import htmx, login_manager
@@ -25,10 +26,16 @@ def init_app(app):
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if g.get("no_store"):
+        if g.get("no_store") or _private(response):
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
         return response
+
+    def _private(response):
+        """Every page and fragment a signed-in person gets (message texts, names, phones) stays out of
+        browser and proxy caches; static files may be cached."""
+        return request.endpoint != "static" and not request.path.startswith("/static/") \
+            and current_user.is_authenticated
 
     @login_manager.unauthorized_handler
     def unauthorized():
