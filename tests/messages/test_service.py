@@ -321,3 +321,23 @@ def test_a_reroute_without_moving_offers_the_move_later(app, api, sandbox_connec
     member_page = login("member@acme.test").get(f"/sync/?chat={chat_id}").get_data(as_text=True)
     assert 'id="move-status"' not in member_page
     assert login("member@acme.test").post(f"/sync/chats/{chat_id}/move").status_code == 403
+
+
+def test_a_reply_that_overtakes_its_original_still_points_at_it(app, api, sandbox_connection, close_sandbox,
+                                                                drain_now, demo):
+    """Webhooks arrive concurrently: the reply can be stored first. It waits (a short lease) while
+    its original is about to go, so Close links the two."""
+    from tests.helpers.messages import activities, body, messages
+    from tests.helpers.waiting import wait_for
+    reply = body("reply-1", text="Here it is", direction="outgoing")
+    reply["message"]["reply_to"] = "question-1"
+    assert api.post(reply).status_code == 202
+    assert api.post(body("question-1", text="Can you send the quote?")).status_code == 202
+
+    def reply_synced():
+        drain_now(demo.acme.id)
+        return [m for m in messages(external_id="reply-1") if m.state == "synced"]
+    wait_for(reply_synced, timeout=30, interval=0.5, message="the reply to sync after its original")
+    [question] = activities(close_sandbox, external_id="question-1")
+    [answer] = activities(close_sandbox, external_id="reply-1")
+    assert answer["response_to_id"] == question["id"]

@@ -16,7 +16,7 @@ from flask import current_app
 from webapp.clients.close.client import CloseAuthError, CloseError, CloseRejected, CloseTransient
 from webapp.core.extensions import db
 from webapp.messages import close_access, cloud_media, outbox, routing
-from webapp.messages.payload import build_payload
+from webapp.messages.payload import build_payload, waits_for_replied_to
 from webapp.messages.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
 from webapp.models import ChatLink, utcnow
 
@@ -156,6 +156,8 @@ def deliver(message, ctx, maybe_sent, rerouted=False):
     result = route(message, ctx)
     if isinstance(result, routing.Skip):
         return Outcome("skipped", result.reason)
+    if waits_for_replied_to(message, ctx):
+        return Outcome("queued", "Waiting for the message it replies to, which goes to Close first.", retry_soon=True)
     if maybe_sent:
         existing = find_copy(ctx.client, message.external_id, result.lead_id)
         if existing:
