@@ -100,7 +100,9 @@ def main():
     manager = Manager()
     procs = {
         "web": f"{PY} -m gunicorn --bind 127.0.0.1:{web_port} --workers 2 --threads 4 "
-               "--limit-request-line 8190 --access-logfile - --logger-class scripts.access_log.MaskedAccessLogger "
+               # gunicorn trusts no X-Forwarded-* by itself (its default trusts 127.0.0.1): TRUSTED_PROXIES decides.
+               "--limit-request-line 8190 --forwarded-allow-ips '' "
+               "--access-logfile - --logger-class scripts.access_log.MaskedAccessLogger "
                f"--access-logformat {ACCESS_LOG_FORMAT} wsgi:app",
         "worker": f"{PY} -m rq.cli worker --with-scheduler --worker-class jobs.worker.PreloadedWorker "
                   f"--url {env['REDIS_URL']} {queue}",

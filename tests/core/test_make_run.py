@@ -60,6 +60,10 @@ def test_devstack_serves_sign_in_page(tmp_path):
                                  data={"email": "owner@acme.test", "password": "closeline-demo", "csrf_token": token},
                                  timeout=REQUEST)
         assert "Acme Inc" in signed_in.text
+        # TRUSTED_PROXIES is 0: a forwarded "https" from the loopback client is not believed (no HSTS).
+        forwarded = requests.get(f"http://127.0.0.1:{web}/auth/login", headers={"X-Forwarded-Proto": "https"},
+                                 timeout=REQUEST)
+        assert "Strict-Transport-Security" not in forwarded.headers
         assert (tmp_path / "instance" / "fernet.key").exists()
         # The WhatsApp sandbox runs and a WAHA gateway pointing at it was seeded.
         page = session.get(f"http://127.0.0.1:{web}/whatsapp/", timeout=REQUEST).text

@@ -74,11 +74,17 @@ def build_payload(message, ctx, route, reuse_uploads=False):
     return built
 
 
+def inert_markdown(text):
+    """Customer text can't make Close render a link, an image or HTML: `](` and `<` are escaped.
+    WhatsApp's own *bold*, _italic_ and ~strike~ stay readable, and plain brackets stay as typed."""
+    return text.replace("](", "]\\(").replace("<", "\\<")
+
+
 def message_markdown(message):
     """The activity text (creation and later edits write the same field). Close requires it
     non-empty: a media-only message names its files; group messages start with who wrote them; a
     redaction is noted."""
-    text = message.text if message.text and message.text.strip() else ""
+    text = inert_markdown(message.text) if message.text and message.text.strip() else ""
     if not text:
         text = "\n".join(f"📎 {item.get('filename') or 'file'}" for item in message.attachments or [])
     if message.chat.kind == "group":

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from webapp.clients.gateways import http
 from webapp.clients.gateways.base import (
@@ -256,7 +256,7 @@ class Client(GatewayClient):
         # the base URL Closeline was given (keeping a reverse-proxy path prefix, if any).
         parts, base = urlsplit(url or ""), urlsplit(self.base_url)
         marker = parts.path.find("/api/files/")
-        if marker < 0 or ".." in parts.path:
+        if marker < 0 or ".." in unquote(unquote(parts.path)):   # %2e%2e and %252e%252e too
             raise GatewayError("rejected", "The media URL is not a file of this gateway.")
         path = base.path.rstrip("/") + parts.path[marker:]
         return urlunsplit((base.scheme, base.netloc, path, parts.query, ""))
