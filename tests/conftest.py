@@ -5,18 +5,27 @@ conftest files and are asked for by name; plain helpers are imported from tests.
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 import redis
 import sqlalchemy as sa
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests.helpers.messages import Api, sandbox_ids
 from tests.helpers.servers import free_port, port_open, served
 from tests.helpers.waiting import wait_for
 from tests.helpers.web import PASSWORD, Browser
 from tests.helpers.workers import start_worker, stop_worker
+
+# Property tests write nothing into the repository: no example database, and hypothesis' own
+# caches (its Unicode tables) go to a temporary folder instead of ./.hypothesis.
+settings.register_profile("closeline", database=None)
+settings.load_profile("closeline")
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="closeline-hypothesis-"))
 
 # Fixture modules every directory may use (the `chromium` browser), registered once here.
 pytest_plugins = ["tests.helpers.browser"]
