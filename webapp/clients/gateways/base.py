@@ -5,6 +5,7 @@ A gateway kind (WAHA, Evolution API, …) is one module in this package defining
 payloads are turned into the event dataclasses below by the client's `parse_webhook`.
 """
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from urllib.parse import quote
@@ -30,6 +31,20 @@ class GatewayError(Exception):
     def __init__(self, kind, message, status=None):
         super().__init__(message)
         self.kind, self.message, self.status = kind, message, status
+
+
+@contextmanager
+def transport_errors():
+    """The transport's failures (refused address, a key no header can carry, no answer) as the
+    GatewayError every caller handles: one translation for API calls and downloads."""
+    try:
+        yield
+    except http.GatewayRefused as exc:
+        raise GatewayError("refused", REFUSED) from exc
+    except http.UnsendableKey as exc:
+        raise GatewayError("unauthorized", UNSENDABLE_KEY) from exc
+    except http.GatewayUnreachable as exc:
+        raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
 
 
 def json_answer(response):
@@ -145,15 +160,9 @@ class GatewayClient(ABC):
         base = {"Accept": "application/json"}
         if self.api_key:
             base[self.api_key_header] = self.api_key
-        try:
+        with transport_errors():
             response = http.call(method, self.base_url + path, headers={**base, **(headers or {})},
                                  json=json, params=params)
-        except http.GatewayRefused as exc:
-            raise GatewayError("refused", REFUSED) from exc
-        except http.UnsendableKey as exc:
-            raise GatewayError("unauthorized", UNSENDABLE_KEY) from exc
-        except http.GatewayUnreachable as exc:
-            raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
         if response.status_code in ok:
             return response if raw else json_answer(response)
         raise self._error(response)

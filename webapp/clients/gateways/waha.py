@@ -11,8 +11,6 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from webapp.clients.gateways import http
 from webapp.clients.gateways.base import (
-    REFUSED,
-    UNSENDABLE_KEY,
     EditEvent,
     GatewayClient,
     GatewayError,
@@ -24,6 +22,7 @@ from webapp.clients.gateways.base import (
     ServerInfo,
     SessionState,
     StatusEvent,
+    transport_errors,
 )
 from webapp.clients.gateways.formats import chat_kind, phone_jid, readable_location, readable_vcard
 
@@ -265,13 +264,8 @@ class Client(GatewayClient):
         url = self._rebase(media.url)
         headers = {self.api_key_header: self.api_key} if self.api_key else {}
         try:
-            got = http.download(url, headers=headers)
-        except http.GatewayRefused as exc:
-            raise GatewayError("refused", REFUSED) from exc
-        except http.UnsendableKey as exc:
-            raise GatewayError("unauthorized", UNSENDABLE_KEY) from exc
-        except http.GatewayUnreachable as exc:
-            raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
+            with transport_errors():
+                got = http.download(url, headers=headers)
         except http.DownloadFailed as exc:
             kind = "not_found" if exc.status == 404 else "unauthorized" if exc.status in (401, 403) else \
                 "server" if (exc.status or 0) >= 500 else "rejected"
