@@ -85,7 +85,8 @@ def _send_one(sb, body: dict):
                           media=messaging.media_from_json(body.get("media")),
                           location=messaging.location_from_json(body.get("location")),
                           contact=messaging.contact_from_json(body.get("contact")),
-                          chat=body.get("chat") or "direct", group_name=body.get("group_name"))
+                          chat=body.get("chat") or "direct", group_name=body.get("group_name"),
+                          timestamp=messaging.timestamp_from_json(body.get("timestamp")))
 
 
 @bp.post("/messages/batch")

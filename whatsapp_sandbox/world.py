@@ -207,10 +207,10 @@ class World:
 
     # --- messages --------------------------------------------------------
     def add_message(self, sender: str, recipient: str, text: str, *, source="app", reply_to=None,
-                    media=None, device=None) -> Message:
+                    media=None, device=None, timestamp=None) -> Message:
         device = device or ("web" if source == "api" else "ios")
         msg = Message(seq=next(self._seq), wa_id=ids.wa_message_id(device), sender=sender,
-                      recipient=recipient, text=text or "", timestamp=int(time.time()), source=source,
+                      recipient=recipient, text=text or "", timestamp=int(timestamp or time.time()), source=source,
                       reply_to=reply_to, media=media, wamid=ids.wamid())
         if media is not None:
             msg.media_id = ids.digits(16)

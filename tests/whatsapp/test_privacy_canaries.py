@@ -124,7 +124,7 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     from webapp.core.extensions import db
     from webapp.messages import gate
     from webapp.models import CloudApiNumber, WhatsAppNumber
-    from webapp.whatsapp import recovery
+    from webapp.whatsapp import reconcile
     caplog.set_level("DEBUG")
     gate.add_entry(demo.acme.id, "phone", EXCLUDED_PHONE)
     app.config["WHATSAPP_APP_SECRET"] = APP_SECRET
@@ -147,12 +147,12 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     wa.control("POST", f"messages/{edited['id']}/edit", {"text": f"Meet at noon, code {EDIT_CODE}"})
     wait_for(lambda: any("[one-time code redacted]" in (m.text or "") and "noon" in (m.text or "")
                          for m in messages()), timeout=60, interval=0.3, message="the edit, redacted")
-    # Gap recovery: a delivery Closeline missed, fetched back from the gateway's history.
+    # Reconciliation: a delivery Closeline missed, fetched back from the gateway's history.
     live.stop()
     wa.send(JANE, MIA, f"while you were down: code {MISSED_CODE}")
     missed_until_given_up(wa, 1)
     live.start()
-    assert recovery.recover(linked_mia.id)["stored"] == 1, "gap recovery found the missed message"
+    assert reconcile.reconcile(linked_mia.id, "schedule")["stored"] == 1, "reconciliation found the missed message"
     # The Cloud API webhook, a history import and a test sync.
     assert _cloud_api_message(app, "wamid.canary-cloud", f"cloud code: {CODE}").status_code == 200
     _history_import(demo, owner_number)

@@ -69,6 +69,17 @@ class NumberLink(db.Model):
     recovered_count: Mapped[int] = mapped_column(default=0)
     last_recovery_at = mapped_column(UTCDateTime, nullable=True)
     last_recovery_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Reconciliation (whatsapp/reconcile.py). `reconciled_until`: every chat of the number is
+    # accounted for up to this gateway time (chats ahead of it keep their own ChatWatermark).
+    reconciled_until = mapped_column(UTCDateTime, nullable=True)
+    reconcile_started_at = mapped_column(UTCDateTime, nullable=True)   # set while a run works
+    reconcile_reason: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
+    # {"chats_done", "chats_total", "stored"} of the running (or last) run, for the page.
+    reconcile_progress: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # Messages the gateway showed that could not be stored yet: {message id: {"at", "reason"}}.
+    unstored: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # The last webhook delivery processed for this session (webhook silence is measured from it).
+    last_webhook_at = mapped_column(UTCDateTime, nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
@@ -109,6 +120,24 @@ class GatewayEvent(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     created_at = mapped_column(UTCDateTime, default=utcnow)
     processed_at = mapped_column(UTCDateTime, nullable=True)
+
+
+class ChatWatermark(db.Model):
+    """How far one chat of a linked number is reconciled: every message the gateway lists for the
+    chat up to `reconciled_until` (the gateway's own clock) is held by Closeline. Written only by
+    reconciliation; a webhook never moves it (a newer message arriving says nothing about older
+    ones that were lost)."""
+
+    __tablename__ = "whatsapp_chat_watermarks"
+    __table_args__ = (sa.UniqueConstraint("link_id", "chat_jid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(sa.ForeignKey("whatsapp_number_links.id", ondelete="CASCADE"))
+    chat_jid: Mapped[str] = mapped_column(sa.String(200))   # as the gateway names the chat
+    reconciled_until = mapped_column(UTCDateTime)
+    # The chat has more than `reconciled_until` still to read (its customer's number is hidden, a
+    # run reached its limit, the gateway failed): the next run lists chats from here at least.
+    behind: Mapped[bool] = mapped_column(default=False)
+    checked_at = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LidMapping(db.Model):

@@ -26,7 +26,7 @@ from webapp.core.extensions import db
 from webapp.core.redis_conn import JobFlag, get_queue
 from webapp.messages import edits, gate
 from webapp.models import Chat, Gateway, GatewayEvent, NumberLink, utcnow
-from webapp.whatsapp import ingest_bridge, linking, messages, settings
+from webapp.whatsapp import ingest_bridge, linking, messages, reconcile, settings
 from webapp.whatsapp.gateways_service import client_for
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def accept(gateway, raw, headers):
         envelope = None
     if not isinstance(envelope, dict):
         if signed_by_gateway(gateway, client, raw, headers):
+            reconcile.refused_delivery(gateway.id)   # a real delivery we can't read: fetch what it carried
             return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
         return 401, BAD_SIGNATURE
     envelope = input_guard.scrub(envelope)   # NUL (PostgreSQL refuses it) and lone surrogates go
@@ -95,8 +96,10 @@ def accept(gateway, raw, headers):
     if not signed_for_session(gateway, client, session_name, raw, headers):
         return 401, BAD_SIGNATURE
     if too_old(client, envelope, headers):
+        reconcile.refused_delivery(gateway.id, session_name)   # a late retry: its message comes from the history
         return 401, {"error": "stale_event", "message": "The event is older than the replay window; it was not stored."}
     if not envelope.get("event"):
+        reconcile.refused_delivery(gateway.id, session_name)
         return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
     gateway_id = gateway.id
     payload, state, reason = _screened_payload(gateway, client, session_name, envelope)
@@ -110,6 +113,8 @@ def accept(gateway, raw, headers):
     except IntegrityError:
         db.session.rollback()
         return 200, {"status": "duplicate"}
+    if state == "dead":
+        reconcile.refused_delivery(gateway_id, session_name)  # unreadable: its messages come from the history
     kick(gateway_id)
     return 200, {"status": "stored"}
 
@@ -242,9 +247,12 @@ def process_one(event, gateway, client):
         if link is None:
             _finish(event, "ignored", "no linked number uses this session")
             return
+        reconcile.heard_from(link)
         outcomes = [handle(link, client, parsed) for parsed in events_of(event, client)]
         state, reason = outcomes[-1] if outcomes else ("ignored", "nothing to do")
         _finish(event, state, reason)
+        if state == "dead":
+            reconcile.request_reconciliation(link.id, "refused")
     except (messages.Hold, edits.Busy) as hold:
         _finish(event, "held", str(hold))
     except (base.GatewayError, CloseError, edits.NoCloseConnection) as exc:

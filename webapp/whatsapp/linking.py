@@ -19,14 +19,13 @@ from webapp.core.redis_conn import get_queue
 from webapp.messages import gate
 from webapp.models import Chat, Gateway, NumberLink, WhatsAppNumber, utcnow
 from webapp.models.whatsapp import TROUBLE_STATES
-from webapp.whatsapp import notify
+from webapp.whatsapp import notify, reconcile
 from webapp.whatsapp.gateways_service import client_for
 
 log = logging.getLogger(__name__)
 
 STATUS_TO_STATE = {base.WORKING: "linked", base.QR: "qr", base.STARTING: "starting", base.FAILED: "failed",
                    base.STOPPED: "stopped", "PASSKEY_REQUIRED": "qr", "PASSKEY_CONFIRMATION_REQUIRED": "qr"}
-RECOVER_JOB = "jobs.whatsapp.recover"
 
 
 class LinkRefused(Exception):
@@ -124,7 +123,7 @@ def apply_status(link, status, me=None, at=None):
     was = link.state
     set_state(link, new_state, None, status)
     if new_state == "linked" and was != "linked":
-        enqueue_recovery(link)
+        reconcile.request_reconciliation(link, "reconnect")
 
 
 def record_number(link, me):
@@ -228,11 +227,8 @@ def pairing_code(link, phone):
 
 
 def enqueue_recovery(link):
-    try:
-        get_queue().enqueue(RECOVER_JOB, link.id, job_timeout=1800, result_ttl=600,
-                            description=f"WhatsApp gap recovery for link {link.id}")
-    except Exception:
-        log.exception("could not enqueue gap recovery for link %s (the schedule catches up)", link.id)
+    """A reconciliation of the link now, as after a reconnect (see reconcile.request_reconciliation)."""
+    return reconcile.request_reconciliation(link, "reconnect")
 
 
 END_SESSION_JOB = "jobs.whatsapp.end_session"

@@ -181,9 +181,11 @@ def find_chats(name):
         owner = instance.auth_number
         latest = {}
         for msg in (sb.world.chat_messages(owner) if owner else []):
-            latest[msg.party(owner)] = msg
+            party = msg.party(owner)
+            if party not in latest or (msg.timestamp, msg.seq) > (latest[party].timestamp, latest[party].seq):
+                latest[party] = msg  # the newest by time: a message delivered late can be older
         rows = []
-        for number, msg in sorted(latest.items(), key=lambda kv: kv[1].seq, reverse=True):
+        for number, msg in sorted(latest.items(), key=lambda kv: (kv[1].timestamp, kv[1].seq), reverse=True):
             peer = sb.world.phones[number]
             rows.append({"id": facade().row_id("chat:" + number), "remoteJid": render.chat_jid(peer),
                          "pushName": peer.name, "profilePicUrl": None, "updatedAt": render.iso(msg.timestamp),

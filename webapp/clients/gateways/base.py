@@ -26,7 +26,8 @@ UNSENDABLE_KEY = ("The stored API key holds characters an HTTP header cannot car
 
 class GatewayError(Exception):
     """A gateway call failed. `kind`: unreachable | refused (address not allowed) | unauthorized | not_gateway | not_found |
-    session_state | single_session (serves only the session `default`) | rejected | server."""
+    session_state | single_session (serves only the session `default`) | no_history (keeps no
+    chats or messages, e.g. WAHA NOWEB without its store) | rejected | server."""
 
     def __init__(self, kind, message, status=None):
         super().__init__(message)
@@ -231,7 +232,16 @@ class GatewayClient(ABC):
     def active_chats(self, name, since_ts) -> list: ...
 
     @abstractmethod
+    def chats_since(self, name, since_ts) -> list:
+        """[(chat jid, last message Unix seconds or None)] of direct chats active since `since_ts`."""
+
+    @abstractmethod
     def messages_since(self, name, chat_jid, since_ts, me) -> list: ...
+
+    @abstractmethod
+    def message_pages(self, name, chat_jid, since_ts, me):
+        """The chat's messages from `since_ts` on, oldest first, as pages: (list of GatewayMessage,
+        whether it is the last page)."""
 
     @abstractmethod
     def download_media(self, media) -> tuple: ...

@@ -10,7 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -346,41 +346,63 @@ class Client(GatewayClient):
                     return phone_jid(hint)
         return None
 
-    def active_chats(self, name, since_ts):
-        rows = self._call("POST", f"/chat/findChats/{self._s(name)}", json={"where": {}}) or []
-        chats = []
-        for row in rows:
-            if not isinstance(row, dict) or chat_kind(row.get("remoteJid")) != "direct":
-                continue
-            last = number_value((row.get("lastMessage") or {}).get("messageTimestamp"))
-            if last is None or last >= since_ts:
-                chats.append(row["remoteJid"])
-        return chats
+    def chats_since(self, name, since_ts):
+        """[(chat jid, last message Unix seconds or None)] of direct chats active since `since_ts`,
+        newest first; findChats pages with take/skip."""
+        chats, skip = [], 0
+        while True:
+            rows = self._call("POST", f"/chat/findChats/{self._s(name)}",
+                              json={"where": {}, "take": HISTORY_PAGE, "skip": skip}) or []
+            rows = rows if isinstance(rows, list) else []
+            oldest = None
+            for row in rows:
+                if not isinstance(row, dict):
+                    continue
+                last = number_value((row.get("lastMessage") or {}).get("messageTimestamp"))
+                oldest = last if last is not None else oldest
+                if chat_kind(row.get("remoteJid")) == "direct" and (last is None or last >= since_ts):
+                    chats.append((row["remoteJid"], last))
+            if len(rows) < HISTORY_PAGE or (oldest is not None and oldest < since_ts):
+                return chats
+            skip += HISTORY_PAGE
 
-    def messages_since(self, name, chat_jid, since_ts, me):
-        """Messages of a chat from `since_ts` on, oldest first. The server's remoteJid filter is
-        unreliable (an OR across remoteJid/remoteJidAlt), so rows are filtered again here."""
-        until = datetime.now(UTC) + timedelta(days=1)
+    def active_chats(self, name, since_ts):
+        return [jid for jid, _ in self.chats_since(name, since_ts)]
+
+    def message_pages(self, name, chat_jid, since_ts, me):
+        """The chat's messages from `since_ts` on, page by page, oldest first, as (messages, whether
+        it is the last page). findMessages sorts
+        newest first, so its pages are read last to first inside a window fixed at the first call
+        (messages arriving meanwhile fall after it and cannot shift the pages). Its remoteJid filter
+        is unreliable (an OR across remoteJid/remoteJidAlt), so rows are filtered again here."""
         where = {"key": {"remoteJid": chat_jid, "remoteJidAlt": chat_jid},
                  "messageTimestamp": {"gte": datetime.fromtimestamp(int(since_ts), UTC).isoformat(),
-                                      "lte": until.isoformat()}}
-        wanted, found, page = {chat_jid, phone_jid(chat_jid)}, [], 1
-        while page * HISTORY_PAGE <= HISTORY_MAX:
-            records, pages = self._find(name, where, page)
-            for record in records:
-                key = record.get("key") if isinstance(record, dict) else {}
-                if not ({key.get("remoteJid"), key.get("remoteJidAlt"), phone_jid(key.get("remoteJid"))} & wanted):
-                    continue
-                if (number_value(record.get("messageTimestamp")) or 0) < since_ts:
-                    continue
-                message = normalize(record, name, me)
-                if message is not None:
-                    found.append(message)
-            if page >= pages or not records:
-                break
-            page += 1
+                                      "lte": datetime.now(UTC).isoformat()}}
+        wanted = {chat_jid, phone_jid(chat_jid)}
+        newest, pages = self._find(name, where, 1)
+        last_page = min(pages, HISTORY_MAX // HISTORY_PAGE)
+        for page in range(last_page, 1, -1):
+            records, _ = self._find(name, where, page)
+            yield self._page_messages(name, records, wanted, since_ts, me), False
+        yield self._page_messages(name, newest, wanted, since_ts, me), True
+
+    def _page_messages(self, name, records, wanted, since_ts, me):
+        found = []
+        for record in records:
+            key = record.get("key") if isinstance(record, dict) else {}
+            if not ({key.get("remoteJid"), key.get("remoteJidAlt"), phone_jid(key.get("remoteJid"))} & wanted):
+                continue
+            if (number_value(record.get("messageTimestamp")) or 0) < since_ts:
+                continue
+            message = normalize(record, name, me)
+            if message is not None:
+                found.append(message)
         found.sort(key=lambda m: m.sent_at)
         return found
+
+    def messages_since(self, name, chat_jid, since_ts, me):
+        """Messages of a chat from `since_ts` on, oldest first."""
+        return [message for page, _ in self.message_pages(name, chat_jid, since_ts, me) for message in page]
 
     def download_media(self, media):
         ref = media.ref or {}

@@ -130,6 +130,9 @@ class Client(GatewayClient):
     def _kind_error(status, body, detail):
         if status == 422 and "only 'default'" in detail:   # WAHA Core: its one error for any other name
             return GatewayError("single_session", detail, status)
+        if status in (400, 422) and "store" in detail.lower() and "noweb" in detail.lower():
+            # NOWEB without its store keeps no chats or messages: there is no history to read.
+            return GatewayError("no_history", detail, status)
         if status == 422 and isinstance(body, dict) and body.get("status"):
             return GatewayError("session_state", f"The session is {body['status']}.", status)
         return None
@@ -219,8 +222,9 @@ class Client(GatewayClient):
         pn = body.get("pn")
         return phone_jid(pn) if pn else None
 
-    def active_chats(self, name, since_ts):
-        """Direct chats with a message at or after `since_ts` (Unix seconds), newest first."""
+    def chats_since(self, name, since_ts):
+        """[(chat jid, its last message's Unix seconds or None)] of the direct chats with a message
+        at or after `since_ts`, newest first (the overview is sorted by last message)."""
         chats, offset = [], 0
         while True:
             page = self._call("GET", f"/api/{self._s(name)}/chats/overview",
@@ -228,8 +232,9 @@ class Client(GatewayClient):
             for chat in page:
                 jid = chat.get("id") if isinstance(chat.get("id"), str) else (chat.get("id") or {}).get("_serialized")
                 last = (chat.get("lastMessage") or {}).get("timestamp")
-                if chat_kind(jid) == "direct" and (last is None or float(last) >= since_ts):
-                    chats.append(jid)
+                last = float(last) if isinstance(last, (int, float)) and not isinstance(last, bool) else None
+                if chat_kind(jid) == "direct" and (last is None or last >= since_ts):
+                    chats.append((jid, last))
             if len(page) < HISTORY_PAGE:
                 return chats
             oldest = (page[-1].get("lastMessage") or {}).get("timestamp")
@@ -237,18 +242,27 @@ class Client(GatewayClient):
                 return chats  # sorted newest first: the rest is older
             offset += HISTORY_PAGE
 
-    def messages_since(self, name, chat_jid, since_ts, me):
-        """Messages of a chat from `since_ts` on (inclusive), oldest first, as GatewayMessages."""
-        found, offset = [], 0
-        while offset < HISTORY_MAX:
+    def active_chats(self, name, since_ts):
+        """Direct chats with a message at or after `since_ts` (Unix seconds), newest first."""
+        return [jid for jid, _ in self.chats_since(name, since_ts)]
+
+    def message_pages(self, name, chat_jid, since_ts, me):
+        """The chat's messages from `since_ts` on (inclusive), page by page, oldest first: (list of
+        GatewayMessages, whether it is the last page). A page may hold no message of ours."""
+        offset = 0
+        while True:
             page = self._call("GET", f"/api/{self._s(name)}/chats/{self._s(chat_jid)}/messages", params={
                 "limit": HISTORY_PAGE, "offset": offset, "downloadMedia": "true",
                 "sortBy": "timestamp", "sortOrder": "asc", "filter.timestamp.gte": int(since_ts)}) or []
-            found.extend(m for m in (normalize(raw, me) for raw in page) if m is not None)
-            if len(page) < HISTORY_PAGE:
-                break
             offset += HISTORY_PAGE
-        return found
+            last = len(page) < HISTORY_PAGE or offset >= HISTORY_MAX
+            yield [m for m in (normalize(raw, me) for raw in page) if m is not None], last
+            if last:
+                return
+
+    def messages_since(self, name, chat_jid, since_ts, me):
+        """Messages of a chat from `since_ts` on (inclusive), oldest first, as GatewayMessages."""
+        return [message for page, _ in self.message_pages(name, chat_jid, since_ts, me) for message in page]
 
     def _rebase(self, url):
         # media.url carries WAHA_BASE_URL, often `localhost` behind Docker: fetch the same file from
