@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from webapp.core import row_jobs
 from webapp.core.extensions import db
 from webapp.models import Gateway, NumberLink
-from webapp.whatsapp import inbox, linking
+from webapp.whatsapp import inbox, linking, reconcile
 
 
 def check_all():
@@ -47,3 +47,9 @@ def summary(workspace_id, membership_id=None):
 def by_number(workspace_id):
     """{whatsapp_number_id: link} for the Team page."""
     return {link.whatsapp_number_id: link for link in summary(workspace_id) if link.whatsapp_number_id}
+
+
+def accounted_by_number(workspace_id):
+    """{whatsapp_number_id: last 24 h figures (reconcile.accounted)} of the workspace's linked numbers."""
+    return {link.whatsapp_number_id: reconcile.accounted(link) for link in summary(workspace_id)
+            if link.whatsapp_number_id}

@@ -29,6 +29,7 @@ from flask import current_app
 
 from webapp.clients.close.lifecycle import record_event
 from webapp.clients.gateways.base import GatewayError
+from webapp.clients.gateways.formats import phone_jid as canonical_jid
 from webapp.core import row_jobs
 from webapp.core.extensions import db
 from webapp.core.redis_conn import JobFlag, get_queue, get_redis
@@ -249,7 +250,8 @@ def reconcile(link_id, reason="manual"):
 def _reconcile_chat(work, jid, last):
     link, since = work.link, work.chat_since(jid)
     try:
-        phone_jid = messages.resolve_chat(link, work.client, jid)
+        # One chat id form (…@c.us), as webhooks store it, whichever form the gateway lists chats in.
+        phone_jid = canonical_jid(messages.resolve_chat(link, work.client, canonical_jid(jid)))
     except messages.Hold as hold:
         _note_unreadable_chat(work, jid, since, str(hold))
         return
