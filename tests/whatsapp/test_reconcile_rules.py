@@ -150,3 +150,14 @@ def test_a_number_that_should_be_talking_and_falls_silent_is_reconciled(app, lin
     link.last_recovery_at = utcnow() - timedelta(minutes=30)
     db.session.commit()
     assert reconcile.enqueue_due().get(link.id) == expected
+
+
+def test_a_delivery_refused_as_too_old_asks_for_a_reconciliation_once(app, link, hook):
+    from webapp.core.redis_conn import get_queue
+    from webapp.whatsapp import reconcile
+    stale = int((time.time() - 3600) * 1000)
+    for n in range(3):   # a gateway retrying a delivery Closeline refuses
+        answer = hook(envelope("message.any", text_message(short_id=f"LATE{n}"), timestamp_ms=stale))
+        assert answer.status_code == 401 and answer.get_json()["error"] == "stale_event"
+    queued = [j for j in get_queue().jobs if j.func_name == reconcile.RUN_JOB]
+    assert [j.args for j in queued] == [(link.id, "refused")]

@@ -130,3 +130,21 @@ def test_webhook_silence_on_a_number_that_should_be_talking_reconciles_it(
     _in_close(close_sandbox, [_id(lost, CUSTOMERS[1])])
     _one_activity_each(close_sandbox, [_id(heard, JANE), _id(lost, CUSTOMERS[1])])
     _fully_accounted(linked)
+
+
+def test_a_gateway_without_history_says_so_on_the_whatsapp_page(app, demo, sandbox_connection, close_sandbox, live,
+                                                                wa, wa_gateway, worker, login):
+    from tests.helpers.gateway_sandbox import scan
+    from webapp.whatsapp import linking
+    wa.reset(WAHA_ENGINE="NOWEB", WAHA_NOWEB_STORE_OFF=True)   # NOWEB whose store is off
+    try:
+        link = linking.start_link(wa_gateway, demo.memberships["member@acme.test"])
+        scan(wa, link, MIA)
+        wait_state(link, "linked")
+        error = wait_for(lambda: fresh(link).last_recovery_error, timeout=60, interval=0.3,
+                         message="the reconciliation after linking")
+        assert "keeps no message history" in error
+        page = login("member@acme.test").get("/whatsapp/").get_data(as_text=True)
+        assert "keeps no message history" in page and "config.noweb.store.enabled" in page
+    finally:
+        wa.reset(WAHA_ENGINE="WEBJS", WAHA_NOWEB_STORE_OFF=False)

@@ -179,6 +179,19 @@ def test_base64_media_and_find_messages(wa, evo, receiver):
     assert len(records) == 4 and all(r["key"]["remoteJid"].endswith("@lid") for r in records)  # pre-swap key
 
 
+def test_find_chats_pages_with_take_and_skip_newest_by_time(wa, evo):
+    import time
+    evo.link(wa, "m", MEMBER)
+    now = int(time.time())
+    wa.send(CUSTOMER, MEMBER, "newest")
+    wa.send(LID_CUSTOMER, MEMBER, "older, delivered late", timestamp=now - 900)
+    wa.send(CUSTOMER, MEMBER, "late in the first chat", timestamp=now - 1800)
+    first = evo.call("POST", "/chat/findChats/m", json={"where": {}, "take": 1, "skip": 0}).json()
+    assert len(first) == 1 and first[0]["lastMessage"]["message"]["conversation"] == "newest"
+    second = evo.call("POST", "/chat/findChats/m", json={"where": {}, "take": 1, "skip": 1}).json()
+    assert second[0]["lastMessage"]["messageTimestamp"] == now - 900
+
+
 def test_send_text_emits_send_message_and_updates(wa, evo, receiver):
     evo.link(wa, "m", MEMBER, receiver.url)
     sent = evo.call("POST", "/message/sendText/m", json={"number": CUSTOMER[1:], "text": "Olá"})
