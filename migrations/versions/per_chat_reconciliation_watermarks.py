@@ -1,7 +1,7 @@
 """Per-chat reconciliation: chat watermarks, and the number's reconciliation state on its link
 
 Revision ID: per_chat_reconciliation
-Revises: members_see_own_messages
+Revises: users_choose_language
 Create Date: 2026-12-04
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from webapp.models.base import UTCDateTime
 
 revision = "per_chat_reconciliation"
-down_revision = "members_see_own_messages"
+down_revision = "users_choose_language"
 branch_labels = None
 depends_on = None
 
