@@ -161,3 +161,23 @@ def test_a_delivery_refused_as_too_old_asks_for_a_reconciliation_once(app, link,
         assert answer.status_code == 401 and answer.get_json()["error"] == "stale_event"
     queued = [j for j in get_queue().jobs if j.func_name == reconcile.RUN_JOB]
     assert [j.args for j in queued] == [(link.id, "refused")]
+
+
+def test_reconcile_now_on_the_whatsapp_page_queues_one_run_and_shows_its_progress(app, link, login):
+    from webapp.core.extensions import db
+    from webapp.core.redis_conn import get_queue
+    from webapp.models import utcnow
+    from webapp.whatsapp import reconcile
+    member = login("member@acme.test")
+    first = member.post(f"/whatsapp/links/{link.id}/reconcile", follow_redirects=True).get_data(as_text=True)
+    again = member.post(f"/whatsapp/links/{link.id}/reconcile", follow_redirects=True).get_data(as_text=True)
+    assert "Reconciling +14155550003" in first and "already under way" in again
+    assert [j.args for j in get_queue().jobs if j.func_name == reconcile.RUN_JOB] == [(link.id, "manual")]
+    assert member.post(f"/whatsapp/links/{link.id}/reconcile", csrf=False).status_code == 400
+    # While a run works, its cell says how far it got (and polls for more).
+    link.reconcile_started_at, link.reconcile_reason = utcnow(), "manual"
+    link.reconcile_progress = {"chats_done": 3, "chats_total": 8, "stored": 2}
+    db.session.commit()
+    cell = member.get(f"/whatsapp/links/{link.id}/reconciliation").get_data(as_text=True)
+    assert "3 of 8 chats read, 2 missed messages fetched" in cell and 'hx-trigger="every 2s"' in cell
+    assert login("admin@acme.test").get(f"/whatsapp/links/{link.id}/reconciliation").status_code == 200

@@ -148,3 +148,30 @@ def test_a_gateway_without_history_says_so_on_the_whatsapp_page(app, demo, sandb
         assert "keeps no message history" in page and "config.noweb.store.enabled" in page
     finally:
         wa.reset(WAHA_ENGINE="WEBJS", WAHA_NOWEB_STORE_OFF=False)
+
+
+def test_a_core_gateway_serving_only_default_is_reconciled_the_same_way(app, demo, sandbox_connection, close_sandbox,
+                                                                       live, wa, wa_gateway, worker):
+    from tests.helpers.gateway_sandbox import scan
+    from webapp.core.extensions import db
+    from webapp.whatsapp import linking, reconcile
+    wa.reset(WAHA_SINGLE_SESSION=True)   # WAHA Core before 2026.6.1: the session `default` only
+    try:
+        link = linking.start_link(wa_gateway, demo.memberships["member@acme.test"])
+        scan(wa, link, MIA)
+        wait_state(link, "linked")
+        wait_for(lambda: fresh(link).last_recovery_at is not None, timeout=60, interval=0.3,
+                 message="the reconciliation after linking")
+        link = fresh(link)
+        assert link.session_name == "default"
+        lost, arrived = _lose_older_messages(wa, link)
+        _in_close(close_sandbox, arrived)
+        link = fresh(link)
+        link.last_recovery_at = link.last_recovery_at.replace(year=link.last_recovery_at.year - 1)
+        db.session.commit()
+        assert reconcile.enqueue_due() == {link.id: "schedule"}
+        _in_close(close_sandbox, lost)
+        _one_activity_each(close_sandbox, lost + arrived)
+        _fully_accounted(link)
+    finally:
+        wa.reset(WAHA_SINGLE_SESSION=False)
