@@ -190,7 +190,8 @@ def _account_action(facade_name: str, name: str, action: str):
     with sb.world.lock:
         facade = sb.facade(facade_name)
         number = _member(body.get("number")) if action == "scan" else None
-        result = facade.control(name, action, number)
+        result = facade.control(name, action, number, body) if facade_name == "waha" else \
+            facade.control(name, action, number)
         return jsonify(result)
 
 

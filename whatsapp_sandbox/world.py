@@ -119,6 +119,7 @@ class WahaSession:
     pairing: dict | None = None  # {"code", "phone"}
     created_at: float = field(default_factory=time.time)
     last_working_notified: bool = False
+    restarts_fail: int = 0  # the next N starts with a stored login crash again (FAILED)
 
     @property
     def running(self) -> bool:

@@ -224,6 +224,11 @@ class GatewayClient(ABC):
     @abstractmethod
     def logout_and_delete(self, name) -> None: ...
 
+    def restart_session(self, name) -> SessionState:
+        """Stop and start the session with its stored login (no new QR code while WhatsApp still
+        has the linked device). Kinds that cannot restart say so; the caller then offers a relink."""
+        raise GatewayError("rejected", f"{self.label or 'This gateway'} cannot restart a session; relink it.")
+
     @abstractmethod
     def lid_to_phone(self, name, lid) -> str | None: ...
 

@@ -204,6 +204,11 @@ class Client(GatewayClient):
     def me(self, name):
         return self._call("GET", f"/api/sessions/{self._s(name)}/me")
 
+    def restart_session(self, name):
+        # waha.md §2.4: FAILED → restart → WORKING when the stored login still works, else SCAN_QR_CODE.
+        body = self._call("POST", f"/api/sessions/{self._s(name)}/restart") or {}
+        return SessionState(status=body.get("status") or "STARTING")
+
     def logout_and_delete(self, name):
         # DELETE stops, logs out (unlinks the device) and forgets the session.
         try:
