@@ -27,7 +27,7 @@ DEFAULTS = {
     # WAHA
     "WAHA_API_KEY": "waha-sandbox-key",  # plain, or "sha512:<hex>"
     "WAHA_SINGLE_SESSION": False,  # WAHA Core before 2026.6.1: only the session "default"
-    "WAHA_ENGINE": "WEBJS",  # or "NOWEB"
+    "WAHA_ENGINE": "WEBJS",  # or "NOWEB", "GOWS"
     "WAHA_STARTING_SECONDS": 1.0,
     "WAHA_QR_FIRST_SECONDS": 60.0,
     "WAHA_QR_NEXT_SECONDS": 20.0,

@@ -104,6 +104,8 @@ def _get_or_create_chat(number, chat_in, remote_phone):
     query = sa.select(Chat).where(Chat.whatsapp_number_id == number.id, Chat.external_id == chat_in.id)
     chat = db.session.scalar(query)
     if chat is not None:
+        if chat.kind == "group" and chat_in.name and chat.display_name != chat_in.name:
+            chat.display_name = chat_in.name  # a group's subject can change; the log and Close follow it
         return chat
     try:
         with db.session.begin_nested():

@@ -47,6 +47,8 @@ def build_payload(message, ctx, route, reuse_uploads=False):
         "message_markdown": message_markdown(message),
     }
     remote = message.chat.remote_phone if message.chat.kind == "direct" else _group_sender_phone(message)
+    if not remote and message.chat.kind == "group":
+        remote = number.e164  # Close needs a number; the text says whose is hidden
     if remote:
         payload["remote_phone"] = remote
     link = integration_link(message)

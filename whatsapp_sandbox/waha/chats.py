@@ -22,7 +22,7 @@ def chats(name):
         if request.args.get("sortOrder", "desc") == "asc":
             rows.reverse()
         rows = rows[offset:offset + limit if limit else None]
-        return jsonify([{"id": r["id"], "name": r["name"], "isGroup": False, "unreadCount": 0,
+        return jsonify([{"id": r["id"], "name": r["name"], "isGroup": r["id"].endswith("@g.us"), "unreadCount": 0,
                          "timestamp": r["last"].timestamp, "archived": False, "pinned": False} for r in rows])
 
 
@@ -41,11 +41,15 @@ def chats_overview(name):
 
 
 def _chat_rows(sb, session) -> list:
-    latest = {}
+    latest, groups = {}, {}
     for msg in sb.world.chat_messages(session.auth_number):
         latest[msg.party(session.auth_number)] = msg
+    for msg in sb.world.messages:
+        if msg.chat_kind == "group" and msg.involves(session.auth_number):
+            groups[msg.group_id] = msg
     rows = [{"id": render.chat_id(sb.world.phones[p]), "name": sb.world.phones[p].name, "last": m}
             for p, m in latest.items()]
+    rows += [{"id": f"{g}@g.us", "name": sb.world.groups.get(g, ""), "last": m} for g, m in groups.items()]
     rows.sort(key=lambda r: (r["last"].timestamp, r["last"].seq), reverse=True)
     return rows
 
