@@ -130,3 +130,15 @@ def test_an_lid_sender_in_a_group_is_named_with_the_number_the_gateway_resolves(
     [row] = messages()
     assert row.sender_name == "Chloe Nguyen" and row.sender_phone == CHLOE
     assert chat.display_name == "Sydney office"
+
+
+def test_a_reply_delivered_before_its_original_is_linked_to_it_in_close(app, demo, sandbox_connection, close_sandbox,
+                                                                        linked_mia, wa):
+    wa.control("PUT", "webhooks/faults", {"reorder": 2, "facade": "waha"})  # the two arrive reversed
+    question = wa.send(JANE, MIA, "Is the van free on Friday?")
+    answer = wa.send(MIA, JANE, "Yes, booked for you", reply_to=question["id"])
+    q = _activity(close_sandbox, _waha_id(question))
+    wait_for(lambda: _activity(close_sandbox, _waha_id(answer))["response_to_id"] == q["id"], timeout=60,
+             interval=0.3, message="the reply linked to its original")
+    assert len(activities(close_sandbox, external_id=_waha_id(answer))) == 1
+    assert len(activities(close_sandbox, external_id=_waha_id(question))) == 1

@@ -124,20 +124,6 @@ def close_user_for(number, connection):
     return users.get(member.user.email.lower())
 
 
-REPLY_WAIT_ATTEMPTS = 10  # about 20 s of short leases; then the reply goes without its link
-
-
-def waits_for_replied_to(message, ctx):
-    """A reply that overtook its original (webhooks arrive concurrently) waits while the original
-    is about to be sent, so its activity can point at the original's."""
-    if not message.reply_to_external_id or message.reply_to_external_id in ctx.activity_ids \
-            or message.attempts > REPLY_WAIT_ATTEMPTS:
-        return False
-    state = db.session.scalar(sa.select(Message.state).where(
-        Message.workspace_id == message.workspace_id, Message.external_id == message.reply_to_external_id))
-    return state == "queued"
-
-
 def reply_activity_id(message, ctx):
     """Close activity id of the replied-to message, when that one was synced (same org)."""
     if not message.reply_to_external_id:
