@@ -111,6 +111,9 @@ class Config:
     # (e.g. "waha.internal:3000,10.0.0.5:8080"). Nothing else private is ever called.
     GATEWAY_ALLOWED_HOSTS = os.environ.get("GATEWAY_ALLOWED_HOSTS", "")
     WHATSAPP_RECOVERY_INTERVAL = int(os.environ.get("WHATSAPP_RECOVERY_INTERVAL", "900"))
+    # A message of a chat WhatsApp shows only by its LID waits this long (seconds) for the gateway
+    # to learn the customer's number, visible in the sync log; then it stays there as skipped.
+    WHATSAPP_HIDDEN_NUMBER_WAIT = int(os.environ.get("WHATSAPP_HIDDEN_NUMBER_WAIT", str(2 * 24 * 3600)))
     # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
     WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")
     WHATSAPP_SANDBOX_WAHA_API_KEY = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")

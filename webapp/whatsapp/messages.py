@@ -22,6 +22,23 @@ class Hold(Exception):
     """Not storable yet (retried later): e.g. an unresolved LID."""
 
 
+class HiddenNumber(Hold):
+    """The chat is known only by its LID and the gateway does not know the phone (yet)."""
+
+    def __init__(self):
+        super().__init__(UNRESOLVED_LID)
+
+
+def has_mapping(link, lid):
+    return db.session.scalar(sa.select(LidMapping.id).where(
+        LidMapping.gateway_id == link.gateway_id, LidMapping.lid == lid)) is not None
+
+
+def stand_in_id(message):
+    """The id of the held stand-in shown while the chat's number is hidden (its LID form)."""
+    return canonical_id(message.from_me, message.chat_jid, message.short_id)
+
+
 def canonical_id(from_me, chat_phone_jid, short_id):
     # One id per message whichever form (LID or phone) the gateway used for its chat.
     return f"{'true' if from_me else 'false'}_{chat_phone_jid}_{short_id}"
@@ -53,7 +70,7 @@ def resolve_chat(link, client, chat_jid, hint=None):
                 raise
             phone = None
     if not phone:
-        raise Hold(UNRESOLVED_LID)
+        raise HiddenNumber()
     try:
         with db.session.begin_nested():
             db.session.add(LidMapping(gateway_id=link.gateway_id, lid=chat_jid, phone_jid=phone))
