@@ -1,10 +1,11 @@
 """Privacy's promise, checked everywhere at once. Canaries — a one-time code, a card number, the text
 of an excluded chat, an edit that adds a code — go in through every source and path: the ingestion
 API and its batch, WAHA webhooks (a message, an edit, an excluded chat, a chat whose number WhatsApp
-hides), gap recovery after missed webhooks, the Cloud API webhook, a history import, and a test sync. Then every table and column of
-the database, every Redis key and value, everything the processes logged, and every WhatsApp
-activity Close holds are searched for the original text: none may hold it, while every message the
-rules allow still reaches Close, redacted (storing nothing would be no fix)."""
+hides), gap recovery after missed webhooks, the Cloud API webhook, a history import, and a test
+sync. Then every table and column of the database, every Redis key and value, everything the
+processes logged, and every WhatsApp activity Close holds are searched for the original text: none
+may hold it, while every message the rules allow still reaches Close, redacted (storing nothing
+would be no fix)."""
 import hashlib
 import hmac
 import json
