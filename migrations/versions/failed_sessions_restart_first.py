@@ -1,7 +1,7 @@
 """A FAILED WhatsApp session is restarted first: whatsapp_number_links.restarted_at
 
 Revision ID: failed_sessions_restart_first
-Revises: members_see_own_messages
+Revises: users_choose_language
 Create Date: 2026-12-04
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from webapp.models.base import UTCDateTime
 
 revision = "failed_sessions_restart_first"
-down_revision = "members_see_own_messages"
+down_revision = "users_choose_language"
 branch_labels = None
 depends_on = None
 
