@@ -91,8 +91,10 @@ class NumberLink(db.Model):
 
     @property
     def needs_rescan(self):
-        """Only a new QR code brings this number back: the phone unlinked the device, or it never linked."""
-        return self.state == "failed" and (self.last_error == UNLINKED_ON_PHONE or not self.was_linked)
+        """Only a new QR code brings this number back: the phone unlinked the device, it never
+        linked, or its gateway can't restart a session (then it was never restarted)."""
+        return self.state == "failed" and (self.last_error == UNLINKED_ON_PHONE or not self.was_linked
+                                           or self.restarted_at is None)
 
     @property
     def is_final(self):

@@ -150,10 +150,11 @@ def _failed(link, status):
     """A linked session FAILED: restart it once by itself; a second failure is shown with its remedy."""
     if link.state == "failed" and link.gateway_status == status:
         return  # the same FAILED again (a poll, a repeated webhook): already handled
-    if link.restarted_at is None:
+    if link.restarted_at is None and client_for(link.gateway).can_restart:
         restart(link)
         return
-    set_state(link, "failed", RESTART_DID_NOT_HELP, status)
+    # A kind that can't restart: only a relink brings it back (restarted_at stays empty, so it says so).
+    set_state(link, "failed", RESTART_DID_NOT_HELP if link.restarted_at else None, status)
 
 
 def restart(link):

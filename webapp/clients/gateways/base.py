@@ -280,6 +280,8 @@ class GatewayClient(ABC):
     @abstractmethod
     def logout_and_delete(self, name) -> None: ...
 
+    can_restart = False  # restart_session brings a FAILED session back with its stored login
+
     def restart_session(self, name) -> SessionState:
         """Stop and start the session with its stored login (no new QR code while WhatsApp still
         has the linked device). Kinds that cannot restart say so; the caller then offers a relink."""

@@ -153,6 +153,7 @@ class Client(GatewayClient):
     kind = "waha"
     label = "WAHA"
     events = EVENTS
+    can_restart = True
 
     # -- plumbing -----------------------------------------------------------------------------
 
