@@ -119,6 +119,9 @@ class Config:
     WHATSAPP_RECONCILE_OVERLAP = int(os.environ.get("WHATSAPP_RECONCILE_OVERLAP", "600"))
     WHATSAPP_RECONCILE_MAX_MESSAGES = int(os.environ.get("WHATSAPP_RECONCILE_MAX_MESSAGES", "2000"))
     WHATSAPP_SILENCE_AFTER = int(os.environ.get("WHATSAPP_SILENCE_AFTER", "900"))
+    # A message of a chat WhatsApp shows only by its LID waits this long (seconds) for the gateway
+    # to learn the customer's number, visible in the sync log; then it stays there as skipped.
+    WHATSAPP_HIDDEN_NUMBER_WAIT = int(os.environ.get("WHATSAPP_HIDDEN_NUMBER_WAIT", str(2 * 24 * 3600)))
     # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
     WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")
     WHATSAPP_SANDBOX_WAHA_API_KEY = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")

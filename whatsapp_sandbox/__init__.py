@@ -27,7 +27,7 @@ DEFAULTS = {
     # WAHA
     "WAHA_API_KEY": "waha-sandbox-key",  # plain, or "sha512:<hex>"
     "WAHA_SINGLE_SESSION": False,  # WAHA Core before 2026.6.1: only the session "default"
-    "WAHA_ENGINE": "WEBJS",  # or "NOWEB"
+    "WAHA_ENGINE": "WEBJS",  # or "NOWEB", "GOWS"
     "WAHA_NOWEB_STORE_OFF": False,  # NOWEB: the store is off for every session, whatever its config says
     "WAHA_STARTING_SECONDS": 1.0,
     "WAHA_QR_FIRST_SECONDS": 60.0,

@@ -59,7 +59,7 @@ CHAT_KINDS = ("direct", "group", "status", "newsletter")
 def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | None = None,
          media: Media | None = None, source: str = "app", via: tuple | None = None,
          location: dict | None = None, contact: dict | None = None, chat: str = "direct",
-         group_name: str | None = None, timestamp: int | None = None) -> Message:
+         group_name: str | None = None, timestamp: int | None = None, media_gone: bool = False) -> Message:
     world = sb.world
     if sender == recipient:
         raise WorldError(400, "from and to must be different numbers.")
@@ -80,8 +80,10 @@ def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | Non
                             reply_to=quoted.wa_id if quoted else None, media=media, device=device,
                             timestamp=timestamp)
     msg.via, msg.location, msg.contact, msg.chat_kind = via, location, contact, chat
+    msg.media_gone = media_gone and media is not None  # WhatsApp lost the file before any gateway got it
     if chat in ("group", "newsletter"):
         msg.group_id = _stable_digits(group_name or f"{sender}-{recipient}", 18)
+        world.groups[msg.group_id] = group_name or f"Group {msg.group_id[-4:]}"
     sb.message_created(msg)
     return msg
 

@@ -79,6 +79,7 @@ class Message:
     contact: dict | None = None  # a shared contact card {name, phone}
     chat_kind: str = "direct"  # "direct" | "group" | "status" (status@broadcast) | "newsletter"
     group_id: str | None = None  # digits of the group / newsletter id
+    media_gone: bool = False  # WhatsApp's servers no longer have the file: a gateway can't download it again
 
     @property
     def vcard(self) -> str | None:
@@ -119,6 +120,7 @@ class WahaSession:
     pairing: dict | None = None  # {"code", "phone"}
     created_at: float = field(default_factory=time.time)
     last_working_notified: bool = False
+    restarts_fail: int = 0  # the next N starts with a stored login crash again (FAILED)
 
     @property
     def running(self) -> bool:
@@ -171,6 +173,7 @@ class World:
         self.graph_numbers: dict[str, GraphNumber] = {}
         self.waha_files: dict[str, tuple] = {}  # "session/file" -> (wa_id, created_at)
         self.graph_media: dict[str, str] = {}  # media id -> wa_id
+        self.groups: dict[str, str] = {}  # group id digits -> subject
         self.timers: list = []  # heap of (due, seq, fn)
 
     # --- seed ----------------------------------------------------------

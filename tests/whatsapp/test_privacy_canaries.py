@@ -1,10 +1,11 @@
 """Privacy's promise, checked everywhere at once. Canaries — a one-time code, a card number, the text
 of an excluded chat, an edit that adds a code — go in through every source and path: the ingestion
-API and its batch, WAHA webhooks (a message, an edit, an excluded chat), reconciliation after missed
-webhooks, the Cloud API webhook, a history import, and a test sync. Then every table and column of
-the database, every Redis key and value, everything the processes logged, and every WhatsApp
-activity Close holds are searched for the original text: none may hold it, while every message the
-rules allow still reaches Close, redacted (storing nothing would be no fix)."""
+API and its batch, WAHA webhooks (a message, an edit, an excluded chat, a chat whose number WhatsApp
+hides), reconciliation after missed webhooks, the Cloud API webhook, a history import, and a test
+sync. Then every table and column of the database, every Redis key and value, everything the
+processes logged, and every WhatsApp activity Close holds are searched for the original text: none
+may hold it, while every message the rules allow still reaches Close, redacted (storing nothing
+would be no fix)."""
 import hashlib
 import hmac
 import json
@@ -13,7 +14,7 @@ import zlib
 import redis
 import sqlalchemy as sa
 
-from tests.helpers.gateway_sandbox import JANE, MIA, fresh, missed_until_given_up
+from tests.helpers.gateway_sandbox import JANE, MIA, WEI, fresh, missed_until_given_up
 from tests.helpers.history import ListSource
 from tests.helpers.messages import body, messages
 from tests.helpers.waiting import wait_for
@@ -147,6 +148,15 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     wa.control("POST", f"messages/{edited['id']}/edit", {"text": f"Meet at noon, code {EDIT_CODE}"})
     wait_for(lambda: any("[one-time code redacted]" in (m.text or "") and "noon" in (m.text or "")
                          for m in messages()), timeout=60, interval=0.3, message="the edit, redacted")
+    # A customer whose number WhatsApp hides: shown waiting in the log with no content at all, and
+    # synced, redacted, once the gateway learns the number.
+    wa.send(WEI, MIA, f"hidden number, my code {CODE}")
+    wait_for(lambda: [m for m in messages() if m.state == "held" and m.chat.remote_phone is None], timeout=60,
+             interval=0.3, message="the hidden-number message, waiting")
+    assert _database_hits() == [], "a waiting hidden-number message holds original text"
+    wa.control("PUT", f"phones/{WEI}", {"lid_resolvable": True})
+    from webapp.whatsapp import inbox
+    inbox.retry_waiting(fresh(linked_mia).gateway_id)
     # Reconciliation: a delivery Closeline missed, fetched back from the gateway's history.
     live.stop()
     wa.send(JANE, MIA, f"while you were down: code {MISSED_CODE}")
@@ -159,11 +169,12 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     run = test_runs.start(demo.acme, demo.users["owner@acme.test"], "test_sync")
     test_runs.execute(run.id)
 
-    # api-code, api-card, two WAHA messages, the edited one, the missed one, Cloud API, history.
+    # api-code, api-card, two WAHA messages, the edited one, the hidden-number one, the missed one,
+    # Cloud API, history.
     def all_synced():
         rows = messages()
         allowed = [m for m in rows if m.chat.remote_phone != EXCLUDED_PHONE]
-        return len(allowed) == 8 and all(m.state == "synced" for m in allowed)
+        return len(allowed) == 9 and all(m.state == "synced" for m in allowed)
     try:
         wait_for(all_synced, timeout=180, interval=0.5, message="every allowed canary message to sync")
     except AssertionError:
@@ -172,7 +183,7 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     activities = close_sandbox.control("GET", "/_sandbox/activities")["data"]
     close_text = json.dumps(activities)
     assert _found_in(close_text) == [], "Close received original text"
-    assert close_text.count("[one-time code redacted]") >= 5 and close_text.count("[card number redacted]") >= 2
+    assert close_text.count("[one-time code redacted]") >= 6 and close_text.count("[card number redacted]") >= 2
     assert "Meet at noon" in close_text      # the allowed messages did reach Close
 
     assert _database_hits() == []

@@ -17,6 +17,9 @@ LINK_STATES = {
 }
 # A number that was linked and is now in one of these is not syncing: people are told.
 TROUBLE_STATES = ("failed", "stopped", "unreachable")
+# Why a failed number needs a new QR code (set as its last_error); any other failure is cured by a restart.
+UNLINKED_ON_PHONE = ("WhatsApp no longer has this linked device (it was removed on the phone, or logged out): "
+                     "relink the number and scan a new QR code.")
 
 
 class Gateway(db.Model):
@@ -66,6 +69,10 @@ class NumberLink(db.Model):
     me_lid: Mapped[str | None] = mapped_column(sa.String(80))
     linked_at = mapped_column(UTCDateTime, nullable=True)
     was_linked: Mapped[bool] = mapped_column(default=False)
+    # When Closeline last restarted the session hoping its stored login still works (a FAILED
+    # session: restart first). Cleared once it works again; a QR code after it means the phone
+    # unlinked the device, a second FAILED means the restart did not help.
+    restarted_at = mapped_column(UTCDateTime, nullable=True)
     recovered_count: Mapped[int] = mapped_column(default=0)
     last_recovery_at = mapped_column(UTCDateTime, nullable=True)
     last_recovery_error: Mapped[str | None] = mapped_column(sa.Text)
@@ -89,7 +96,16 @@ class NumberLink(db.Model):
 
     @property
     def state_label(self):
+        if self.state == "failed" and not self.needs_rescan:
+            return "failed (restart it)"
         return LINK_STATES.get(self.state, self.state)
+
+    @property
+    def needs_rescan(self):
+        """Only a new QR code brings this number back: the phone unlinked the device, it never
+        linked, or its gateway can't restart a session (then it was never restarted)."""
+        return self.state == "failed" and (self.last_error == UNLINKED_ON_PHONE or not self.was_linked
+                                           or self.restarted_at is None)
 
     @property
     def is_final(self):

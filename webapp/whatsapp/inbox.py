@@ -248,11 +248,13 @@ def process_one(event, gateway, client):
             _finish(event, "ignored", "no linked number uses this session")
             return
         reconcile.heard_from(link)
-        outcomes = [handle(link, client, parsed) for parsed in events_of(event, client)]
+        outcomes = [handle(link, client, parsed, event.created_at) for parsed in events_of(event, client)]
         state, reason = outcomes[-1] if outcomes else ("ignored", "nothing to do")
         _finish(event, state, reason)
         if state == "dead":
             reconcile.request_reconciliation(link.id, "refused")
+    except messages.HiddenNumber as hold:
+        _finish(event, "held", str(hold), hidden_number=True)
     except (messages.Hold, edits.Busy) as hold:
         _finish(event, "held", str(hold))
     except (base.GatewayError, CloseError, edits.NoCloseConnection) as exc:
@@ -264,10 +266,14 @@ def process_one(event, gateway, client):
         _finish(event, "failed", f"Unexpected error: {type(exc).__name__}")
 
 
-def _finish(event, state, reason):
+def _finish(event, state, reason, hidden_number=False):
     event = db.session.merge(event)
-    if state in ("held", "failed") and (event.attempts >= MAX_ATTEMPTS or
-                                        event.created_at < utcnow() - HOLD_LIFETIME):
+    if hidden_number:  # waits for its number as long as configured, however many times it is asked
+        gave_up = state == "held" and event.created_at < utcnow() - hidden_number_wait()
+    else:
+        gave_up = state in ("held", "failed") and (event.attempts >= MAX_ATTEMPTS or
+                                                   event.created_at < utcnow() - HOLD_LIFETIME)
+    if gave_up:
         state, reason = "dead", f"{reason} (gave up after {event.attempts} attempts)"
     event.state, event.reason, event.processed_at = state, reason[:2000], utcnow()
     if state in FINAL_STATES:
@@ -275,8 +281,12 @@ def _finish(event, state, reason):
     db.session.commit()
 
 
-def handle(link, client, parsed):
-    """One parsed event → (inbox state, reason)."""
+def hidden_number_wait():
+    return timedelta(seconds=current_app.config["WHATSAPP_HIDDEN_NUMBER_WAIT"])
+
+
+def handle(link, client, parsed, since=None):
+    """One parsed event → (inbox state, reason). `since`: when the delivery arrived."""
     if isinstance(parsed, base.StatusEvent):
         linking.apply_status(link, parsed.status, parsed.me, parsed.at)
         return "done", f"session {parsed.status}"
@@ -285,13 +295,7 @@ def handle(link, client, parsed):
     if link.number is None:
         raise messages.Hold("the number of this session is not known yet")
     if isinstance(parsed, base.MessageEvent):
-        item = messages.to_item(link, client, parsed.message)
-        if item is None:
-            return "ignored", "status broadcast or channel"
-        counts = ingest_bridge.submit(link.workspace_id, link.whatsapp_number_id, [item], link.gateway.kind)
-        if counts["invalid"]:
-            return "dead", f"invalid message: {counts['errors']}"
-        return "done", "stored" if counts["stored"] else "duplicate"
+        return _message(link, client, parsed.message, since)
     if isinstance(parsed, base.EditEvent):
         outcome = edits.update_text(link.workspace_id, _target_id(link, client, parsed), parsed.text)
         if outcome == "missing":
@@ -304,6 +308,39 @@ def handle(link, client, parsed):
             raise messages.Hold("the deleted message has not arrived yet")
         return "done", f"revoke {outcome}"
     return "ignored", "unknown event"
+
+
+def _message(link, client, message, since):
+    hidden = message.chat_kind == "direct" and message.chat_jid.endswith("@lid")
+    known_before = hidden and messages.has_mapping(link, message.chat_jid)
+    try:
+        item = messages.to_item(link, client, message)
+    except messages.HiddenNumber:
+        if since is not None and since < utcnow() - hidden_number_wait():
+            ingest_bridge.hidden_number_given_up(link, messages.stand_in_id(message))
+            return "ignored", "the customer's number stayed hidden"
+        ingest_bridge.show_hidden_number(link, message, messages.stand_in_id(message))
+        raise
+    if item is None:
+        return "ignored", "status broadcast or channel"
+    counts = ingest_bridge.submit(link.workspace_id, link.whatsapp_number_id, [item], link.gateway.kind)
+    if counts["invalid"]:
+        return "dead", f"invalid message: {counts['errors']}"
+    if hidden:
+        ingest_bridge.hidden_number_resolved(link, messages.stand_in_id(message))
+        if not known_before:
+            _wake_hidden_numbers(link.gateway_id)
+    return "done", "stored" if counts["stored"] else "duplicate"
+
+
+def _wake_hidden_numbers(gateway_id):
+    """A LID's phone was just learned (a lookup, or a later message that carried it): the messages
+    waiting for a number are tried again now, not at the next sweep."""
+    db.session.execute(sa.update(GatewayEvent).where(
+        GatewayEvent.gateway_id == gateway_id, GatewayEvent.state == "held",
+        GatewayEvent.reason == messages.UNRESOLVED_LID).values(state="received"))
+    db.session.commit()
+    kick(gateway_id)
 
 
 def _target_id(link, client, parsed):

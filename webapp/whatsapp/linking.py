@@ -3,6 +3,10 @@
 States (NumberLink.state): starting → qr → linked; failed / stopped / unreachable when it stops;
 refused when the number turned out to be linked elsewhere. The gateway's own status arrives by
 webhook (`session.status`) and by polling (`refresh`, page polls and the periodic check).
+
+A linked session that FAILED is restarted first, once by itself (waha.md §2.4): a crash comes
+back with its stored login and nobody rescans. Only when the restart does not bring it back, or
+the gateway asks for a QR code after it (the phone unlinked the device), is a relink offered.
 """
 import logging
 import secrets
@@ -18,7 +22,7 @@ from webapp.core.phones import InvalidPhone, to_e164
 from webapp.core.redis_conn import get_queue
 from webapp.messages import gate
 from webapp.models import Chat, Gateway, NumberLink, WhatsAppNumber, utcnow
-from webapp.models.whatsapp import TROUBLE_STATES
+from webapp.models.whatsapp import TROUBLE_STATES, UNLINKED_ON_PHONE
 from webapp.whatsapp import notify, reconcile
 from webapp.whatsapp.gateways_service import client_for
 
@@ -113,6 +117,15 @@ def apply_status(link, status, me=None, at=None):
             return
         link.gateway_status_at = at
     new_state = STATUS_TO_STATE.get(status, link.state)
+    if status == base.FAILED and link.was_linked:
+        _failed(link, status)
+        return
+    if status == base.STOPPED and link.restarted_at is not None and link.state == "starting":
+        return  # the stop half of Closeline's own restart
+    if new_state == "qr" and link.restarted_at is not None:
+        # Restarted with its stored login, yet the gateway wants a QR code: WhatsApp dropped the device.
+        set_state(link, "failed", UNLINKED_ON_PHONE, status)
+        return
     if new_state == "linked" and link.whatsapp_number_id is None:
         try:
             if not record_number(link, me or client_for(link.gateway).me(link.session_name)):
@@ -121,9 +134,44 @@ def apply_status(link, status, me=None, at=None):
             set_state(link, link.state, f"Linked, but the number could not be read yet: {exc.message}")
             return
     was = link.state
+    if new_state == "linked":
+        link.restarted_at = None
     set_state(link, new_state, None, status)
     if new_state == "linked" and was != "linked":
         reconcile.request_reconciliation(link, "reconnect")
+
+
+RESTART_DID_NOT_HELP = ("The session failed on the gateway again after a restart. Restart it once more; relink "
+                        "(new QR code) only if that does not bring it back.")
+
+
+def _failed(link, status):
+    """A linked session FAILED: restart it once by itself; a second failure is shown with its remedy."""
+    if link.state == "failed" and link.gateway_status == status:
+        return  # the same FAILED again (a poll, a repeated webhook): already handled
+    if link.restarted_at is None and client_for(link.gateway).can_restart:
+        restart(link)
+        return
+    # A kind that can't restart: only a relink brings it back (restarted_at stays empty, so it says so).
+    set_state(link, "failed", RESTART_DID_NOT_HELP if link.restarted_at else None, status)
+
+
+def restart(link):
+    """Restart the session with its stored login (no new QR code). Returns the link."""
+    link.restarted_at = utcnow()
+    try:
+        state = client_for(link.gateway).restart_session(link.session_name)
+    except base.GatewayError as exc:
+        if exc.kind == "unreachable":
+            link.restarted_at = None  # never reached the gateway: the next check tries again
+            set_state(link, "unreachable", exc.message)
+        else:
+            set_state(link, "failed", f"Closeline could not restart the session ({exc.message}).", base.FAILED)
+        return link
+    set_state(link, STATUS_TO_STATE.get(state.status, "starting"),
+              "Restarted after the session failed; it links again by itself if WhatsApp still has the device.",
+              state.status)
+    return link
 
 
 def record_number(link, me):
@@ -210,7 +258,7 @@ def relink(link):
             set_state(link, "unreachable", exc.message)
             return link
     link.hmac_key_enc = crypto.encrypt(secrets.token_urlsafe(32))
-    link.last_error = None
+    link.last_error, link.restarted_at = None, None
     set_state(link, "starting")
     _start_session(link)
     return link

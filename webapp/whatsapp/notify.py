@@ -19,8 +19,12 @@ def number_trouble(link):
 
 def trouble_text(link):
     number = link.number.e164 if link.number else link.session_name
-    what = {"failed": "was logged out or failed and needs relinking (scan a new QR code)",
-            "stopped": "stopped on the gateway",
+    failed = ("was unlinked from the phone and needs relinking: scan a new QR code on the WhatsApp page"
+              if link.needs_rescan else
+              "failed on the gateway and a restart did not bring it back: press Restart on the WhatsApp page "
+              "(no new QR code needed); relink only if that does not help")
+    what = {"failed": failed,
+            "stopped": "stopped on the gateway: press Restart on the WhatsApp page",
             "unreachable": f"cannot be reached: the gateway {link.gateway.name} does not answer"}
     text = f"WhatsApp {number} is not syncing: it {what.get(link.state, link.state_label)}."
     return text + " Messages are fetched again once it works."

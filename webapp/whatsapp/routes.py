@@ -236,6 +236,17 @@ def reconcile_now(link_id):
     return redirect(url_for("whatsapp.page"))
 
 
+@bp.route("/links/<int:link_id>/restart", methods=["POST"])
+@workspace_role("member")
+def restart(link_id):
+    """A failed or stopped number: restart its session with the stored login (no new QR code)."""
+    link = _link_or_404(link_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    linking.restart(link)
+    return redirect(url_for("whatsapp.link_page", link_id=link.id))
+
+
 @bp.route("/links/<int:link_id>/relink", methods=["POST"])
 @workspace_role("member")
 def relink(link_id):

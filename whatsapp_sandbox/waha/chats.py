@@ -35,7 +35,7 @@ def chats(name):
         if request.args.get("sortOrder", "desc") == "asc":
             rows.reverse()
         rows = rows[offset:offset + limit if limit else None]
-        return jsonify([{"id": r["id"], "name": r["name"], "isGroup": False, "unreadCount": 0,
+        return jsonify([{"id": r["id"], "name": r["name"], "isGroup": r["id"].endswith("@g.us"), "unreadCount": 0,
                          "timestamp": r["last"].timestamp, "archived": False, "pinned": False} for r in rows])
 
 
@@ -55,13 +55,17 @@ def chats_overview(name):
 
 
 def _chat_rows(sb, session) -> list:
-    latest = {}
+    latest, groups = {}, {}
     for msg in sb.world.chat_messages(session.auth_number):
         party = msg.party(session.auth_number)
         if party not in latest or (msg.timestamp, msg.seq) > (latest[party].timestamp, latest[party].seq):
             latest[party] = msg  # a chat's last message is its newest by time (a late one can be older)
+    for msg in sb.world.messages:
+        if msg.chat_kind == "group" and msg.involves(session.auth_number):
+            groups[msg.group_id] = msg
     rows = [{"id": render.chat_id(sb.world.phones[p]), "name": sb.world.phones[p].name, "last": m}
             for p, m in latest.items()]
+    rows += [{"id": f"{g}@g.us", "name": sb.world.groups.get(g, ""), "last": m} for g, m in groups.items()]
     rows.sort(key=lambda r: (r["last"].timestamp, r["last"].seq), reverse=True)
     return rows
 
