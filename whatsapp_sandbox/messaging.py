@@ -59,7 +59,7 @@ CHAT_KINDS = ("direct", "group", "status", "newsletter")
 def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | None = None,
          media: Media | None = None, source: str = "app", via: tuple | None = None,
          location: dict | None = None, contact: dict | None = None, chat: str = "direct",
-         group_name: str | None = None) -> Message:
+         group_name: str | None = None, ago: int = 0) -> Message:
     world = sb.world
     if sender == recipient:
         raise WorldError(400, "from and to must be different numbers.")
@@ -79,6 +79,7 @@ def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | Non
     msg = world.add_message(sender, recipient, text or "", source=source,
                             reply_to=quoted.wa_id if quoted else None, media=media, device=device)
     msg.via, msg.location, msg.contact, msg.chat_kind = via, location, contact, chat
+    msg.timestamp -= max(0, int(ago or 0))  # a message the phone sent or got a while ago (gap tests)
     if chat in ("group", "newsletter"):
         msg.group_id = _stable_digits(group_name or f"{sender}-{recipient}", 18)
     sb.message_created(msg)

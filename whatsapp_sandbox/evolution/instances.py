@@ -138,6 +138,8 @@ def logout(name):
     with sb.world.lock:
         instance = instance_or_404(name)
         if instance.state == "close":
+            if facade().version == "2.4.0":  # 2.4.0: logout is idempotent
+                return jsonify({"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}})
             raise EvoError(400, [f'The "{name}" instance is not connected'])
         facade().close(instance, 401)
         return jsonify({"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}})
