@@ -111,6 +111,12 @@ class Config:
     # (e.g. "waha.internal:3000,10.0.0.5:8080"). Nothing else private is ever called.
     GATEWAY_ALLOWED_HOSTS = os.environ.get("GATEWAY_ALLOWED_HOSTS", "")
     WHATSAPP_RECOVERY_INTERVAL = int(os.environ.get("WHATSAPP_RECOVERY_INTERVAL", "900"))
+    # After a number is (re)linked the gateway's history arrives over minutes, not at once: gap
+    # recovery runs at the link and again after each of these delays (seconds, comma-separated).
+    GATEWAY_LINK_RECOVERY_DELAYS = os.environ.get("GATEWAY_LINK_RECOVERY_DELAYS", "30,120,600")
+    # A linked number the gateway calls connected but that sent no event for this long (seconds) is
+    # probed with a call that needs its live WhatsApp connection; a dead one is restarted.
+    GATEWAY_LIVENESS_SILENCE = int(os.environ.get("GATEWAY_LIVENESS_SILENCE", "900"))
     # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
     WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")
     WHATSAPP_SANDBOX_WAHA_API_KEY = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")

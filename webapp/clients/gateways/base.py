@@ -14,6 +14,8 @@ from webapp.clients.gateways import http
 
 # Gateway-side session statuses every kind maps onto.
 STARTING, QR, WORKING, FAILED, STOPPED = "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED", "STOPPED"
+# A linked account whose connection to WhatsApp dropped and is coming back by itself.
+RECONNECTING = "RECONNECTING"
 
 
 # Said when the gateway's address is not one Closeline may call (private and not listed by the operator).
@@ -26,7 +28,8 @@ UNSENDABLE_KEY = ("The stored API key holds characters an HTTP header cannot car
 
 class GatewayError(Exception):
     """A gateway call failed. `kind`: unreachable | refused (address not allowed) | unauthorized | not_gateway | not_found |
-    session_state | single_session (serves only the session `default`) | rejected | server."""
+    session_state | single_session (serves only the session `default`) | licence (the gateway's own licence is not
+    activated) | rejected | server."""
 
     def __init__(self, kind, message, status=None):
         super().__init__(message)
@@ -100,6 +103,7 @@ class GatewayMessage:
 @dataclass
 class MessageEvent:
     message: GatewayMessage
+    history: bool = False   # from the history sync after linking (older messages may be in it)
 
 
 @dataclass
@@ -278,7 +282,7 @@ def event_from_record(record):
         message = dict(data["message"])
         message["sent_at"] = datetime.fromisoformat(message["sent_at"])
         message["media"] = [Media(**media) for media in message.get("media") or []]
-        return MessageEvent(GatewayMessage(**message))
+        return MessageEvent(GatewayMessage(**message), history=bool(data.get("history")))
     if cls is StatusEvent and data.get("at"):
         data["at"] = datetime.fromisoformat(data["at"])
     return cls(**data)
