@@ -147,6 +147,7 @@ class EvoInstance:
     status_reason: int = 200
     # What Evolution's own store holds: messages delivered while open, plus, once the history sync
     # after the first link has run, what the phone had before (findMessages reads only the store).
+    owner_jid: str | None = None  # the DB column ownerJid: set on open, kept after a logout (stale)
     first_open_seq: int | None = None
     history_synced: bool = False
     # A zombie socket: connectionState still says open, but nothing arrives (WhatsApp keeps these for

@@ -122,6 +122,7 @@ class EvolutionFacade:
             instance.first_open_seq = self.sb.world.next_seq()
             self.sb.world.later(self.config["EVOLUTION_HISTORY_SYNC_SECONDS"], lambda: self._history_sync(instance))
         instance.state = "open"
+        instance.owner_jid = render.phone_jid(phone)
         instance.qr = None
         instance.qr_count = 0
         instance.pairing_code = None
@@ -223,8 +224,9 @@ class EvolutionFacade:
             # A network drop: Baileys reconnects by itself (no close webhook), connecting → open.
             if instance.state != "open":
                 raise WorldError(409, f"Instance {name!r} is {instance.state}, not open.")
-            instance.state, instance.status_reason = "connecting", 428
-            self.emit(instance, "connection.update", {"instance": name, "state": "connecting", "statusReason": 428})
+            # statusReason 200: the new socket's own update, which carries no disconnect code.
+            instance.state, instance.status_reason = "connecting", 200
+            self.emit(instance, "connection.update", {"instance": name, "state": "connecting", "statusReason": 200})
             self.sb.world.later(self.config["EVOLUTION_CONNECT_SECONDS"], lambda: self._reopen(instance))
         elif action == "zombie":
             # The socket died without Baileys noticing: connectionState stays open, nothing arrives.

@@ -104,7 +104,7 @@ def fetch_instances():
 def _row(sb, instance) -> dict:
     owner = sb.world.phones.get(instance.auth_number) if instance.auth_number else None
     return {"id": instance.id, "name": instance.name, "connectionStatus": instance.state,
-            "ownerJid": render.phone_jid(owner) if owner else None, "profileName": owner.name if owner else None,
+            "ownerJid": instance.owner_jid, "profileName": owner.name if owner else None,
             "profilePicUrl": None, "integration": instance.integration, "number": instance.pairing_number,
             "businessId": None, "token": instance.token, "clientName": "evolution_exchange",
             "disconnectionReasonCode": instance.disconnection.get("disconnectionReasonCode"),

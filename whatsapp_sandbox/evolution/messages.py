@@ -210,10 +210,11 @@ def find_chats(name):
         owner = instance.auth_number
         latest = {}
         for msg in (sb.world.chat_messages(owner) if owner else []):
-            if facade().holds(instance, msg):
-                latest[msg.party(owner)] = msg
+            previous = latest.get(msg.party(owner))
+            if facade().holds(instance, msg) and (previous is None or msg.timestamp >= previous.timestamp):
+                latest[msg.party(owner)] = msg  # the chat's newest message by time
         rows = []
-        for number, msg in sorted(latest.items(), key=lambda kv: kv[1].seq, reverse=True):
+        for number, msg in sorted(latest.items(), key=lambda kv: (kv[1].timestamp, kv[1].seq), reverse=True):
             peer = sb.world.phones[number]
             rows.append({"id": facade().row_id("chat:" + number), "remoteJid": render.chat_jid(peer),
                          "pushName": peer.name, "profilePicUrl": None, "updatedAt": render.iso(msg.timestamp),
