@@ -122,6 +122,12 @@ class Config:
     # A message of a chat WhatsApp shows only by its LID waits this long (seconds) for the gateway
     # to learn the customer's number, visible in the sync log; then it stays there as skipped.
     WHATSAPP_HIDDEN_NUMBER_WAIT = int(os.environ.get("WHATSAPP_HIDDEN_NUMBER_WAIT", str(2 * 24 * 3600)))
+    # After a number is (re)linked the gateway's history arrives over minutes, not at once: a
+    # reconciliation runs at the link and again after each of these delays (seconds, comma-separated).
+    GATEWAY_LINK_RECOVERY_DELAYS = os.environ.get("GATEWAY_LINK_RECOVERY_DELAYS", "30,120,600")
+    # A linked number the gateway calls connected but that sent no event for this long (seconds) is
+    # probed with a call that needs its live WhatsApp connection; a dead one is restarted.
+    GATEWAY_LIVENESS_SILENCE = int(os.environ.get("GATEWAY_LIVENESS_SILENCE", "900"))
     # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
     WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")
     WHATSAPP_SANDBOX_WAHA_API_KEY = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")

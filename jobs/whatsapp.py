@@ -34,8 +34,10 @@ def reconcile(link_id, reason="schedule"):
 
 
 def recover(link_id):
-    """Gap recovery jobs queued before an upgrade: now a reconciliation after a reconnect."""
-    return reconcile(link_id, "reconnect")
+    """A later look after a (re)link, and gap recovery jobs queued before an upgrade: a request for a
+    reconciliation (one run at a time per number)."""
+    with job_context():
+        return reconciliation.request_reconciliation(link_id, "reconnect")
 
 
 def check_numbers():

@@ -87,7 +87,15 @@ def _send_one(sb, body: dict):
                           contact=messaging.contact_from_json(body.get("contact")),
                           chat=body.get("chat") or "direct", group_name=body.get("group_name"),
                           timestamp=messaging.timestamp_from_json(body.get("timestamp")),
-                          media_gone=bool(body.get("media_gone")))
+                          media_gone=bool(body.get("media_gone")), ago=_seconds_ago(body.get("ago")))
+
+
+def _seconds_ago(value) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 30 * 86400:
+        raise WorldError(400, "ago is whole seconds (0 to 30 days) before now.")
+    return value
 
 
 @bp.post("/messages/batch")
@@ -221,12 +229,12 @@ def scan():
                               "(it may have rotated: scan the current one).")
 
 
-ACTIONS = ("scan", "fail", "restore", "logout")
+ACTIONS = ("scan", "fail", "restore", "logout", "blip", "zombie")
 
 
 def _account_action(facade_name: str, name: str, action: str):
     sb, body = sandbox(), _body()
-    if action not in ACTIONS:
+    if action not in ACTIONS or (facade_name == "waha" and action in ("blip", "zombie")):
         raise WorldError(404, f"Unknown action {action!r}; use one of {ACTIONS}.")
     with sb.world.lock:
         facade = sb.facade(facade_name)

@@ -59,7 +59,8 @@ CHAT_KINDS = ("direct", "group", "status", "newsletter")
 def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | None = None,
          media: Media | None = None, source: str = "app", via: tuple | None = None,
          location: dict | None = None, contact: dict | None = None, chat: str = "direct",
-         group_name: str | None = None, timestamp: int | None = None, media_gone: bool = False) -> Message:
+         group_name: str | None = None, timestamp: int | None = None, media_gone: bool = False,
+         ago: int = 0) -> Message:
     world = sb.world
     if sender == recipient:
         raise WorldError(400, "from and to must be different numbers.")
@@ -81,6 +82,7 @@ def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | Non
                             timestamp=timestamp)
     msg.via, msg.location, msg.contact, msg.chat_kind = via, location, contact, chat
     msg.media_gone = media_gone and media is not None  # WhatsApp lost the file before any gateway got it
+    msg.timestamp -= max(0, int(ago or 0))  # a message the phone sent or got a while ago (gap tests)
     if chat in ("group", "newsletter"):
         msg.group_id = _stable_digits(group_name or f"{sender}-{recipient}", 18)
         world.groups[msg.group_id] = group_name or f"Group {msg.group_id[-4:]}"

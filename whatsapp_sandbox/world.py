@@ -147,6 +147,15 @@ class EvoInstance:
     disconnection: dict = field(default_factory=dict)
     connected_once: bool = False
     status_reason: int = 200
+    # What Evolution's own store holds: messages delivered while open, plus, once the history sync
+    # after the first link has run, what the phone had before (findMessages reads only the store).
+    owner_jid: str | None = None  # the DB column ownerJid: set on open, kept after a logout (stale)
+    first_open_seq: int | None = None
+    history_synced: bool = False
+    # A zombie socket: connectionState still says open, but nothing arrives (WhatsApp keeps these for
+    # the next connection, which delivers them).
+    zombie: bool = False
+    zombie_missed: list = field(default_factory=list)
 
 
 @dataclass
@@ -239,6 +248,9 @@ class World:
                 if m.chat_kind == "direct" and m.involves(owner) and (peer is None or m.party(owner) == peer)]
 
     # --- timers (run by the ticker thread, under the lock) -----------------
+    def next_seq(self) -> int:
+        return next(self._seq)
+
     def later(self, delay: float, fn) -> None:
         heapq.heappush(self.timers, (time.time() + delay, next(self._seq), fn))
 

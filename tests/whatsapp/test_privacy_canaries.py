@@ -192,3 +192,32 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     assert _found_in(out + err + caplog.text) == [], "a log line holds original text"
     excluded = [m for m in messages() if m.chat.remote_phone == EXCLUDED_PHONE]
     assert len(excluded) == 2 and all(m.state == "skipped" and m.text == "" for m in excluded)
+
+
+def test_the_history_sync_after_a_relink_keeps_no_original_text(app, demo, redis_url, sandbox_connection,
+                                                                 close_sandbox, linked_mia_evo, wa, capfd, caplog):
+    """Evolution's messages.set (what the phone received while unlinked) crosses the same gate."""
+    from tests.helpers.gateway_sandbox import scan_evo, wait_state
+    from webapp.messages import gate
+    from webapp.whatsapp import linking
+    caplog.set_level("DEBUG")
+    gate.add_entry(demo.acme.id, "phone", EXCLUDED_PHONE)
+    wa.control("POST", f"evolution/instances/{linked_mia_evo.session_name}/logout", {})
+    wait_state(linked_mia_evo, "failed")
+    wa.send(JANE, MIA, f"while unlinked: code {MISSED_CODE}, card {CARD}")
+    wa.send(EXCLUDED_PHONE, MIA, EXCLUDED_TEXT)
+    linking.relink(fresh(linked_mia_evo))
+    scan_evo(wa, linked_mia_evo)
+    wait_state(linked_mia_evo, "linked")
+    synced = wait_for(lambda: [m for m in messages() if m.state == "synced"], timeout=60, interval=0.3,
+                      message="the history sync's message in Close")
+    assert "[one-time code redacted]" in synced[0].text and "[card number redacted]" in synced[0].text
+    excluded = wait_for(lambda: [m for m in messages() if m.chat.remote_phone == EXCLUDED_PHONE], timeout=30,
+                        interval=0.3, message="the excluded chat's message recorded")
+    assert excluded[0].state == "skipped" and excluded[0].text == ""
+    close_text = json.dumps(close_sandbox.control("GET", "/_sandbox/activities")["data"])
+    assert _found_in(close_text) == [] and "[one-time code redacted]" in close_text
+    assert _database_hits() == []
+    assert _redis_hits(redis_url) == []
+    out, err = capfd.readouterr()
+    assert _found_in(out + err + caplog.text) == []

@@ -10,13 +10,15 @@ LINK_STATES = {
     "starting": "starting",
     "qr": "waiting for QR scan",
     "linked": "linked",
+    "reconnecting": "reconnecting",
     "failed": "failed (needs relinking)",
     "stopped": "stopped",
     "unreachable": "gateway unreachable",
+    "licence": "gateway licence not activated",
     "refused": "refused",
 }
 # A number that was linked and is now in one of these is not syncing: people are told.
-TROUBLE_STATES = ("failed", "stopped", "unreachable")
+TROUBLE_STATES = ("failed", "stopped", "unreachable", "licence")
 # Why a failed number needs a new QR code (set as its last_error); any other failure is cured by a restart.
 UNLINKED_ON_PHONE = ("WhatsApp no longer has this linked device (it was removed on the phone, or logged out): "
                      "relink the number and scan a new QR code.")

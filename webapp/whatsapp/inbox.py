@@ -36,6 +36,7 @@ PROCESSING = JobFlag("closeline:whatsapp:events", 120)
 BATCH = 50
 MAX_ATTEMPTS = 30           # held/failed events are retried by the sweep (about every minute)
 HOLD_LIFETIME = timedelta(days=2)
+HISTORY_WINDOW = timedelta(hours=1)   # as far back before the first link as the first reconciliation looks
 FINAL_STATES = ("done", "ignored", "dead")
 BAD_SIGNATURE = {"error": "bad_signature",
                  "message": "Missing or wrong webhook signature or secret for the session this event names."}
@@ -142,9 +143,9 @@ def _screen(rules, number_id, event):
         text = gate.screen_inbound(rules, _chat(number_id, message.chat_jid, phone_jid), _phone(phone_jid),
                                    message.text)
         if text is None:
-            return base.MessageEvent(dataclasses.replace(message, text="", media=[], sender_name=""))
+            return dataclasses.replace(event, message=dataclasses.replace(message, text="", media=[], sender_name=""))
         media = [dataclasses.replace(m, filename=gate.redact_name(rules, m.filename)) for m in message.media]
-        return base.MessageEvent(dataclasses.replace(message, text=text, media=media))
+        return dataclasses.replace(event, message=dataclasses.replace(message, text=text, media=media))
     if isinstance(event, base.EditEvent):
         chat = _chat(number_id, event.chat_jid, event.chat_jid) if event.chat_jid else None
         text = gate.screen_inbound(rules, chat, _phone(event.chat_jid), event.text)
@@ -295,6 +296,8 @@ def handle(link, client, parsed, since=None):
     if link.number is None:
         raise messages.Hold("the number of this session is not known yet")
     if isinstance(parsed, base.MessageEvent):
+        if parsed.history and parsed.message.sent_at < history_floor(link):
+            return "ignored", "history from before the number was linked here"
         return _message(link, client, parsed.message, since)
     if isinstance(parsed, base.EditEvent):
         outcome = edits.update_text(link.workspace_id, _target_id(link, client, parsed), parsed.text)
@@ -341,6 +344,12 @@ def _wake_hidden_numbers(gateway_id):
         GatewayEvent.reason == messages.UNRESOLVED_LID).values(state="received"))
     db.session.commit()
     kick(gateway_id)
+
+
+def history_floor(link):
+    """The history sync after linking brings what the phone had before; only the time since the
+    number was first linked here (minus reconciliation's window) is Closeline's to sync."""
+    return (link.linked_at or utcnow()) - HISTORY_WINDOW
 
 
 def _target_id(link, client, parsed):

@@ -10,6 +10,7 @@ the gateway asks for a QR code after it (the phone unlinked the device), is a re
 """
 import logging
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -93,7 +94,9 @@ def refresh(link):
     try:
         state = client_for(link.gateway).session_state(link.session_name)
     except base.GatewayError as exc:
-        if exc.kind in ("unreachable", "server"):
+        if exc.kind == "licence":
+            set_state(link, "licence", exc.message)
+        elif exc.kind in ("unreachable", "server"):
             set_state(link, "unreachable", f"The gateway {link.gateway.name} does not answer ({exc.message}).")
         elif exc.kind == "not_found":
             set_state(link, "stopped", "The session no longer exists on the gateway: link the number again.")
@@ -126,6 +129,9 @@ def apply_status(link, status, me=None, at=None):
         # Restarted with its stored login, yet the gateway wants a QR code: WhatsApp dropped the device.
         set_state(link, "failed", UNLINKED_ON_PHONE, status)
         return
+    if status == base.RECONNECTING:
+        # Linked and reconnecting by itself; a link still waiting for its scan keeps its state.
+        new_state = "reconnecting" if link.state in ("linked", "reconnecting") else link.state
     if new_state == "linked" and link.whatsapp_number_id is None:
         try:
             if not record_number(link, me or client_for(link.gateway).me(link.session_name)):
@@ -136,9 +142,12 @@ def apply_status(link, status, me=None, at=None):
     was = link.state
     if new_state == "linked":
         link.restarted_at = None
-    set_state(link, new_state, None, status)
+    # A reconnect still under way keeps its note (e.g. that Closeline restarted it).
+    set_state(link, new_state, link.last_error if new_state == was == "reconnecting" else None, status)
     if new_state == "linked" and was != "linked":
-        reconcile.request_reconciliation(link, "reconnect")
+        # Back after a reconnect, a blip or an outage: fetch the gap. A fresh (re)link also looks again
+        # later, as the gateway's history of the time unlinked arrives over minutes.
+        enqueue_recovery(link, again=was in ("starting", "qr", "failed", "stopped"))
 
 
 RESTART_DID_NOT_HELP = ("The session failed on the gateway again after a restart. Restart it once more; relink "
@@ -249,8 +258,19 @@ def unlink(link):
 
 
 def relink(link):
-    """Start over after FAILED/stopped: a fresh session (new QR) under the same link row."""
+    """Start over after FAILED/stopped: a fresh session (new QR) under the same link row. Never
+    deletes a session the gateway still reports working, nor acts while the gateway can't tell."""
     client = client_for(link.gateway)
+    try:
+        current = client.session_state(link.session_name)
+    except base.GatewayError as exc:
+        if exc.kind in ("unreachable", "server", "licence", "unauthorized", "refused"):
+            refresh(link)  # say what is wrong; the session stays as it is
+            return link
+        current = None     # the session is gone (not_found) or unreadable: start over
+    if current is not None and current.status in (base.WORKING, base.RECONNECTING):
+        apply_status(link, current.status, current.me)
+        return link
     try:
         client.logout_and_delete(link.session_name)
     except base.GatewayError as exc:
@@ -274,9 +294,27 @@ def pairing_code(link, phone):
     return client_for(link.gateway).pairing_code(link.session_name, to_e164(phone).lstrip("+"))
 
 
-def enqueue_recovery(link):
-    """A reconciliation of the link now, as after a reconnect (see reconcile.request_reconciliation)."""
-    return reconcile.request_reconciliation(link, "reconnect")
+RECONCILE_LATER_JOB = "jobs.whatsapp.recover"
+
+
+def enqueue_recovery(link, again=False):
+    """A reconciliation of the link now (reconcile.request_reconciliation) and, with `again`, one more
+    request after each of GATEWAY_LINK_RECOVERY_DELAYS."""
+    reconcile.request_reconciliation(link, "reconnect")
+    if not again:
+        return
+    try:
+        queue = get_queue()
+        for delay in _link_recovery_delays():
+            queue.enqueue_in(timedelta(seconds=delay), RECONCILE_LATER_JOB, link.id, job_timeout=60, result_ttl=600,
+                             description=f"WhatsApp reconciliation of link {link.id}, later")
+    except Exception:
+        log.exception("could not schedule the later reconciliations of link %s (the schedule catches up)", link.id)
+
+
+def _link_recovery_delays():
+    raw = str(current_app.config.get("GATEWAY_LINK_RECOVERY_DELAYS") or "")
+    return [int(part) for part in raw.replace(" ", "").split(",") if part.isdigit() and int(part) > 0]
 
 
 END_SESSION_JOB = "jobs.whatsapp.end_session"

@@ -6,6 +6,7 @@ Media is downloaded from the gateway right away (gateways delete files after min
 """
 import base64
 import mimetypes
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -13,9 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from webapp.clients.gateways.base import FILE_GONE, TOO_LARGE, GatewayError, media_label, media_note
 from webapp.clients.gateways.http import MAX_MEDIA_BYTES
 from webapp.core.extensions import db
-from webapp.models import Chat, LidMapping, Message
+from webapp.models import Chat, LidMapping, Message, utcnow
 
 UNRESOLVED_LID = "waiting for the phone number of a chat WhatsApp shows only by its LID"
+# A file the gateway could not fetch (kind "gone") is tried again while the message is this young:
+# WhatsApp's servers fail now and then, and a file lost for good is said so only afterwards.
+MEDIA_RETRY_WINDOW = timedelta(hours=1)
+MEDIA_RETRY = "the file could not be fetched from the gateway yet; trying again"
 
 
 class Hold(Exception):
@@ -123,8 +128,20 @@ def to_item(link, client, message):
     if sender:
         item["message"]["sender"] = sender
     if message.reply_to_short_id:
-        item["message"]["reply_to"] = canonical_id(message.reply_to_from_me, chat_jid, message.reply_to_short_id)
+        item["message"]["reply_to"] = _held_original(link, chat_jid, message.reply_to_short_id) or \
+            canonical_id(message.reply_to_from_me, chat_jid, message.reply_to_short_id)
     return item
+
+
+def _held_original(link, chat_jid, short_id):
+    """External id of the quoted message when this number already holds it in this chat: whose it
+    was is then known, not read from the quoted author's id (a LID in hidden-number chats)."""
+    if link.whatsapp_number_id is None:
+        return None
+    return db.session.scalar(sa.select(Message.external_id).join(Chat, Chat.id == Message.chat_id).where(
+        Message.workspace_id == link.workspace_id, Message.whatsapp_number_id == link.whatsapp_number_id,
+        Chat.external_id == chat_jid, Message.external_id.in_(
+            [canonical_id(True, chat_jid, short_id), canonical_id(False, chat_jid, short_id)])).limit(1))
 
 
 def _known_name(link, chat_jid):
@@ -172,6 +189,8 @@ def _attachment(link, client, message, media, index):
     except GatewayError as exc:
         if exc.kind in ("unreachable", "server"):
             raise
+        if exc.kind == "gone" and message.sent_at > utcnow() - MEDIA_RETRY_WINDOW:
+            raise Hold(MEDIA_RETRY) from exc  # WhatsApp's servers fail now and then: try again later
         if exc.kind != "not_found":
             return None, media_note(media.mimetype, exc)
         again, problem = _fetched_again(link, client, message, index, FILE_GONE)

@@ -247,6 +247,17 @@ def restart(link_id):
     return redirect(url_for("whatsapp.link_page", link_id=link.id))
 
 
+@bp.route("/links/<int:link_id>/check", methods=["POST"])
+@workspace_role("member")
+def check_link(link_id):
+    """Ask the gateway again (after an outage, a licence activation): the session is left as it is."""
+    link = _link_or_404(link_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    linking.refresh(link)
+    return redirect(url_for("whatsapp.link_page", link_id=link.id))
+
+
 @bp.route("/links/<int:link_id>/relink", methods=["POST"])
 @workspace_role("member")
 def relink(link_id):

@@ -14,6 +14,8 @@ from webapp.clients.gateways import http
 
 # Gateway-side session statuses every kind maps onto.
 STARTING, QR, WORKING, FAILED, STOPPED = "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED", "STOPPED"
+# A linked account whose connection to WhatsApp dropped and is coming back by itself.
+RECONNECTING = "RECONNECTING"
 
 
 # Said when the gateway's address is not one Closeline may call (private and not listed by the operator).
@@ -27,7 +29,8 @@ UNSENDABLE_KEY = ("The stored API key holds characters an HTTP header cannot car
 class GatewayError(Exception):
     """A gateway call failed. `kind`: unreachable | refused (address not allowed) | unauthorized | not_gateway | not_found |
     session_state | single_session (serves only the session `default`) | no_history (keeps no
-    chats or messages, e.g. WAHA NOWEB without its store) | rejected | server."""
+    chats or messages, e.g. WAHA NOWEB without its store) | licence (the gateway's own licence is not
+    activated) | rejected | server."""
 
     def __init__(self, kind, message, status=None):
         super().__init__(message)
@@ -59,6 +62,8 @@ TOO_LARGE = "over Close's 25 MB limit"
 
 _FAILURE_BY_KIND = {
     "not_found": FILE_GONE,
+    "gone": FILE_GONE,
+    "missing": "the gateway has no file for this message",
     "unauthorized": "the gateway refused Closeline's API key for its files",
     "refused": "the file's address is not one Closeline may call",
     "unreachable": "the gateway did not hand the file over in time",
@@ -157,6 +162,7 @@ class GatewayMessage:
 @dataclass
 class MessageEvent:
     message: GatewayMessage
+    history: bool = False   # from the history sync after linking (older messages may be in it)
 
 
 @dataclass
@@ -364,7 +370,7 @@ def event_from_record(record):
         message = dict(data["message"])
         message["sent_at"] = datetime.fromisoformat(message["sent_at"])
         message["media"] = [Media(**media) for media in message.get("media") or []]
-        return MessageEvent(GatewayMessage(**message))
+        return MessageEvent(GatewayMessage(**message), history=bool(data.get("history")))
     if cls is StatusEvent and data.get("at"):
         data["at"] = datetime.fromisoformat(data["at"])
     return cls(**data)
