@@ -268,7 +268,7 @@ def test_after_a_relink_the_history_sync_brings_what_came_meanwhile_once(app, de
     from rq.registry import ScheduledJobRegistry
 
     from webapp.core.redis_conn import get_queue
-    from webapp.whatsapp import linking, recovery
+    from webapp.whatsapp import linking, reconcile
     wa.control("POST", f"evolution/instances/{linked_mia_evo.session_name}/logout", {})   # device removed
     wait_state(linked_mia_evo, "failed")
     meanwhile = [wa.send(JANE, MIA, "Sent while unlinked"),
@@ -284,11 +284,11 @@ def test_after_a_relink_the_history_sync_brings_what_came_meanwhile_once(app, de
                        timeout=30, interval=0.3, message="the history sync handled")
     assert history
     assert not activities(close_sandbox, external_id=evo_id(ancient, False, JANE_D))
-    # Recovery runs again later (the history can take minutes), and recognises what it holds: no
+    # Reconciliation runs again later (the history can take minutes), and recognises what it holds: no
     # second row, no second download.
     assert len(ScheduledJobRegistry(queue=get_queue()).get_job_ids()) - scheduled_before >= 3
     downloads = len(_evolution_requests(wa, "getBase64FromMediaMessage"))
-    result = recovery.recover(linked_mia_evo.id)
-    assert result["stored"] == 0 and result["duplicates"] >= 2
+    result = reconcile.reconcile(linked_mia_evo.id, "reconnect")
+    assert "error" not in result and result["stored"] == 0
     assert len(_evolution_requests(wa, "getBase64FromMediaMessage")) == downloads
     assert len([m for m in messages() if m.text == "Sent while unlinked"]) == 1
