@@ -351,7 +351,8 @@ def ack_with_sandbox_stopped(b, customers):
     for t in threads:
         t.join()
     print(f"3. Ingest ack with the sandbox stopped ({len(timings)} posts, 4 clients paced at {ACK_RATE}/s together, "
-          f"{'no worker running (control)' if alone else 'workers running meanwhile'}): p50 {pct(timings, 50) * 1000:.1f} ms, p99 {pct(timings, 99) * 1000:.1f} ms (target < 50)")
+          f"{'no worker running (control)' if alone else 'workers running meanwhile'}): "
+          f"p50 {pct(timings, 50) * 1000:.1f} ms, p99 {pct(timings, 99) * 1000:.1f} ms (target < 50)")
     if alone:
         return
     if os.environ.get("BENCH_ACK_SLOWEST") == "1":
