@@ -67,6 +67,7 @@ screenshots: install-dev
 bench: install-dev
 	$(PY) -m bench.sync_bench
 	$(PY) -m bench.webhook_bench
+	$(PY) -m bench.reconcile_bench
 	$(PY) -m bench.import_bench
 
 # Log text search alone at 1,000,000 messages (BENCH_DATABASE_URL for PostgreSQL).

@@ -368,8 +368,8 @@ def test_a_reroute_without_moving_offers_the_move_later(app, api, sandbox_connec
 
 def test_a_reply_that_overtakes_its_original_still_points_at_it(app, api, sandbox_connection, close_sandbox,
                                                                 drain_now, demo):
-    """Webhooks arrive concurrently: the reply can be stored first. It waits (a short lease) while
-    its original is about to go, so Close links the two."""
+    """Webhooks arrive concurrently: the reply can be stored first. It goes to Close at once, and
+    its activity is pointed at the original's (PUT response_to_id) when the original lands."""
     from tests.helpers.messages import activities, body, messages
     from tests.helpers.waiting import wait_for
     reply = body("reply-1", text="Here it is", direction="outgoing")
@@ -381,6 +381,11 @@ def test_a_reply_that_overtakes_its_original_still_points_at_it(app, api, sandbo
         drain_now(demo.acme.id)
         return [m for m in messages(external_id="reply-1") if m.state == "synced"]
     wait_for(reply_synced, timeout=30, interval=0.5, message="the reply to sync after its original")
+    wait_for(lambda: drain_now(demo.acme.id) or [m for m in messages(external_id="question-1") if m.state == "synced"],
+             timeout=30, interval=0.5, message="the original to sync")
     [question] = activities(close_sandbox, external_id="question-1")
     [answer] = activities(close_sandbox, external_id="reply-1")
     assert answer["response_to_id"] == question["id"]
+    puts = [r for r in close_sandbox.control("GET", "/_sandbox/requests")["data"]
+            if r["method"] == "PUT" and answer["id"] in r["path"]]
+    assert len(puts) == 1  # created without the link first, then linked once; nothing else changed

@@ -31,7 +31,8 @@ def dashboard():
                            close=overview.close_status(workspace, membership), totals=totals(workspace.id),
                            chart=chart.stacked_bars(stats.hourly_outcomes(workspace.id)),
                            numbers=stats.numbers_health(workspace.id),
-                           links=whatsapp_health.by_number(workspace.id))
+                           links=whatsapp_health.by_number(workspace.id),
+                           accounted=whatsapp_health.accounted_by_number(workspace.id))
 
 
 @bp.route("/no-workspace")

@@ -23,7 +23,13 @@ from webapp.core.phones import InvalidPhone, region_of, to_e164
 from webapp.messages import close_access, scheduler, totals
 from webapp.messages import gate as privacy
 from webapp.messages.schema import IncomingMessage
-from webapp.messages.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION, SKIP_GROUP
+from webapp.messages.states import (
+    HOLD_DISCONNECTED,
+    HOLD_HIDDEN_NUMBER,
+    HOLD_SUBSCRIPTION,
+    SKIP_GROUP,
+    SKIP_HIDDEN_NUMBER,
+)
 from webapp.models import Chat, Message, WhatsAppNumber, utcnow
 
 WRITE_ATTEMPTS = 4  # SQLite: a write that lost a race with another writer is tried again
@@ -117,6 +123,8 @@ def _get_or_create_chat(number, chat_in, remote_phone):
     query = sa.select(Chat).where(Chat.whatsapp_number_id == number.id, Chat.external_id == chat_in.id)
     chat = db.session.scalar(query)
     if chat is not None:
+        if chat.kind == "group" and chat_in.name and chat.display_name != chat_in.name:
+            chat.display_name = chat_in.name  # a group's subject can change; the log and Close follow it
         return chat
     try:
         with db.session.begin_nested():
@@ -208,3 +216,56 @@ def _stored(workspace_id, external_ids):
 def find(workspace_id, external_id):
     return db.session.scalar(sa.select(Message).where(
         Message.workspace_id == workspace_id, Message.external_id == external_id))
+
+
+# -- a message that arrived but can't be stored with content yet (its customer's number is hidden) --------
+
+def hold_without_number(number_id, chat_id, chat_name, message_id, direction, sent_at):
+    """Show in the sync log that a message of a chat WhatsApp keeps the number of hidden arrived:
+    `held` with the reason, and no content at all (no text, files or sender; the exclusion list
+    can't be judged without the phone). Idempotent on the id; committed. The message itself is
+    stored through accept() once its number is known (drop_without_number removes this row then)."""
+    number = db.session.get(WhatsAppNumber, number_id)
+    if number is None or find(number.workspace_id, message_id) is not None:
+        return
+    chat = _get_or_create_chat(number, _ChatIn(chat_id, "direct", chat_name), None)
+    rules = privacy.rules_for(number.workspace_id)
+    decision = privacy.decide(rules, chat, None, (), "")
+    state, reason = ("skipped", decision.excluded_reason) if decision.excluded_reason else \
+        ("held", HOLD_HIDDEN_NUMBER)
+    now = utcnow()
+    message = Message(workspace_id=number.workspace_id, chat=chat, whatsapp_number_id=number.id,
+                      external_id=message_id, source="webhook", direction=direction, sent_at=sent_at, text="",
+                      attachments=[], state=state, reason=reason, created_at=now, updated_at=now)
+    _, created = _insert(number.workspace_id, message, _Memo(rules, {}))
+    db.session.commit()
+    if created:
+        totals.count_changes(number.workspace_id, {state: 1})
+
+
+def drop_without_number(workspace_id, message_id):
+    """The held stand-in of a message whose number is now known goes (the message itself is stored)."""
+    row = find(workspace_id, message_id)
+    if row is None or row.reason not in (HOLD_HIDDEN_NUMBER, SKIP_HIDDEN_NUMBER):
+        return
+    state = row.state
+    db.session.delete(row)
+    db.session.commit()
+    totals.count_changes(workspace_id, {state: -1})
+
+
+def skip_without_number(workspace_id, message_id):
+    """The number never came: the stand-in stays in the log as skipped, with that reason."""
+    row = find(workspace_id, message_id)
+    if row is None or row.reason != HOLD_HIDDEN_NUMBER:
+        return
+    row.state, row.reason, row.updated_at = "skipped", SKIP_HIDDEN_NUMBER, utcnow()
+    db.session.commit()
+    totals.count_changes(workspace_id, {"held": -1, "skipped": 1})
+
+
+@dataclass
+class _ChatIn:
+    id: str
+    type: str
+    name: str
