@@ -85,6 +85,7 @@ class Config:
     SYNC_RETRY_CAP = float(os.environ.get("SYNC_RETRY_CAP", "3600"))
     SYNC_INLINE_RETRIES = int(os.environ.get("SYNC_INLINE_RETRIES", "2"))     # quick retries inside the job
     SYNC_FLAG_TTL = float(os.environ.get("SYNC_FLAG_TTL", "90"))              # "a drain is scheduled" flag
+    SYNC_PROBE_CAP = float(os.environ.get("SYNC_PROBE_CAP", "60"))            # Close down: seconds between probes, at most
     SYNC_INDEX_GRACE = float(os.environ.get("SYNC_INDEX_GRACE", "300"))      # a lead another try may have made shows in search
     SYNC_MAX_ATTACHMENT_BYTES = int(os.environ.get("SYNC_MAX_ATTACHMENT_BYTES", "25000000"))  # Close's "25 MB", decimal
     # Wall-clock budgets for attachment downloads: one file, and all files of one message.

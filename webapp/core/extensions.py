@@ -59,3 +59,13 @@ def _sqlite_savepoint_inside_a_transaction(conn, name):
         dbapi_connection = conn.connection.dbapi_connection
         if not dbapi_connection.in_transaction:
             dbapi_connection.execute("BEGIN")
+
+
+def begin_writing(session):
+    """SQLite: take the write lock now (BEGIN IMMEDIATE) for a transaction that reads, then writes.
+    A deferred transaction whose reads began before another writer committed can never write
+    ("database is locked" at once: busy_timeout does not apply to it), so a busy ingest failed or
+    retried; an immediate one waits its turn under busy_timeout. PostgreSQL: nothing to do."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -59,6 +59,11 @@ class StopBatch(Exception):
         self.exc = exc
 
 
+class CloseDown(Exception):
+    """Several calls in a row found no Close: stop the drain and leave the rest of the batch queued,
+    untouched; one probe per connection finds out when Close is back (drain.py)."""
+
+
 def open_context(workspace):
     """A Context to deliver with, or None: the outbox is held when there is no Close to talk to,
     left queued when Close is unreachable."""
@@ -80,15 +85,29 @@ def open_context(workspace):
     except CloseError as exc:  # token endpoint unreachable: stay queued, try again later
         log.warning("Close unreachable for workspace %s: %s", workspace.id, exc)
         close_access.note_reachability(connection.id, False, f"Close unreachable: {exc.message}")
-        return None
+        raise CloseDown(str(exc)) from exc
     return Context(connection, client)
 
 
+def probe(ctx):
+    """One cheap read call: does Close answer again? Notes the verdict on the connection (the card's
+    outage banner). Raises StopBatch when Close answers that the credentials are dead."""
+    try:
+        ctx.client.me()
+    except CloseAuthError as exc:
+        raise StopBatch(exc)
+    except CloseError as exc:
+        close_access.note_reachability(ctx.connection.id, False, f"Close unreachable: {exc.message}")
+        return False
+    close_access.note_reachability(ctx.connection.id, True)
+    return True
+
+
 def process(message, ctx):
-    """Route and deliver one message with quick inline retries."""
+    """Route and deliver one message with quick inline retries. Raises CloseDown once several calls
+    in a row failed for lack of Close: the rows left are not worth a timeout (and a write) each."""
     if ctx.transient_streak >= CIRCUIT_BREAK:
-        # Close is down: don't spend timeouts on every row of the batch; back off instead.
-        return failed(message, "Close unreachable (several calls in a row failed)", None, close_down=True)
+        raise CloseDown("Close unreachable (several calls in a row failed)")
     outcome = _with_retries(message, ctx)
     ctx.transient_streak = ctx.transient_streak + 1 if outcome.state == "failed" else 0
     return outcome

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from webapp.core.extensions import db
+from webapp.core.extensions import begin_writing, db
 from webapp.core.phones import InvalidPhone, region_of, to_e164
 from webapp.messages import close_access, scheduler, totals
 from webapp.messages import gate as privacy
@@ -53,10 +53,14 @@ class _Memo:
     chats: dict = field(default_factory=dict)     # (number id, chat id) → Chat
 
 
-def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason: str = "") -> list[Accepted]:
+def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason: str = "",
+           answering: bool = False) -> list[Accepted]:
     """Store every valid item, commit, count and kick the drain once. One Accepted per item, in order.
     wait_reason: rows that would be queued are held with this reason instead (a history import
-    feeds them to the outbox in slices, so live messages are never stuck behind it)."""
+    feeds them to the outbox in slices, so live messages are never stuck behind it).
+    answering: the caller answers from the returned rows and ends (an API request), so the commit
+    leaves them loaded instead of having them read back (three queries per message)."""
+    begin_writing(db.session)
     live = close_access.live_connection(workspace_id) is not None
     memo = _Memo(privacy.rules_for(workspace_id), _stored(workspace_id, [item.message.id for item in items]))
     results = [_accept_one(workspace_id, item, source, live, wait_reason, memo) for item in items]
@@ -64,11 +68,20 @@ def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason:
     for result in results:
         if result.status == "created":
             created[result.message.state] = created.get(result.message.state, 0) + 1
-    db.session.commit()
+    _commit(keep_loaded=answering)
     totals.count_changes(workspace_id, created)
     if created.get("queued"):
         scheduler.kick(workspace_id)
     return results
+
+
+def _commit(keep_loaded):
+    session = db.session()
+    session.expire_on_commit = not keep_loaded
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _accept_one(workspace_id, item, source, live, wait_reason, memo):
