@@ -2,19 +2,12 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.core import vocabulary
 from webapp.core.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
-# Number health shown to people; `since` says from when.
-LINK_STATES = {
-    "starting": "starting",
-    "qr": "waiting for QR scan",
-    "linked": "linked",
-    "failed": "failed (needs relinking)",
-    "stopped": "stopped",
-    "unreachable": "gateway unreachable",
-    "refused": "refused",
-}
+# Number health shown to people (the one vocabulary in core/vocabulary.py); `since` says from when.
+LINK_STATES = {state: b.label for state, b in vocabulary.NUMBER.items()}
 # A number that was linked and is now in one of these is not syncing: people are told.
 TROUBLE_STATES = ("failed", "stopped", "unreachable")
 
