@@ -51,3 +51,24 @@ def test_a_new_message_appears_on_open_pages_without_reload(live_app, chromium, 
     expect(dashboard.locator("#count-synced .count")).to_have_text("1")
     assert navigations == [], navigations  # never reloaded
     assert errors == [], errors
+
+
+def test_the_message_a_close_activity_links_to_is_highlighted(live_app, chromium, demo, fake_connection):
+    from playwright.sync_api import expect
+
+    from tests.helpers.outcomes import add_outcomes
+    rows = add_outcomes(demo, [("synced", 60 - i) for i in range(60)], name="Gob Bluth")  # more than a page
+    errors = []
+    page = _watched(chromium, live_app, errors)
+    highlighted = "rgb(255, 243, 205)"
+    for target in (rows[-2], rows[0]):  # on the first page, and one older than the first page
+        page.goto(f"{live_app}/sync/?chat={target.chat_id}#message-{target.id}")
+        row = page.locator(f"#message-{target.id}")
+        expect(row).to_be_visible()
+        expect(row.locator("td").first).to_have_css("background-color", highlighted)
+        assert page.evaluate("location.hash") == f"#message-{target.id}"
+        expect(page.locator("#chat-heading")).to_contain_text("Chat with Gob Bluth")
+        if target is rows[-2]:  # its neighbour on the page is not highlighted
+            other = page.locator(f"#message-{rows[-1].id} td").first
+            assert other.evaluate("e => getComputedStyle(e).backgroundColor") != highlighted
+    assert errors == [], errors

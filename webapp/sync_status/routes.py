@@ -52,6 +52,10 @@ def _page_context():
                    watch=changes.watch(current_membership()),
                    review=message_log.review_queue(workspace.id), states=STATES, move=None)
     chat_id = context["filters"]["chat_id"]
+    connection = context["connection"]
+    context["every_chat_query"] = {k: v for k, v in context["query"].items() if k != "chat"}
+    context["chat_view"] = message_log.chat_view(workspace.id, chat_id, privacy.visible_number_ids(current_membership()),
+                                                 connection.close_org_id if connection else None)
     if chat_id and context["can_manage"] and context["connection"]:
         chat = db.session.get(Chat, chat_id)
         if chat is not None and chat.workspace_id == workspace.id:
