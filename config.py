@@ -85,6 +85,7 @@ class Config:
     SYNC_RETRY_CAP = float(os.environ.get("SYNC_RETRY_CAP", "3600"))
     SYNC_INLINE_RETRIES = int(os.environ.get("SYNC_INLINE_RETRIES", "2"))     # quick retries inside the job
     SYNC_FLAG_TTL = float(os.environ.get("SYNC_FLAG_TTL", "90"))              # "a drain is scheduled" flag
+    SYNC_PROBE_CAP = float(os.environ.get("SYNC_PROBE_CAP", "60"))            # Close down: seconds between probes, at most
     SYNC_INDEX_GRACE = float(os.environ.get("SYNC_INDEX_GRACE", "300"))      # a lead another try may have made shows in search
     SYNC_MAX_ATTACHMENT_BYTES = int(os.environ.get("SYNC_MAX_ATTACHMENT_BYTES", "25000000"))  # Close's "25 MB", decimal
     # Wall-clock budgets for attachment downloads: one file, and all files of one message.
@@ -110,7 +111,24 @@ class Config:
     # loopback) is allowed only when its exact host:port is listed here, comma-separated
     # (e.g. "waha.internal:3000,10.0.0.5:8080"). Nothing else private is ever called.
     GATEWAY_ALLOWED_HOSTS = os.environ.get("GATEWAY_ALLOWED_HOSTS", "")
-    WHATSAPP_RECOVERY_INTERVAL = int(os.environ.get("WHATSAPP_RECOVERY_INTERVAL", "900"))
+    # Reconciliation (whatsapp/reconcile.py), in seconds: how often every linked number's chats are
+    # compared with the gateway's history; how far behind each chat's watermark a run reads again
+    # (messages the gateway stores late, with their original time); how many messages one run may
+    # read before it hands over to the next; how long a number that talked in the last day may be
+    # silent (no webhook) before it is reconciled at once.
+    WHATSAPP_RECONCILE_INTERVAL = int(os.environ.get("WHATSAPP_RECONCILE_INTERVAL", "300"))
+    WHATSAPP_RECONCILE_OVERLAP = int(os.environ.get("WHATSAPP_RECONCILE_OVERLAP", "600"))
+    WHATSAPP_RECONCILE_MAX_MESSAGES = int(os.environ.get("WHATSAPP_RECONCILE_MAX_MESSAGES", "2000"))
+    WHATSAPP_SILENCE_AFTER = int(os.environ.get("WHATSAPP_SILENCE_AFTER", "900"))
+    # A message of a chat WhatsApp shows only by its LID waits this long (seconds) for the gateway
+    # to learn the customer's number, visible in the sync log; then it stays there as skipped.
+    WHATSAPP_HIDDEN_NUMBER_WAIT = int(os.environ.get("WHATSAPP_HIDDEN_NUMBER_WAIT", str(2 * 24 * 3600)))
+    # After a number is (re)linked the gateway's history arrives over minutes, not at once: a
+    # reconciliation runs at the link and again after each of these delays (seconds, comma-separated).
+    GATEWAY_LINK_RECOVERY_DELAYS = os.environ.get("GATEWAY_LINK_RECOVERY_DELAYS", "30,120,600")
+    # A linked number the gateway calls connected but that sent no event for this long (seconds) is
+    # probed with a call that needs its live WhatsApp connection; a dead one is restarted.
+    GATEWAY_LIVENESS_SILENCE = int(os.environ.get("GATEWAY_LIVENESS_SILENCE", "900"))
     # Demo: `flask seed-demo` adds a WAHA gateway pointing at the WhatsApp sandbox when set.
     WHATSAPP_SANDBOX_URL = os.environ.get("WHATSAPP_SANDBOX_URL", "")
     WHATSAPP_SANDBOX_WAHA_API_KEY = os.environ.get("WHATSAPP_SANDBOX_WAHA_API_KEY", "waha-sandbox-key")

@@ -9,10 +9,14 @@ Figures:
   2. throughput as a fraction of a 40/s activity limit with Close 150 ms and 400 ms away (the
      sandbox's injected latency), the share of 429s; a catch-up of 10,000 held messages and a
      second workspace's live ingest → activity meanwhile (bench/throughput.py)
-  3. ingest ack p50/p99 with the sandbox stopped (workers running and failing meanwhile)
+  3. ingest ack p50/p99 with the sandbox stopped (4 clients paced at 100 messages/s together,
+     workers running meanwhile), and the time until all of them are in Close once it is back;
+     BENCH_ACK_NO_WORKERS=1 stops the workers first (the control: what the web processes alone
+     achieve on this machine), BENCH_ACK_SLOWEST=1 lists the slowest acks and when they came
   4. ingest-to-activity p50/p95
   5. sync status page and log search p95 with 1,000,000 logged messages
-  6. worker memory after BENCH_MEMORY_MESSAGES (default 100,000) messages, end-to-end msgs/s
+  6. worker memory after BENCH_MEMORY_MESSAGES (default 100,000) messages, end-to-end msgs/s, and
+     CPU per synced message of Closeline's processes (web, workers, cron; from their rusage)
 Scale down with BENCH_QUICK=1; run only some figures with BENCH_PHASES (throughput, catchup,
 latency, ack, memory, status; figure 1 always runs).
 """
@@ -57,6 +61,25 @@ def wait_http(url, timeout=30):
     raise RuntimeError(f"{url} did not come up")
 
 
+def cpu_seconds(procs):
+    """User + system CPU seconds of these processes and all their descendants, the exited ones
+    included (a parent's children times hold what its reaped children used: RQ's work horses)."""
+    total = 0.0
+    for proc in procs:
+        try:
+            tree = [psutil.Process(proc.pid)]
+            tree += tree[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        for member in tree:
+            try:
+                t = member.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def rss_kb(pid):
     try:
         return psutil.Process(pid).memory_info().rss // 1024
@@ -78,6 +101,7 @@ class Bench:
         self.db_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{self.tmp}/bench.db"
         self.redis_url = os.environ.get("BENCH_REDIS_URL") or self._local_redis()
         self.procs = []
+        self.webs, self.workers = [], []  # Closeline's own processes (CPU per message), sandbox excluded
         self.sandbox_port = free_port()
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         self.web_port = free_port()
@@ -124,17 +148,26 @@ class Bench:
     def start_web(self):
         self.web = self.spawn([sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
                                "-b", f"127.0.0.1:{self.web_port}", "wsgi:app"])
+        self.webs.append(self.web)
         wait_http(self.web_url + "/healthz")
 
     def start_worker(self):
         proc = self.spawn([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", self.redis_url,
                            "--logging_level", "ERROR", "--worker-class", "jobs.worker.PreloadedWorker",
                            "closeline-bench"])
+        self.workers.append(proc)
         return proc
 
+    def cpu(self):
+        """(web, workers) CPU seconds so far: gunicorn and its workers; RQ workers, their work
+        horses and rq cron."""
+        return cpu_seconds(self.webs), cpu_seconds(self.workers)
+
     def start_cron(self):
-        return self.spawn([sys.executable, "-m", "rq.cli", "cron", "jobs/cron_config.py", "--url", self.redis_url,
+        proc = self.spawn([sys.executable, "-m", "rq.cli", "cron", "jobs/cron_config.py", "--url", self.redis_url,
                            "--logging-level", "error"])
+        self.workers.append(proc)
+        return proc
 
     def stop(self, proc):
         if proc.poll() is None:
@@ -282,32 +315,55 @@ def ingest_to_activity(b, customers):
           f"p95 {pct(lat, 95) * 1000:.0f} ms")
 
 
+ACK_RATE = 100  # messages/s offered by the 4 clients together
+
+
 def ack_with_sandbox_stopped(b, customers):
     b.stop_sandbox()
+    alone = os.environ.get("BENCH_ACK_NO_WORKERS") == "1"  # the control: the web processes alone
+    if alone:
+        for proc in b.workers:
+            b.stop(proc)
     n = 1000 if QUICK else 3000
-    timings, lock = [], threading.Lock()
+    timings, lock, moments = [], threading.Lock(), []
+    start = time.perf_counter() + 0.5
 
     def client(k):
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {b.key}"
         for i in range(n // 4):
             body = message(customers[(i * 4 + k) % len(customers)], f"ack{k}")
+            # Paced: client k posts its i-th message at its slot of the common 100/s schedule.
+            delay = start + (i * 4 + k) / ACK_RATE - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
             t0 = time.perf_counter()
             response = session.post(f"{b.web_url}/api/v1/messages", json=body, timeout=10)
             elapsed = time.perf_counter() - t0
             assert response.status_code == 202, response.text[:200]
             with lock:
                 timings.append(elapsed)
+                moments.append((t0 - start, elapsed))
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    print(f"3. Ingest ack with the sandbox stopped ({len(timings)} posts, 4 clients, workers failing "
-          f"meanwhile): p50 {pct(timings, 50) * 1000:.1f} ms, p99 {pct(timings, 99) * 1000:.1f} ms (target < 50)")
+    print(f"3. Ingest ack with the sandbox stopped ({len(timings)} posts, 4 clients paced at {ACK_RATE}/s together, "
+          f"{'no worker running (control)' if alone else 'workers running meanwhile'}): "
+          f"p50 {pct(timings, 50) * 1000:.1f} ms, p99 {pct(timings, 99) * 1000:.1f} ms (target < 50)")
+    if alone:
+        return
+    if os.environ.get("BENCH_ACK_SLOWEST") == "1":
+        print("   slowest:", ", ".join(f"{e * 1000:.0f} ms at {t:.1f} s" for t, e in sorted(moments, key=lambda m: -m[1])[:15]))
+    back = time.monotonic()
     b.start_sandbox()
     b.control("PUT", "rate-limits", {"group": "*", "limit": 100000, "window": 10})
+    counts = b.wait_synced(sum(b.counts().values()), timeout=600)
+    print(f"3b. Close back: all {counts.get('synced', 0):,} messages synced {time.monotonic() - back:.1f} s after "
+          f"the sandbox was started again (its start included); "
+          f"{sum(v for k, v in counts.items() if k not in ('synced', 'skipped'))} left in other states")
 
 
 def memory(b, worker, customers):
@@ -322,8 +378,8 @@ def memory(b, worker, customers):
     from webapp.messages import actions
     actions.retry_messages(b.acme.id, None, ("failed", "dead", "held"))
     b.wait_synced(existing, timeout=600, sample=sample)  # the earlier figures' leftovers first: not timed
-    start = time.monotonic()
     bodies = [message(customers[i % len(customers)], "mem") for i in range(MEMORY_MESSAGES)]
+    start, cpu_before = time.monotonic(), b.cpu()
     feeder = threading.Thread(target=b.post_batches, args=(bodies,))
     feeder.start()
     while feeder.is_alive():
@@ -331,7 +387,12 @@ def memory(b, worker, customers):
         time.sleep(0.5)
     b.wait_synced(existing + MEMORY_MESSAGES, timeout=3600, sample=sample)
     elapsed = time.monotonic() - start
+    web, workers = (after - before for after, before in zip(b.cpu(), cpu_before))
     sample()
+    print(f"6b. CPU per synced message of Closeline's own processes ({MEMORY_MESSAGES:,} messages, "
+          f"{b.db_url.split('://')[0]}): {(web + workers) / MEMORY_MESSAGES * 1000:.2f} ms "
+          f"(web {web / MEMORY_MESSAGES * 1000:.2f} ms, workers {workers / MEMORY_MESSAGES * 1000:.2f} ms; "
+          f"from their rusage, the sandbox excluded)")
     print(f"6. Worker memory after {MEMORY_MESSAGES:,} messages ({MEMORY_MESSAGES / elapsed:.0f} msg/s end to end): "
           f"worker process {rss_kb(worker.pid) / 1024:.0f} MB now (peak {peak['main'] / 1024:.0f} MB), "
           f"work-horse peak {peak['horse'] / 1024:.0f} MB")

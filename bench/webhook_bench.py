@@ -5,7 +5,7 @@ an RQ worker, Redis and SQLite/PostgreSQL as in bench/sync_bench.py (same enviro
 
 Figures:
   1. webhook ack p50/p99 at 100 messages/s (signed WAHA `message.any` deliveries; target p99 < 50 ms)
-  2. gap recovery of 1,000 messages missed while webhooks were dropped: time to fetch and store them,
+  2. reconciliation of 1,000 messages missed while webhooks were dropped: time to fetch and store them,
      time until all are in Close, and Close calls per message
 Scale down with BENCH_QUICK=1.
 """
@@ -35,7 +35,8 @@ class WhatsAppBench(Bench):
         self.wa_port = free_port()
         self.wa_url = f"http://127.0.0.1:{self.wa_port}"
         # A queue of its own: other benches may share the Redis server.
-        extra = {"PUBLIC_URL": self.web_url, "WHATSAPP_HEALTH_INTERVAL": "3600", "WHATSAPP_RECOVERY_INTERVAL": "3600",
+        extra = {"PUBLIC_URL": self.web_url, "WHATSAPP_HEALTH_INTERVAL": "3600", "WHATSAPP_RECONCILE_INTERVAL": "3600",
+                 "GATEWAY_ALLOWED_HOSTS": f"127.0.0.1:{self.wa_port}",
                  "RQ_QUEUE": f"closeline-wabench-{os.getpid()}"}
         self.env.update(extra)
         os.environ.update(extra)
@@ -141,7 +142,7 @@ def gap_recovery(b, customers, already):
     from webapp.core.redis_conn import get_queue
     from webapp.models import NumberLink
     started = time.perf_counter()
-    get_queue().enqueue("jobs.whatsapp.recover", b.link_id, job_timeout=1800)
+    get_queue().enqueue("jobs.whatsapp.reconcile", b.link_id, "reconnect", job_timeout=1800)
     stored_at = None
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:

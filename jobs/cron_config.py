@@ -19,8 +19,9 @@ from jobs.sync import erase_expired_texts  # noqa: E402
 
 cron.register(erase_expired_texts, queue_name=QUEUE, interval=24 * 3600, job_timeout=1800)
 
-# WhatsApp gateways: number health + retry of held webhook events; scheduled gap recovery.
-from jobs.whatsapp import check_numbers, recover_all  # noqa: E402
+# WhatsApp gateways: number health + retry of held webhook events; a tick that queues the
+# reconciliations due (every WHATSAPP_RECONCILE_INTERVAL per number, or at once after silence).
+from jobs.whatsapp import check_numbers, reconcile_due  # noqa: E402
 
 cron.register(check_numbers, queue_name=QUEUE, interval=Config.WHATSAPP_HEALTH_INTERVAL, job_timeout=300)
-cron.register(recover_all, queue_name=QUEUE, interval=Config.WHATSAPP_RECOVERY_INTERVAL, job_timeout=1800)
+cron.register(reconcile_due, queue_name=QUEUE, interval=min(60, Config.WHATSAPP_RECONCILE_INTERVAL), job_timeout=120)

@@ -16,9 +16,12 @@ def drain(workspace_id):
         if more:
             scheduler.heartbeat(workspace_id)
             scheduler.enqueue_drain(workspace_id)  # the flag stays ours; others can't double it
-        else:
-            scheduler.finish_drain(workspace_id)
-        return "more" if more else "done"
+            return "more"
+        if more.probe_in is not None:
+            scheduler.probe_later(workspace_id, more.probe_in)  # Close is down: one probe, later
+            return "close down"
+        scheduler.finish_drain(workspace_id)
+        return "done"
 
 
 def kick(workspace_id):

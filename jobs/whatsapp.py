@@ -1,7 +1,8 @@
 """RQ jobs of the WhatsApp gateways. They take ids; the rows are the truth. Enqueued by dotted
 name ("jobs.whatsapp.process_events", "jobs.whatsapp.recover", …): webapp/ never imports jobs/."""
 from webapp.jobs_app import job_context
-from webapp.whatsapp import gateways_service, health, inbox, linking, recovery
+from webapp.whatsapp import gateways_service, health, inbox, linking
+from webapp.whatsapp import reconcile as reconciliation
 
 
 def process_events(gateway_id):
@@ -26,10 +27,17 @@ def end_session(gateway_id, session_name):
         return linking.end_session(gateway_id, session_name)
 
 
-def recover(link_id):
-    """Gap recovery for one linked number."""
+def reconcile(link_id, reason="schedule"):
+    """One reconciliation of a linked number (one at a time per number: reconcile.request_reconciliation)."""
     with job_context():
-        return recovery.recover(link_id)
+        return reconciliation.run(link_id, reason)
+
+
+def recover(link_id):
+    """A later look after a (re)link, and gap recovery jobs queued before an upgrade: a request for a
+    reconciliation (one run at a time per number)."""
+    with job_context():
+        return reconciliation.request_reconciliation(link_id, "reconnect")
 
 
 def check_numbers():
@@ -38,7 +46,7 @@ def check_numbers():
         return health.check_all()
 
 
-def recover_all():
-    """rq cron: gap recovery for every linked number (catches deliveries lost without a status change)."""
+def reconcile_due():
+    """rq cron tick: queue the reconciliation of every number whose scheduled run is due or that fell silent."""
     with job_context():
-        return recovery.recover_all()
+        return reconciliation.enqueue_due()

@@ -27,7 +27,8 @@ DEFAULTS = {
     # WAHA
     "WAHA_API_KEY": "waha-sandbox-key",  # plain, or "sha512:<hex>"
     "WAHA_SINGLE_SESSION": False,  # WAHA Core before 2026.6.1: only the session "default"
-    "WAHA_ENGINE": "WEBJS",  # or "NOWEB"
+    "WAHA_ENGINE": "WEBJS",  # or "NOWEB", "GOWS"
+    "WAHA_NOWEB_STORE_OFF": False,  # NOWEB: the store is off for every session, whatever its config says
     "WAHA_STARTING_SECONDS": 1.0,
     "WAHA_QR_FIRST_SECONDS": 60.0,
     "WAHA_QR_NEXT_SECONDS": 20.0,
@@ -40,6 +41,13 @@ DEFAULTS = {
     "EVOLUTION_QR_LIMIT": 30,
     "EVOLUTION_CONNECT_SECONDS": 0.5,
     "EVOLUTION_EXPOSE_TOKEN": True,
+    "EVOLUTION_VERSION": "2.3.7",  # 2.3.6 (raw @lid keys) | 2.3.7 (swapped) | 2.4.0 (inverted, licence gate)
+    "EVOLUTION_DOUBLE_UPSERTS": True,  # 2.3.7+ dropped the upsert de-dup: every messages.upsert comes twice
+    "EVOLUTION_LICENSE_ACTIVE": False,  # 2.4.0: business endpoints answer 503 LICENSE_REQUIRED until activated
+    "EVOLUTION_HISTORY_SYNC_SECONDS": 2.0,  # after a first link, the phone's history reaches the store this late
+    "EVOLUTION_MEDIA_LIFETIME": 0.0,  # seconds getBase64FromMediaMessage can still fetch a file (0 = forever)
+    "EVOLUTION_KEEP_DELETED": True,  # DATABASE_DELETE_MESSAGE=true: a revoked row stays, key.deleted = true
+    "EVOLUTION_MEDIA_FAILURES": 0,  # the next N media downloads fail as WhatsApp's CDN does (AggregateError)
     # Cloud API (Graph)
     "GRAPH_ACCESS_TOKEN": "graph-sandbox-token",
     "GRAPH_APP_SECRET": "graph-sandbox-app-secret",

@@ -85,7 +85,17 @@ def _send_one(sb, body: dict):
                           media=messaging.media_from_json(body.get("media")),
                           location=messaging.location_from_json(body.get("location")),
                           contact=messaging.contact_from_json(body.get("contact")),
-                          chat=body.get("chat") or "direct", group_name=body.get("group_name"))
+                          chat=body.get("chat") or "direct", group_name=body.get("group_name"),
+                          timestamp=messaging.timestamp_from_json(body.get("timestamp")),
+                          media_gone=bool(body.get("media_gone")), ago=_seconds_ago(body.get("ago")))
+
+
+def _seconds_ago(value) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 30 * 86400:
+        raise WorldError(400, "ago is whole seconds (0 to 30 days) before now.")
+    return value
 
 
 @bp.post("/messages/batch")
@@ -127,6 +137,45 @@ def revoke(ref):
     with sb.world.lock:
         msg = messaging.revoke(sb, ref, by=body.get("by"))
         return jsonify(message_view(sb, msg))
+
+
+@bp.post("/messages/<ref>/media-gone")
+def media_gone(ref):
+    """WhatsApp's servers drop the message's file: gateways can no longer download it, not even again."""
+    sb = sandbox()
+    with sb.world.lock:
+        msg = sb.world.find_message(ref)
+        if msg is None or msg.media is None:
+            raise WorldError(404, f"No message with a file {ref!r}.")
+        msg.media_gone = True
+        return jsonify(message_view(sb, msg))
+
+
+@bp.post("/waha/files/expire")
+def waha_files_expire():
+    """Every WAHA file downloaded so far passes its WHATSAPP_FILES_LIFETIME now (404 FILE_NOT_FOUND);
+    fetching its message again with downloadMedia=true downloads a fresh one."""
+    sb = sandbox()
+    with sb.world.lock:
+        for key, (wa_id, _created) in list(sb.world.waha_files.items()):
+            sb.world.waha_files[key] = (wa_id, 0.0)
+        return jsonify({"expired": len(sb.world.waha_files)})
+
+
+@bp.put("/phones/<path:e164>")
+def phone_settings(e164):
+    """What the gateways know about a person: {"lid_only": bool, "lid_resolvable": bool} (whether
+    members see them only by LID, and whether the LID API knows their phone)."""
+    sb, body = sandbox(), _body()
+    unknown = set(body) - {"lid_only", "lid_resolvable"}
+    if unknown or not all(isinstance(v, bool) for v in body.values()):
+        raise WorldError(400, "Send lid_only and/or lid_resolvable as true or false.")
+    with sb.world.lock:
+        phone = sb.world.ensure_phone(e164)
+        for key, value in body.items():
+            setattr(phone, key, value)
+        return jsonify({"e164": phone.e164, "lid": phone.lid, "lid_only": phone.lid_only,
+                        "lid_resolvable": phone.lid_resolvable})
 
 
 def message_view(sb, msg) -> dict:
@@ -180,17 +229,18 @@ def scan():
                               "(it may have rotated: scan the current one).")
 
 
-ACTIONS = ("scan", "fail", "restore", "logout")
+ACTIONS = ("scan", "fail", "restore", "logout", "blip", "zombie")
 
 
 def _account_action(facade_name: str, name: str, action: str):
     sb, body = sandbox(), _body()
-    if action not in ACTIONS:
+    if action not in ACTIONS or (facade_name == "waha" and action in ("blip", "zombie")):
         raise WorldError(404, f"Unknown action {action!r}; use one of {ACTIONS}.")
     with sb.world.lock:
         facade = sb.facade(facade_name)
         number = _member(body.get("number")) if action == "scan" else None
-        result = facade.control(name, action, number)
+        result = facade.control(name, action, number, body) if facade_name == "waha" else \
+            facade.control(name, action, number)
         return jsonify(result)
 
 

@@ -59,7 +59,8 @@ CHAT_KINDS = ("direct", "group", "status", "newsletter")
 def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | None = None,
          media: Media | None = None, source: str = "app", via: tuple | None = None,
          location: dict | None = None, contact: dict | None = None, chat: str = "direct",
-         group_name: str | None = None) -> Message:
+         group_name: str | None = None, timestamp: int | None = None, media_gone: bool = False,
+         ago: int = 0) -> Message:
     world = sb.world
     if sender == recipient:
         raise WorldError(400, "from and to must be different numbers.")
@@ -77,12 +78,27 @@ def send(sb, sender: str, recipient: str, text: str = "", *, reply_to: str | Non
     device = "web" if source == "api" else ("android" if world.phones[sender].kind == "customer"
                                              and sender[-1] in "02468" else "ios")
     msg = world.add_message(sender, recipient, text or "", source=source,
-                            reply_to=quoted.wa_id if quoted else None, media=media, device=device)
+                            reply_to=quoted.wa_id if quoted else None, media=media, device=device,
+                            timestamp=timestamp)
     msg.via, msg.location, msg.contact, msg.chat_kind = via, location, contact, chat
+    msg.media_gone = media_gone and media is not None  # WhatsApp lost the file before any gateway got it
+    msg.timestamp -= max(0, int(ago or 0))  # a message the phone sent or got a while ago (gap tests)
     if chat in ("group", "newsletter"):
         msg.group_id = _stable_digits(group_name or f"{sender}-{recipient}", 18)
+        world.groups[msg.group_id] = group_name or f"Group {msg.group_id[-4:]}"
     sb.message_created(msg)
     return msg
+
+
+def timestamp_from_json(value) -> int | None:
+    """A message written earlier (a phone that was offline delivers it now with its own time)."""
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        raise WorldError(400, "timestamp is Unix seconds (a number).")
+    if value > time.time() + 5:
+        raise WorldError(400, "timestamp is in the future; a message can only be dated back.")
+    return int(value)
 
 
 def _stable_digits(name: str, length: int) -> str:

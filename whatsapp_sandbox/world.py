@@ -79,6 +79,7 @@ class Message:
     contact: dict | None = None  # a shared contact card {name, phone}
     chat_kind: str = "direct"  # "direct" | "group" | "status" (status@broadcast) | "newsletter"
     group_id: str | None = None  # digits of the group / newsletter id
+    media_gone: bool = False  # WhatsApp's servers no longer have the file: a gateway can't download it again
 
     @property
     def vcard(self) -> str | None:
@@ -119,6 +120,7 @@ class WahaSession:
     pairing: dict | None = None  # {"code", "phone"}
     created_at: float = field(default_factory=time.time)
     last_working_notified: bool = False
+    restarts_fail: int = 0  # the next N starts with a stored login crash again (FAILED)
 
     @property
     def running(self) -> bool:
@@ -145,6 +147,15 @@ class EvoInstance:
     disconnection: dict = field(default_factory=dict)
     connected_once: bool = False
     status_reason: int = 200
+    # What Evolution's own store holds: messages delivered while open, plus, once the history sync
+    # after the first link has run, what the phone had before (findMessages reads only the store).
+    owner_jid: str | None = None  # the DB column ownerJid: set on open, kept after a logout (stale)
+    first_open_seq: int | None = None
+    history_synced: bool = False
+    # A zombie socket: connectionState still says open, but nothing arrives (WhatsApp keeps these for
+    # the next connection, which delivers them).
+    zombie: bool = False
+    zombie_missed: list = field(default_factory=list)
 
 
 @dataclass
@@ -171,6 +182,7 @@ class World:
         self.graph_numbers: dict[str, GraphNumber] = {}
         self.waha_files: dict[str, tuple] = {}  # "session/file" -> (wa_id, created_at)
         self.graph_media: dict[str, str] = {}  # media id -> wa_id
+        self.groups: dict[str, str] = {}  # group id digits -> subject
         self.timers: list = []  # heap of (due, seq, fn)
 
     # --- seed ----------------------------------------------------------
@@ -207,10 +219,10 @@ class World:
 
     # --- messages --------------------------------------------------------
     def add_message(self, sender: str, recipient: str, text: str, *, source="app", reply_to=None,
-                    media=None, device=None) -> Message:
+                    media=None, device=None, timestamp=None) -> Message:
         device = device or ("web" if source == "api" else "ios")
         msg = Message(seq=next(self._seq), wa_id=ids.wa_message_id(device), sender=sender,
-                      recipient=recipient, text=text or "", timestamp=int(time.time()), source=source,
+                      recipient=recipient, text=text or "", timestamp=int(timestamp or time.time()), source=source,
                       reply_to=reply_to, media=media, wamid=ids.wamid())
         if media is not None:
             msg.media_id = ids.digits(16)
@@ -236,6 +248,9 @@ class World:
                 if m.chat_kind == "direct" and m.involves(owner) and (peer is None or m.party(owner) == peer)]
 
     # --- timers (run by the ticker thread, under the lock) -----------------
+    def next_seq(self) -> int:
+        return next(self._seq)
+
     def later(self, delay: float, fn) -> None:
         heapq.heappush(self.timers, (time.time() + delay, next(self._seq), fn))
 

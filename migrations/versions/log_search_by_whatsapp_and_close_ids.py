@@ -1,7 +1,7 @@
 """Log search by the ids people copy: messages.whatsapp_id, indexes on it and on the Close activity and lead ids
 
 Revision ID: log_search_by_whatsapp_and_close_ids
-Revises: members_see_own_messages
+Revises: failed_sessions_restart_first
 Create Date: 2026-12-04
 """
 import re
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "log_search_by_whatsapp_and_close_ids"
-down_revision = "members_see_own_messages"
+down_revision = "failed_sessions_restart_first"
 branch_labels = None
 depends_on = None
 

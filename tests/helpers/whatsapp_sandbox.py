@@ -87,9 +87,12 @@ class Waha:
     def wait_status(self, name, status):
         return wait_for(lambda: self.status(name) == status, timeout=WAIT, message=f"session {name} {status}")
 
-    def link(self, server, name, number, webhook_url=None, events=None, hmac_key="secret-key", retries=None):
+    def link(self, server, name, number, webhook_url=None, events=None, hmac_key="secret-key", retries=None,
+             noweb_store=False):
         """Create + start a session with a webhook, wait for its QR and scan it with `number`."""
         config = {"metadata": {"workspace.id": "42"}}
+        if noweb_store:
+            config["noweb"] = {"store": {"enabled": True, "fullSync": False}}
         if webhook_url:
             config["webhooks"] = [{"url": webhook_url, "events": events or ["message.any", "session.status",
                                                                              "message.edited", "message.revoked",

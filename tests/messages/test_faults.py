@@ -81,3 +81,42 @@ def test_a_thousand_replays_one_row_one_activity(app, api, sandbox_connection, c
     assert len(statuses) == 1000 and statuses.count(202) == 1 and statuses.count(200) == 999
     settle(["replayed"], timeout=120)
     assert len(messages()) == 1 and len(activities(close_sandbox, "replayed")) == 1
+
+
+def _requests_to_close(close_sandbox):
+    return [r for r in close_sandbox.control("GET", "/_sandbox/requests")["data"] if r["path"].startswith("/api/v1/")]
+
+
+@pytest.mark.timeout(600)
+def test_close_down_one_probe_per_connection_then_everything_drains(app, api, sandbox_connection, close_sandbox,
+                                                                     workers):
+    """While Close does not answer, new messages cost no Close call and no attempt each: the worker
+    only probes Close (one call per drain of the connection). Once Close is back, all of them go, once."""
+    from webapp.core.extensions import db
+    from webapp.models import CloseConnection
+    app.config["SYNC_PROBE_CAP"] = 1.0
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_status": 503})
+    workers.start()
+    ids = _post_many(api, 30, "down")
+
+    def probes():
+        return [r for r in _requests_to_close(close_sandbox) if r["path"] == "/api/v1/me/"]
+
+    wait_for(lambda: len(probes()) >= 2, timeout=120, message="the worker probing Close")
+    tried = [r for r in _requests_to_close(close_sandbox) if r["path"] != "/api/v1/me/"]
+    for i in range(30):  # one by one: each ingest kicks the drain
+        message_id = f"down-later-{i}"
+        assert api.post(body(message_id, phone=PHONES[i % len(PHONES)], name=f"P{i % len(PHONES)}")).status_code == 202
+        ids.append(message_id)
+    seen = len(probes())
+    wait_for(lambda: len(probes()) >= seen + 2, timeout=120, message="more probes")
+    assert [r for r in _requests_to_close(close_sandbox) if r["path"] != "/api/v1/me/"] == tried
+    later = messages()[30:]
+    assert {(m.state, m.attempts) for m in later} == {("queued", 0)}
+    db.session.expire_all()
+    assert db.session.get(CloseConnection, sandbox_connection.id).unreachable_since is not None
+    close_sandbox.control("DELETE", "/_sandbox/faults")
+    settle(ids, timeout=300)
+    exactly_once(close_sandbox, ids)
+    db.session.expire_all()
+    assert db.session.get(CloseConnection, sandbox_connection.id).unreachable_since is None

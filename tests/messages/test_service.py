@@ -79,7 +79,9 @@ def test_transient_failures_back_off_then_dead_then_retry_button(app, api, sandb
     app.config["SYNC_MAX_ATTEMPTS"] = 3
     app.config["SYNC_INLINE_RETRIES"] = 0
     api.post(body("t-1", phone="+14155550101"))
-    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_statuses": [503]})
+    # Close answers reads but fails every create: attempts count (a Close that answers nothing is
+    # only probed, and its outage costs the rows no attempt).
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_statuses": [503], "methods": ["POST"]})
     drain_now(demo.acme.id)
     row = messages()[0]
     # A busy machine may let the short backoff (0.3 s) pass while the drain still runs: a second try.
@@ -209,9 +211,50 @@ def test_close_down_trips_the_breaker_instead_of_timing_out_every_row(app, api, 
     close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0})
     drain_now(demo.acme.id)
     rows = messages()
-    assert {m.state for m in rows} == {"failed"} and all(m.next_attempt_at for m in rows)
+    tried, left = rows[:3], rows[3:]
+    assert {m.state for m in tried} == {"failed"} and all(m.next_attempt_at for m in tried)
+    # The rest of the batch stays queued, its claim not counted as an attempt.
+    assert {(m.state, m.attempts) for m in left} == {("queued", 0)}
     calls = close_sandbox.control("GET", "/_sandbox/requests")["data"]
-    assert len(calls) == 3  # then the rest of the batch backs off without calling Close
+    assert len(calls) == 3  # then the drain stops without calling Close for the others
+
+
+def test_while_close_is_down_a_drain_makes_one_probe_and_touches_no_row(app, api, sandbox_connection, close_sandbox,
+                                                                         drain_now, demo):
+    from webapp.core.extensions import db
+    from webapp.messages import drain
+    from webapp.models import CloseConnection
+    app.config.update(SYNC_INLINE_RETRIES=0, SYNC_POOL_SIZE=1)
+    phones = [f"+1415555011{i}" for i in range(5)]
+    ids = [f"down-{i}" for i in range(10)]
+    for i, message_id in enumerate(ids):
+        api.post(body(message_id, phone=phones[i % 5]))
+    close_sandbox.control("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_status": 503})
+    first = drain.drain_workspace(demo.acme.id)
+    assert not first and first.probe_in >= 1  # Close down: come back later, not at once
+    before = [(m.id, m.state, m.attempts, m.updated_at) for m in messages()]
+    seen = len(close_sandbox.control("GET", "/_sandbox/requests")["data"])
+    assert seen == 3
+    for _ in range(3):  # the scheduled wake-ups while Close stays down
+        again = drain.drain_workspace(demo.acme.id)
+        assert not again and again.probe_in >= 1
+    calls = close_sandbox.control("GET", "/_sandbox/requests")["data"][seen:]
+    assert [(c["method"], c["path"]) for c in calls] == [("GET", "/api/v1/me/")] * 3
+    assert [(m.id, m.state, m.attempts, m.updated_at) for m in messages()] == before
+    db.session.expire_all()
+    assert db.session.get(CloseConnection, sandbox_connection.id).unreachable_since is not None
+    close_sandbox.control("DELETE", "/_sandbox/faults")
+    from webapp.models import Message, utcnow
+    db.session.execute(sa.update(Message).where(Message.state == "failed").values(next_attempt_at=utcnow()))
+    db.session.commit()  # the three tried rows are due again
+    drain_now(demo.acme.id)
+    rows = messages()
+    assert {m.state for m in rows} == {"synced"}
+    assert sorted(len(activities(close_sandbox, i)) for i in ids) == [1] * 10
+    back = close_sandbox.control("GET", "/_sandbox/requests")["data"][seen + 3:]
+    assert (back[0]["method"], back[0]["path"]) == ("GET", "/api/v1/me/")  # the probe, then the rows
+    db.session.expire_all()
+    assert db.session.get(CloseConnection, sandbox_connection.id).unreachable_since is None
 
 
 def test_maintained_totals_match_a_recount(app, api, sandbox_connection, close_sandbox, drain_now, demo, monkeypatch):
@@ -325,8 +368,8 @@ def test_a_reroute_without_moving_offers_the_move_later(app, api, sandbox_connec
 
 def test_a_reply_that_overtakes_its_original_still_points_at_it(app, api, sandbox_connection, close_sandbox,
                                                                 drain_now, demo):
-    """Webhooks arrive concurrently: the reply can be stored first. It waits (a short lease) while
-    its original is about to go, so Close links the two."""
+    """Webhooks arrive concurrently: the reply can be stored first. It goes to Close at once, and
+    its activity is pointed at the original's (PUT response_to_id) when the original lands."""
     from tests.helpers.messages import activities, body, messages
     from tests.helpers.waiting import wait_for
     reply = body("reply-1", text="Here it is", direction="outgoing")
@@ -338,6 +381,11 @@ def test_a_reply_that_overtakes_its_original_still_points_at_it(app, api, sandbo
         drain_now(demo.acme.id)
         return [m for m in messages(external_id="reply-1") if m.state == "synced"]
     wait_for(reply_synced, timeout=30, interval=0.5, message="the reply to sync after its original")
+    wait_for(lambda: drain_now(demo.acme.id) or [m for m in messages(external_id="question-1") if m.state == "synced"],
+             timeout=30, interval=0.5, message="the original to sync")
     [question] = activities(close_sandbox, external_id="question-1")
     [answer] = activities(close_sandbox, external_id="reply-1")
     assert answer["response_to_id"] == question["id"]
+    puts = [r for r in close_sandbox.control("GET", "/_sandbox/requests")["data"]
+            if r["method"] == "PUT" and answer["id"] in r["path"]]
+    assert len(puts) == 1  # created without the link first, then linked once; nothing else changed

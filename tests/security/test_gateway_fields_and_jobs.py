@@ -140,16 +140,17 @@ def test_the_event_retry_sweep_goes_on_past_a_bad_gateway(app, demo, server, mon
     assert "secret-ish" not in caplog.text
 
 
-def test_gap_recovery_goes_on_past_a_bad_link(app, demo, server, monkeypatch):
+def test_reconciliation_goes_on_past_a_bad_link(app, demo, server, monkeypatch):
     from webapp.core.extensions import db
     from webapp.models import NumberLink
-    from webapp.whatsapp import gateways_service, recovery
+    from webapp.whatsapp import gateways_service, reconcile
     gateway = gateways_service.add_gateway(demo.acme.id, name="Good", base_url=server.url(), api_key="k")
     one = make_link(demo, gateway, session="one", email="member@acme.test")
     two = make_link(demo, gateway, session="two", email="owner@acme.test")
-    monkeypatch.setattr(recovery, "recover",
-                        lambda link_id: (_ for _ in ()).throw(ValueError("x")) if link_id == one.id else {"stored": 0})
-    results = recovery.recover_all()
+    monkeypatch.setattr(reconcile, "reconcile",
+                        lambda link_id, reason: (_ for _ in ()).throw(ValueError("x")) if link_id == one.id
+                        else {"stored": 0})
+    results = reconcile.reconcile_all_now()
     assert results == {two.id: {"stored": 0}}
     assert "ValueError" in db.session.get(NumberLink, one.id).last_recovery_error
 

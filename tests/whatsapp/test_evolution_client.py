@@ -5,6 +5,7 @@ import json
 import time
 
 import pytest
+import requests
 
 from tests.helpers.gateway_sandbox import MIA
 from tests.helpers.workers import run_queued
@@ -115,8 +116,9 @@ def test_edits_and_deletions_in_every_shape_are_found_by_message_id():
      base.WORKING),
     ({"instance": "sales", "state": "close", "statusReason": 401}, base.FAILED),
     ({"instance": "sales", "state": "refused", "statusReason": 428}, base.FAILED),
-    ({"instance": "sales", "state": "connecting", "statusReason": 428}, base.FAILED),
-    ({"instance": "sales", "state": "connecting", "statusReason": 200}, "RECONNECTING"),
+    # Baileys reconnects by itself after a drop (428…): no close first, just connecting → open.
+    ({"instance": "sales", "state": "connecting", "statusReason": 428}, base.RECONNECTING),
+    ({"instance": "sales", "state": "connecting", "statusReason": 200}, base.RECONNECTING),
 ])
 def test_connection_updates_map_to_number_health(data, status):
     [event] = Client("http://evo.test", None).parse_webhook(envelope("connection.update", data))
@@ -183,6 +185,19 @@ def test_instance_qr_pairing_code_and_me(wa):
     with pytest.raises(base.GatewayError) as gone:
         client.session_state("cl-test")
     assert gone.value.kind == "not_found"
+
+
+def test_a_stale_owner_after_logout_is_not_taken_for_a_linked_number(wa):
+    client = Client(wa.evolution_url, wa.app.config["EVOLUTION_API_KEY"])
+    client.start_session("cl-stale", webhook_url="http://127.0.0.1:9/hook", hmac_key="k" * 40, metadata={})
+    wa.control("POST", "scan", {"number": MIA, "qr": client.qr_value("cl-stale")})
+    assert client.session_state("cl-stale").status == base.WORKING
+    wa.control("POST", "evolution/instances/cl-stale/logout", {})
+    rows = requests.get(f"{wa.evolution_url}/instance/fetchInstances", headers=wa.evolution_headers, timeout=10).json()
+    assert rows[0]["ownerJid"] == MIA.lstrip("+") + "@s.whatsapp.net"   # the row still names the old owner
+    assert client.me("cl-stale") is None
+    client._qr("cl-stale")   # connect again: a new QR, not a "reconnecting" linked number
+    assert client.session_state("cl-stale").status == base.QR
 
 
 def test_the_webhook_refuses_a_wrong_secret_and_stores_a_right_one_once(app, demo):

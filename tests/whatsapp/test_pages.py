@@ -132,18 +132,23 @@ def test_members_cannot_see_each_others_links(app, demo, login, gateway):
     assert login("owner@globex.test").get(f"/whatsapp/links/{link.id}").status_code == 404
 
 
-def test_failed_session_notifies_member_and_managers_and_shows(app, demo, login, gateway, link):
+def test_failed_session_notifies_member_and_managers_and_shows(app, demo, login, gateway, link, requests_mock):
     from webapp.core.extensions import db
     from webapp.models import Notification
     from webapp.whatsapp import linking
-    linking.apply_status(link, "FAILED")
+    restart = requests_mock.post(f"{GATEWAY_URL}/api/sessions/mia/restart", status_code=201,
+                                 json={"name": "mia", "status": "STARTING"})
+    linking.apply_status(link, "FAILED")  # restarted once by itself: nobody is bothered yet
+    assert restart.call_count == 1 and db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
+    linking.apply_status(link, "FAILED")  # the restart did not help
     notified = {n.user_id for n in db.session.scalars(sa.select(Notification))}
     assert notified == {demo.users[e].id for e in ("owner@acme.test", "admin@acme.test", "member@acme.test")}
     for url in ("/whatsapp/", "/dashboard", "/team/"):
         page = login("member@acme.test").get(url).get_data(as_text=True)
-        assert "failed (needs relinking)" in page, url
-    linking.apply_status(link, "FAILED")  # no second notification for the same trouble
+        assert "failed (restart it)" in page, url
+    linking.apply_status(link, "FAILED")  # no second notification for the same trouble, no restart loop
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 3
+    assert restart.call_count == 1
 
 
 def test_gateway_unreachable_is_a_clear_state(app, demo, login, gateway, link, requests_mock):

@@ -1,10 +1,11 @@
 """Privacy's promise, checked everywhere at once. Canaries — a one-time code, a card number, the text
 of an excluded chat, an edit that adds a code — go in through every source and path: the ingestion
-API and its batch, WAHA webhooks (a message, an edit, an excluded chat), gap recovery after missed
-webhooks, the Cloud API webhook, a history import, and a test sync. Then every table and column of
-the database, every Redis key and value, everything the processes logged, and every WhatsApp
-activity Close holds are searched for the original text: none may hold it, while every message the
-rules allow still reaches Close, redacted (storing nothing would be no fix)."""
+API and its batch, WAHA webhooks (a message, an edit, an excluded chat, a chat whose number WhatsApp
+hides), reconciliation after missed webhooks, the Cloud API webhook, a history import, and a test
+sync. Then every table and column of the database, every Redis key and value, everything the
+processes logged, and every WhatsApp activity Close holds are searched for the original text: none
+may hold it, while every message the rules allow still reaches Close, redacted (storing nothing
+would be no fix)."""
 import hashlib
 import hmac
 import json
@@ -13,7 +14,7 @@ import zlib
 import redis
 import sqlalchemy as sa
 
-from tests.helpers.gateway_sandbox import JANE, MIA, fresh, missed_until_given_up
+from tests.helpers.gateway_sandbox import JANE, MIA, WEI, fresh, missed_until_given_up
 from tests.helpers.history import ListSource
 from tests.helpers.messages import body, messages
 from tests.helpers.waiting import wait_for
@@ -124,7 +125,7 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     from webapp.core.extensions import db
     from webapp.messages import gate
     from webapp.models import CloudApiNumber, WhatsAppNumber
-    from webapp.whatsapp import recovery
+    from webapp.whatsapp import reconcile
     caplog.set_level("DEBUG")
     gate.add_entry(demo.acme.id, "phone", EXCLUDED_PHONE)
     app.config["WHATSAPP_APP_SECRET"] = APP_SECRET
@@ -147,23 +148,33 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     wa.control("POST", f"messages/{edited['id']}/edit", {"text": f"Meet at noon, code {EDIT_CODE}"})
     wait_for(lambda: any("[one-time code redacted]" in (m.text or "") and "noon" in (m.text or "")
                          for m in messages()), timeout=60, interval=0.3, message="the edit, redacted")
-    # Gap recovery: a delivery Closeline missed, fetched back from the gateway's history.
+    # A customer whose number WhatsApp hides: shown waiting in the log with no content at all, and
+    # synced, redacted, once the gateway learns the number.
+    wa.send(WEI, MIA, f"hidden number, my code {CODE}")
+    wait_for(lambda: [m for m in messages() if m.state == "held" and m.chat.remote_phone is None], timeout=60,
+             interval=0.3, message="the hidden-number message, waiting")
+    assert _database_hits() == [], "a waiting hidden-number message holds original text"
+    wa.control("PUT", f"phones/{WEI}", {"lid_resolvable": True})
+    from webapp.whatsapp import inbox
+    inbox.retry_waiting(fresh(linked_mia).gateway_id)
+    # Reconciliation: a delivery Closeline missed, fetched back from the gateway's history.
     live.stop()
     wa.send(JANE, MIA, f"while you were down: code {MISSED_CODE}")
     missed_until_given_up(wa, 1)
     live.start()
-    assert recovery.recover(linked_mia.id)["stored"] == 1, "gap recovery found the missed message"
+    assert reconcile.reconcile(linked_mia.id, "schedule")["stored"] == 1, "reconciliation found the missed message"
     # The Cloud API webhook, a history import and a test sync.
     assert _cloud_api_message(app, "wamid.canary-cloud", f"cloud code: {CODE}").status_code == 200
     _history_import(demo, owner_number)
     run = test_runs.start(demo.acme, demo.users["owner@acme.test"], "test_sync")
     test_runs.execute(run.id)
 
-    # api-code, api-card, two WAHA messages, the edited one, the missed one, Cloud API, history.
+    # api-code, api-card, two WAHA messages, the edited one, the hidden-number one, the missed one,
+    # Cloud API, history.
     def all_synced():
         rows = messages()
         allowed = [m for m in rows if m.chat.remote_phone != EXCLUDED_PHONE]
-        return len(allowed) == 8 and all(m.state == "synced" for m in allowed)
+        return len(allowed) == 9 and all(m.state == "synced" for m in allowed)
     try:
         wait_for(all_synced, timeout=180, interval=0.5, message="every allowed canary message to sync")
     except AssertionError:
@@ -172,7 +183,7 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     activities = close_sandbox.control("GET", "/_sandbox/activities")["data"]
     close_text = json.dumps(activities)
     assert _found_in(close_text) == [], "Close received original text"
-    assert close_text.count("[one-time code redacted]") >= 5 and close_text.count("[card number redacted]") >= 2
+    assert close_text.count("[one-time code redacted]") >= 6 and close_text.count("[card number redacted]") >= 2
     assert "Meet at noon" in close_text      # the allowed messages did reach Close
 
     assert _database_hits() == []
@@ -181,3 +192,32 @@ def test_no_original_text_rests_anywhere_and_allowed_messages_reach_close_redact
     assert _found_in(out + err + caplog.text) == [], "a log line holds original text"
     excluded = [m for m in messages() if m.chat.remote_phone == EXCLUDED_PHONE]
     assert len(excluded) == 2 and all(m.state == "skipped" and m.text == "" for m in excluded)
+
+
+def test_the_history_sync_after_a_relink_keeps_no_original_text(app, demo, redis_url, sandbox_connection,
+                                                                 close_sandbox, linked_mia_evo, wa, capfd, caplog):
+    """Evolution's messages.set (what the phone received while unlinked) crosses the same gate."""
+    from tests.helpers.gateway_sandbox import scan_evo, wait_state
+    from webapp.messages import gate
+    from webapp.whatsapp import linking
+    caplog.set_level("DEBUG")
+    gate.add_entry(demo.acme.id, "phone", EXCLUDED_PHONE)
+    wa.control("POST", f"evolution/instances/{linked_mia_evo.session_name}/logout", {})
+    wait_state(linked_mia_evo, "failed")
+    wa.send(JANE, MIA, f"while unlinked: code {MISSED_CODE}, card {CARD}")
+    wa.send(EXCLUDED_PHONE, MIA, EXCLUDED_TEXT)
+    linking.relink(fresh(linked_mia_evo))
+    scan_evo(wa, linked_mia_evo)
+    wait_state(linked_mia_evo, "linked")
+    synced = wait_for(lambda: [m for m in messages() if m.state == "synced"], timeout=60, interval=0.3,
+                      message="the history sync's message in Close")
+    assert "[one-time code redacted]" in synced[0].text and "[card number redacted]" in synced[0].text
+    excluded = wait_for(lambda: [m for m in messages() if m.chat.remote_phone == EXCLUDED_PHONE], timeout=30,
+                        interval=0.3, message="the excluded chat's message recorded")
+    assert excluded[0].state == "skipped" and excluded[0].text == ""
+    close_text = json.dumps(close_sandbox.control("GET", "/_sandbox/activities")["data"])
+    assert _found_in(close_text) == [] and "[one-time code redacted]" in close_text
+    assert _database_hits() == []
+    assert _redis_hits(redis_url) == []
+    out, err = capfd.readouterr()
+    assert _found_in(out + err + caplog.text) == []

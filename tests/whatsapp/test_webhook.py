@@ -121,13 +121,46 @@ def test_media_is_downloaded_from_the_gateway_with_its_api_key(app, link, hook, 
 
 
 def test_expired_media_is_noted_not_lost(app, link, hook, process, sandbox_connection, requests_mock):
+    import re
     requests_mock.get("http://waha.test:3000/api/files/mia/doc.pdf", status_code=404, json={"error": {}})
+    again = requests_mock.get(re.compile(r"http://waha\.test:3000/api/mia/chats/.+/messages/.+DOC1"), status_code=404,
+                              json={"message": "Message not found", "error": "Not Found", "statusCode": 404})
     hook(envelope("message.any", text_message(short_id="DOC1", body="", hasMedia=True, media={
         "url": "http://waha.test:3000/api/files/mia/doc.pdf", "mimetype": "application/pdf",
         "filename": "quote.pdf"})))
     process()
     [row] = messages()
-    assert "application not available" in row.text and row.attachments == []
+    assert row.text == "[document not available: the file is no longer on the gateway]" and row.attachments == []
+    assert again.called and again.last_request.qs["downloadmedia"] == ["true"]
+
+
+def test_an_expired_file_is_downloaded_again_through_its_message(app, link, hook, process, sandbox_connection,
+                                                                 requests_mock):
+    import re
+    requests_mock.get("http://waha.test:3000/api/files/mia/old.jpeg", status_code=404,
+                      json={"error": {"code": 404, "key": "FILE_NOT_FOUND"}})
+    fresh = text_message(short_id="IMG9", body="", hasMedia=True, media={
+        "url": "http://localhost:3000/api/files/mia/new.jpeg", "mimetype": "image/jpeg", "filename": None})
+    requests_mock.get(re.compile(r"http://waha\.test:3000/api/mia/chats/.+/messages/.+IMG9"), json=fresh)
+    requests_mock.get("http://waha.test:3000/api/files/mia/new.jpeg", content=b"JPEG", headers={
+        "Content-Type": "image/jpeg"})
+    hook(envelope("message.any", text_message(short_id="IMG9", body="", hasMedia=True, media={
+        "url": "http://waha.test:3000/api/files/mia/old.jpeg", "mimetype": "image/jpeg"})))
+    process()
+    [row] = messages()
+    assert row.text == "" and row.attachments[0]["content_type"] == "image/jpeg"
+
+
+def test_a_raw_media_error_becomes_one_plain_sentence(app, link, hook, process, sandbox_connection, requests_mock):
+    import re
+    requests_mock.get(re.compile(r"http://waha\.test:3000/api/mia/chats/.+/messages/.+GOWS1"), json=text_message(
+        short_id="GOWS1", hasMedia=True, media={"url": None, "mimetype": "image/jpeg", "error": {
+            "code": 13, "details": "download failed with status code 403 https://mmg.whatsapp.net/x"}}))
+    hook(envelope("message.any", text_message(short_id="GOWS1", body="", hasMedia=True, media={
+        "url": None, "mimetype": "image/jpeg", "error": {"code": 13, "details": "download failed 403 at mmg"}})))
+    process()
+    [row] = messages()
+    assert row.text == "[image not available: the gateway could not get it from WhatsApp (it may have expired there)]"
 
 
 def test_gateway_unreachable_for_media_keeps_the_event_for_a_retry(app, link, hook, process, sandbox_connection,
@@ -163,7 +196,9 @@ def test_unresolved_lid_is_held_with_the_reason_and_retried(app, link, hook, pro
     hook(envelope("message.any", text_message(short_id="LID3", chat=lid)))
     process()
     [event] = events()
-    assert event.state == "held" and "LID" in event.reason and messages() == []
+    [waiting] = messages()  # shown in the sync log at once, without any content
+    assert event.state == "held" and "LID" in event.reason
+    assert waiting.state == "held" and waiting.text == "" and "WhatsApp hides it" in waiting.reason
     requests_mock.get("http://waha.test:3000/api/mia/lids/999%40lid", json={"lid": lid, "pn": "34612345678@c.us"})
     from webapp.whatsapp import inbox
     inbox.retry_waiting(link.gateway_id)

@@ -14,7 +14,8 @@ def wa_server():
 
 @pytest.fixture
 def wa(wa_server):
-    wa_server.reset(**{"WAHA_SINGLE_SESSION": False, "WAHA_ENGINE": "WEBJS", "WAHA_QR_FIRST_SECONDS": 60.0,
+    wa_server.reset(**{"WAHA_SINGLE_SESSION": False, "WAHA_ENGINE": "WEBJS", "WAHA_NOWEB_STORE_OFF": False,
+                       "WAHA_QR_FIRST_SECONDS": 60.0,
                        "WAHA_QR_NEXT_SECONDS": 20.0, "WAHA_QR_CODES": 6, "WAHA_FILES_LIFETIME": 180.0,
                        "WAHA_API_KEY": "waha-sandbox-key", "GRAPH_WEBHOOK_URL": None,
                        "WEBHOOK_DELAY_SCALE": FAST["WEBHOOK_DELAY_SCALE"]})

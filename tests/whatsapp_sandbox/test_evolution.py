@@ -130,7 +130,8 @@ def test_upserts_from_me_lid_reply_edit_delete(wa, evo, receiver):
     wa.send(MEMBER, CUSTOMER, "typed on the phone", reply_to=first["id"])
     wa.send(LID_CUSTOMER, MEMBER, "lid with phone")
     wa.send(HIDDEN_CUSTOMER, MEMBER, "lid only")
-    upserts = {d["json"]["data"]["key"]["id"]: d["json"]["data"] for d in receiver.wait_events("messages.upsert", 4)}
+    upserts = {d["json"]["data"]["key"]["id"]: d["json"]["data"] for d in receiver.wait_events("messages.upsert", 8)}
+    assert len(upserts) == 4  # each delivered twice (2.3.7)
     mine = next(d for d in upserts.values() if d["key"]["fromMe"])
     assert mine["status"] == "SERVER_ACK" and mine["contextInfo"]["stanzaId"] == first["id"]
     keys = sorted((d["key"]["remoteJid"], d["key"].get("remoteJidAlt")) for d in upserts.values()
@@ -179,6 +180,19 @@ def test_base64_media_and_find_messages(wa, evo, receiver):
     assert len(records) == 4 and all(r["key"]["remoteJid"].endswith("@lid") for r in records)  # pre-swap key
 
 
+def test_find_chats_pages_with_take_and_skip_newest_by_time(wa, evo):
+    import time
+    evo.link(wa, "m", MEMBER)
+    now = int(time.time())
+    wa.send(CUSTOMER, MEMBER, "newest")
+    wa.send(LID_CUSTOMER, MEMBER, "older, delivered late", timestamp=now - 900)
+    wa.send(CUSTOMER, MEMBER, "late in the first chat", timestamp=now - 1800)
+    first = evo.call("POST", "/chat/findChats/m", json={"where": {}, "take": 1, "skip": 0}).json()
+    assert len(first) == 1 and first[0]["lastMessage"]["message"]["conversation"] == "newest"
+    second = evo.call("POST", "/chat/findChats/m", json={"where": {}, "take": 1, "skip": 1}).json()
+    assert second[0]["lastMessage"]["messageTimestamp"] == now - 900
+
+
 def test_send_text_emits_send_message_and_updates(wa, evo, receiver):
     evo.link(wa, "m", MEMBER, receiver.url)
     sent = evo.call("POST", "/message/sendText/m", json={"number": CUSTOMER[1:], "text": "Olá"})
@@ -199,7 +213,7 @@ def test_failed_instance_delivers_nothing_until_restored(wa, evo, receiver):
     wa.send(CUSTOMER, MEMBER, "while down")
     wa.control("POST", "instances/m/restore")
     wa.send(CUSTOMER, MEMBER, "after")
-    bodies = [d["json"]["data"]["message"]["conversation"] for d in receiver.wait_events("messages.upsert")]
-    assert bodies == ["after"]
+    bodies = [d["json"]["data"]["message"]["conversation"] for d in receiver.wait_events("messages.upsert", 2)]
+    assert bodies == ["after", "after"]  # 2.3.7 delivers every upsert twice
     total = evo.call("POST", "/chat/findMessages/m", json={}).json()["messages"]["total"]
     assert total == 2

@@ -5,10 +5,12 @@ import hashlib
 import hmac
 import json
 
+import pytest
 import requests
 
 from tests.helpers.waiting import wait_for
 from tests.helpers.whatsapp_sandbox import CUSTOMER, HIDDEN_CUSTOMER, LID_CUSTOMER, MEMBER, WAIT
+from whatsapp_sandbox.testing import WhatsAppSandboxControlError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -200,6 +202,40 @@ def test_history_filters(wa, waha):
     assert all_chats.status_code == 501  # WEBJS: only NOWEB/GOWS serve `all`
 
 
+def test_a_message_delivered_late_keeps_its_time_and_the_overview_sorts_by_time(wa, waha):
+    import time
+    waha.link(wa, "mia", MEMBER)
+    now = int(time.time())
+    wa.send(CUSTOMER, MEMBER, "newer")
+    late = wa.send(CUSTOMER, MEMBER, "written ten minutes ago", timestamp=now - 600)
+    wa.send(LID_CUSTOMER, MEMBER, "another chat", timestamp=now - 1200)
+    assert late["timestamp"] == now - 600
+    path = f"/api/mia/chats/{CUSTOMER[1:]}@c.us/messages"
+    asc = waha.get(path, params={"sortOrder": "asc"}).json()
+    assert [m["body"] for m in asc] == ["written ten minutes ago", "newer"]
+    overview = waha.get("/api/mia/chats/overview", params={"limit": 1}).json()
+    assert len(overview) == 1 and overview[0]["lastMessage"]["body"] == "newer"   # newest by time, paged
+    second = waha.get("/api/mia/chats/overview", params={"limit": 1, "offset": 1}).json()
+    assert second[0]["lastMessage"]["timestamp"] == now - 1200
+    with pytest.raises(WhatsAppSandboxControlError) as refused:
+        wa.send(CUSTOMER, MEMBER, "from the future", timestamp=now + 3600)
+    assert refused.value.response.status_code == 400
+
+
+def test_noweb_without_its_store_has_no_history(wa, waha):
+    wa.reset(WAHA_ENGINE="NOWEB")
+    waha.link(wa, "mia", MEMBER)   # created without config.noweb.store
+    wa.send(CUSTOMER, MEMBER, "hi")
+    for path in ("/api/mia/chats/overview", "/api/mia/chats", f"/api/mia/chats/{CUSTOMER[1:]}@c.us/messages"):
+        resp = waha.get(path)
+        assert resp.status_code == 400 and "Enable NOWEB store" in resp.json()["message"], path
+    waha.put("/api/sessions/mia", json={"config": {"noweb": {"store": {"enabled": True}}}})
+    waha.wait_status("mia", "WORKING")
+    assert waha.get("/api/mia/chats/overview").status_code == 200
+    wa.control("PUT", "config", {"WAHA_NOWEB_STORE_OFF": True})   # a store that is off whatever the config says
+    assert waha.get("/api/mia/chats/overview").status_code == 400
+
+
 def test_history_needs_a_working_session(wa, waha):
     waha.post("/api/sessions", json={"name": "idle"})
     resp = waha.get(f"/api/idle/chats/{CUSTOMER[1:]}@c.us/messages")
@@ -336,7 +372,7 @@ def test_delivery_faults(wa, waha, receiver):
 
 def test_noweb_engine_payloads(wa, waha, receiver):
     wa.control("PUT", "config", {"WAHA_ENGINE": "NOWEB"})
-    waha.link(wa, "mia", MEMBER, receiver.url, events=["message.any"])
+    waha.link(wa, "mia", MEMBER, receiver.url, events=["message.any"], noweb_store=True)
     wa.send(LID_CUSTOMER, MEMBER, "hidden number")
     wa.send(MEMBER, CUSTOMER, "typed on the phone")
     payloads = {d["json"]["payload"]["body"]: d["json"]["payload"] for d in receiver.wait_events("message.any", 2)}

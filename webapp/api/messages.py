@@ -77,7 +77,7 @@ def create_message():
     item, errors = _parse(body)
     if errors:
         return jsonify(_invalid(errors)), 400
-    result = ingest.accept(g.api_key.workspace_id, [item], "api")[0]
+    result = ingest.accept(g.api_key.workspace_id, [item], "api", answering=True)[0]
     if result.status == "invalid":
         return jsonify(_invalid(result.errors)), 400
     return jsonify(record(result.message)), STATUS[result.status]
@@ -97,7 +97,8 @@ def create_batch():
         return error(413, "too_many_messages", f"At most {MAX_BATCH} messages per batch.",
                      {"messages": f"At most {MAX_BATCH} items."})
     parsed = [_parse(raw) for raw in raw_items]
-    accepted = iter(ingest.accept(g.api_key.workspace_id, [item for item, _ in parsed if item], "api"))
+    accepted = iter(ingest.accept(g.api_key.workspace_id, [item for item, _ in parsed if item], "api",
+                                  answering=True))
     results = []
     for index, (item, errors) in enumerate(parsed):
         outcome = next(accepted) if item else ingest.Accepted("invalid", errors=errors)

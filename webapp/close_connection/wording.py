@@ -12,6 +12,7 @@ EVENT_LABELS = {
     "settings_changed": "Settings",
     "refresh_failed": "Access renewal failing",
     "customer_forgotten": "Customer forgotten (privacy)",
+    "whatsapp_gap_filled": "WhatsApp gap found and filled",
     **JOB_LABELS,
 }
 

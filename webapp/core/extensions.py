@@ -1,6 +1,7 @@
 """Flask extensions, created once and bound to the app in create_app()."""
 import email_validator
 import sqlalchemy as sa
+from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_htmx import HTMX
 from flask_limiter import Limiter
@@ -26,6 +27,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
 bootstrap = Bootstrap5()
+babel = Babel()
 # Only routes that opt in are limited (sign-in); storage is set from REDIS_URL in create_app.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
@@ -57,3 +59,13 @@ def _sqlite_savepoint_inside_a_transaction(conn, name):
         dbapi_connection = conn.connection.dbapi_connection
         if not dbapi_connection.in_transaction:
             dbapi_connection.execute("BEGIN")
+
+
+def begin_writing(session):
+    """SQLite: take the write lock now (BEGIN IMMEDIATE) for a transaction that reads, then writes.
+    A deferred transaction whose reads began before another writer committed can never write
+    ("database is locked" at once: busy_timeout does not apply to it), so a busy ingest failed or
+    retried; an immediate one waits its turn under busy_timeout. PostgreSQL: nothing to do."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -37,9 +37,11 @@ NUMBER = {
     "starting": Badge("starting", "secondary"),
     "qr": Badge("waiting for QR scan", "info"),
     "linked": Badge("linked", "success"),
+    "reconnecting": Badge("reconnecting", "info"),
     "failed": Badge("failed (needs relinking)", "danger"),
     "stopped": Badge("stopped", "warning"),
     "unreachable": Badge("gateway unreachable", "danger"),
+    "licence": Badge("gateway licence not activated", "warning"),
     "refused": Badge("refused", "dark"),
 }
 

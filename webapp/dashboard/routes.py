@@ -35,7 +35,8 @@ def dashboard():
                            chart=chart.stacked_bars(stats.hourly_outcomes(workspace.id)),
                            numbers=stats.numbers_health(workspace.id, {n: link.state for n, link in links.items()},
                                                         close["badge_key"]),
-                           links=links, watch=changes.watch(membership))
+                           links=links, watch=changes.watch(membership),
+                           accounted=whatsapp_health.accounted_by_number(workspace.id))
 
 
 @bp.route("/no-workspace")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from webapp.clients.close.client import CloseError, CloseNotFound, CloseTransient, is_lead_id
 from webapp.core.extensions import db
 from webapp.messages import close_access, moves, scheduler
-from webapp.messages.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
+from webapp.messages.states import HOLD_DISCONNECTED, HOLD_HIDDEN_NUMBER, HOLD_SUBSCRIPTION
 from webapp.messages.totals import invalidate_totals
 from webapp.models import Chat, ChatLink, Message, Workspace, utcnow
 
@@ -81,6 +81,9 @@ def why_still_held(message):
     """Why retrying this held message would change nothing (it would be held again), or None."""
     if message.state != "held":
         return None
+    if message.reason == HOLD_HIDDEN_NUMBER:
+        return ("This message waits for the customer's number, which WhatsApp hides in this chat; Retry can't "
+                "send it. It syncs by itself as soon as the gateway knows the number.")
     workspace = db.session.get(Workspace, message.workspace_id)
     if not workspace.subscription_active:
         return ("This message is held because the subscription is inactive; Retry can't send it. "

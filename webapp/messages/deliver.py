@@ -16,9 +16,9 @@ from flask import current_app
 from webapp.clients.close.client import CloseAuthError, CloseError, CloseRejected, CloseTransient
 from webapp.core.extensions import db
 from webapp.messages import close_access, cloud_media, outbox, routing
-from webapp.messages.payload import build_payload, waits_for_replied_to
+from webapp.messages.payload import build_payload
 from webapp.messages.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
-from webapp.models import ChatLink, utcnow
+from webapp.models import ChatLink, Message, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ class Context:
     client: object
     activity_ids: dict = field(default_factory=dict)   # external id → activity id (this run)
     routes: dict = field(default_factory=dict)         # chat id → Route (this run)
+    # original's external id → activity ids of replies created before it (this run): linked when it lands
+    unlinked_replies: dict = field(default_factory=dict)
     transient_streak: int = 0
 
 
@@ -55,6 +57,11 @@ class StopBatch(Exception):
     def __init__(self, exc):
         super().__init__(str(exc))
         self.exc = exc
+
+
+class CloseDown(Exception):
+    """Several calls in a row found no Close: stop the drain and leave the rest of the batch queued,
+    untouched; one probe per connection finds out when Close is back (drain.py)."""
 
 
 def open_context(workspace):
@@ -78,15 +85,29 @@ def open_context(workspace):
     except CloseError as exc:  # token endpoint unreachable: stay queued, try again later
         log.warning("Close unreachable for workspace %s: %s", workspace.id, exc)
         close_access.note_reachability(connection.id, False, f"Close unreachable: {exc.message}")
-        return None
+        raise CloseDown(str(exc)) from exc
     return Context(connection, client)
 
 
+def probe(ctx):
+    """One cheap read call: does Close answer again? Notes the verdict on the connection (the card's
+    outage banner). Raises StopBatch when Close answers that the credentials are dead."""
+    try:
+        ctx.client.me()
+    except CloseAuthError as exc:
+        raise StopBatch(exc)
+    except CloseError as exc:
+        close_access.note_reachability(ctx.connection.id, False, f"Close unreachable: {exc.message}")
+        return False
+    close_access.note_reachability(ctx.connection.id, True)
+    return True
+
+
 def process(message, ctx):
-    """Route and deliver one message with quick inline retries."""
+    """Route and deliver one message with quick inline retries. Raises CloseDown once several calls
+    in a row failed for lack of Close: the rows left are not worth a timeout (and a write) each."""
     if ctx.transient_streak >= CIRCUIT_BREAK:
-        # Close is down: don't spend timeouts on every row of the batch; back off instead.
-        return failed(message, "Close unreachable (several calls in a row failed)", None, close_down=True)
+        raise CloseDown("Close unreachable (several calls in a row failed)")
     outcome = _with_retries(message, ctx)
     ctx.transient_streak = ctx.transient_streak + 1 if outcome.state == "failed" else 0
     return outcome
@@ -156,12 +177,11 @@ def deliver(message, ctx, maybe_sent, rerouted=False):
     result = route(message, ctx)
     if isinstance(result, routing.Skip):
         return Outcome("skipped", result.reason)
-    if waits_for_replied_to(message, ctx):
-        return Outcome("queued", "Waiting for the message it replies to, which goes to Close first.", retry_soon=True)
     if maybe_sent:
         existing = find_copy(ctx.client, message.external_id, result.lead_id)
         if existing:
             ctx.activity_ids[message.external_id] = existing
+            link_waiting_replies(message, existing, ctx)
             return Outcome("synced", "Found in Close after an interrupted attempt.",
                            lead_id=result.lead_id, activity_id=existing)
     built = build_payload(message, ctx, result)
@@ -175,8 +195,28 @@ def deliver(message, ctx, maybe_sent, rerouted=False):
     if rerouted:
         built.notes.append("re-routed: the previously linked lead no longer exists")
     ctx.activity_ids[message.external_id] = activity["id"]
+    if message.reply_to_external_id and "response_to_id" not in built.payload:
+        # It overtook its original (webhooks arrive in any order): linked once the original lands.
+        ctx.unlinked_replies.setdefault(message.reply_to_external_id, []).append(activity["id"])
+    link_waiting_replies(message, activity["id"], ctx)
     return Outcome("synced", "; ".join(built.notes), lead_id=result.lead_id, activity_id=activity["id"],
                    attachments=built.attachments)
+
+
+def link_waiting_replies(original, activity_id, ctx):
+    """Replies that reached Close before their original now point at it: Close lets a WhatsApp
+    activity's response_to_id be set later (PUT). A reply synced before its original could not have
+    had the link. Best effort: a failed update leaves that reply as it was."""
+    waiting = list(ctx.unlinked_replies.pop(original.external_id, []))
+    waiting += db.session.scalars(sa.select(Message.close_activity_id).where(
+        Message.workspace_id == original.workspace_id, Message.reply_to_external_id == original.external_id,
+        Message.state == "synced", Message.close_org_id == ctx.connection.close_org_id,
+        Message.close_activity_id.is_not(None), Message.id != original.id)).all()
+    for reply_activity in dict.fromkeys(waiting):
+        try:
+            ctx.client.update_whatsapp_activity(reply_activity, {"response_to_id": activity_id})
+        except CloseError as exc:
+            log.warning("could not link reply activity %s to its original: %s", reply_activity, exc.message)
 
 
 def create_activity(ctx, payload):

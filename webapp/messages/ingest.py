@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from webapp.core.extensions import db
+from webapp.core.extensions import begin_writing, db
 from webapp.core.phones import InvalidPhone, region_of, to_e164
 from webapp.messages import close_access, scheduler, totals
 from webapp.messages import gate as privacy
 from webapp.messages.schema import IncomingMessage
-from webapp.messages.states import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION, SKIP_GROUP
+from webapp.messages.states import (
+    HOLD_DISCONNECTED,
+    HOLD_HIDDEN_NUMBER,
+    HOLD_SUBSCRIPTION,
+    SKIP_GROUP,
+    SKIP_HIDDEN_NUMBER,
+)
 from webapp.models import Chat, Message, WhatsAppNumber, utcnow
 
 WRITE_ATTEMPTS = 4  # SQLite: a write that lost a race with another writer is tried again
@@ -47,10 +53,14 @@ class _Memo:
     chats: dict = field(default_factory=dict)     # (number id, chat id) → Chat
 
 
-def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason: str = "") -> list[Accepted]:
+def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason: str = "",
+           answering: bool = False) -> list[Accepted]:
     """Store every valid item, commit, count and kick the drain once. One Accepted per item, in order.
     wait_reason: rows that would be queued are held with this reason instead (a history import
-    feeds them to the outbox in slices, so live messages are never stuck behind it)."""
+    feeds them to the outbox in slices, so live messages are never stuck behind it).
+    answering: the caller answers from the returned rows and ends (an API request), so the commit
+    leaves them loaded instead of having them read back (three queries per message)."""
+    begin_writing(db.session)
     live = close_access.live_connection(workspace_id) is not None
     memo = _Memo(privacy.rules_for(workspace_id), _stored(workspace_id, [item.message.id for item in items]))
     results = [_accept_one(workspace_id, item, source, live, wait_reason, memo) for item in items]
@@ -58,11 +68,20 @@ def accept(workspace_id, items: list[IncomingMessage], source: str, wait_reason:
     for result in results:
         if result.status == "created":
             created[result.message.state] = created.get(result.message.state, 0) + 1
-    db.session.commit()
+    _commit(keep_loaded=answering)
     totals.count_changes(workspace_id, created)
     if created.get("queued"):
         scheduler.kick(workspace_id)
     return results
+
+
+def _commit(keep_loaded):
+    session = db.session()
+    session.expire_on_commit = not keep_loaded
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _accept_one(workspace_id, item, source, live, wait_reason, memo):
@@ -104,6 +123,8 @@ def _get_or_create_chat(number, chat_in, remote_phone):
     query = sa.select(Chat).where(Chat.whatsapp_number_id == number.id, Chat.external_id == chat_in.id)
     chat = db.session.scalar(query)
     if chat is not None:
+        if chat.kind == "group" and chat_in.name and chat.display_name != chat_in.name:
+            chat.display_name = chat_in.name  # a group's subject can change; the log and Close follow it
         return chat
     try:
         with db.session.begin_nested():
@@ -195,3 +216,56 @@ def _stored(workspace_id, external_ids):
 def find(workspace_id, external_id):
     return db.session.scalar(sa.select(Message).where(
         Message.workspace_id == workspace_id, Message.external_id == external_id))
+
+
+# -- a message that arrived but can't be stored with content yet (its customer's number is hidden) --------
+
+def hold_without_number(number_id, chat_id, chat_name, message_id, direction, sent_at):
+    """Show in the sync log that a message of a chat WhatsApp keeps the number of hidden arrived:
+    `held` with the reason, and no content at all (no text, files or sender; the exclusion list
+    can't be judged without the phone). Idempotent on the id; committed. The message itself is
+    stored through accept() once its number is known (drop_without_number removes this row then)."""
+    number = db.session.get(WhatsAppNumber, number_id)
+    if number is None or find(number.workspace_id, message_id) is not None:
+        return
+    chat = _get_or_create_chat(number, _ChatIn(chat_id, "direct", chat_name), None)
+    rules = privacy.rules_for(number.workspace_id)
+    decision = privacy.decide(rules, chat, None, (), "")
+    state, reason = ("skipped", decision.excluded_reason) if decision.excluded_reason else \
+        ("held", HOLD_HIDDEN_NUMBER)
+    now = utcnow()
+    message = Message(workspace_id=number.workspace_id, chat=chat, whatsapp_number_id=number.id,
+                      external_id=message_id, source="webhook", direction=direction, sent_at=sent_at, text="",
+                      attachments=[], state=state, reason=reason, created_at=now, updated_at=now)
+    _, created = _insert(number.workspace_id, message, _Memo(rules, {}))
+    db.session.commit()
+    if created:
+        totals.count_changes(number.workspace_id, {state: 1})
+
+
+def drop_without_number(workspace_id, message_id):
+    """The held stand-in of a message whose number is now known goes (the message itself is stored)."""
+    row = find(workspace_id, message_id)
+    if row is None or row.reason not in (HOLD_HIDDEN_NUMBER, SKIP_HIDDEN_NUMBER):
+        return
+    state = row.state
+    db.session.delete(row)
+    db.session.commit()
+    totals.count_changes(workspace_id, {state: -1})
+
+
+def skip_without_number(workspace_id, message_id):
+    """The number never came: the stand-in stays in the log as skipped, with that reason."""
+    row = find(workspace_id, message_id)
+    if row is None or row.reason != HOLD_HIDDEN_NUMBER:
+        return
+    row.state, row.reason, row.updated_at = "skipped", SKIP_HIDDEN_NUMBER, utcnow()
+    db.session.commit()
+    totals.count_changes(workspace_id, {"held": -1, "skipped": 1})
+
+
+@dataclass
+class _ChatIn:
+    id: str
+    type: str
+    name: str

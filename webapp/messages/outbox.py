@@ -130,11 +130,16 @@ def _without_data(attachments):
     return [{k: v for k, v in a.items() if k != "data"} for a in attachments]
 
 
-def release(ids):
-    """Give rows back untouched (credentials died mid-batch)."""
+def release(ids, untried=False):
+    """Give rows back untouched (credentials died or Close went down mid-batch). `untried`: no call
+    was made for them, so their claim does not count as an attempt (an attempt counted would make
+    the next one look its activity up in Close first, for nothing)."""
     if ids:
         db.session.rollback()
-        db.session.execute(sa.update(Message).where(Message.id.in_(ids)).values(lease_until=None))
+        values = {"lease_until": None}
+        if untried:
+            values["attempts"] = sa.case((Message.attempts > 0, Message.attempts - 1), else_=0)
+        db.session.execute(sa.update(Message).where(Message.id.in_(ids)).values(**values))
         db.session.commit()
 
 

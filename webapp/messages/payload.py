@@ -47,6 +47,8 @@ def build_payload(message, ctx, route, reuse_uploads=False):
         "message_markdown": message_markdown(message),
     }
     remote = message.chat.remote_phone if message.chat.kind == "direct" else _group_sender_phone(message)
+    if not remote and message.chat.kind == "group":
+        remote = number.e164  # Close needs a number; the text says whose is hidden
     if remote:
         payload["remote_phone"] = remote
     link = integration_link(message)
@@ -120,20 +122,6 @@ def close_user_for(number, connection):
         return None
     users = {k.lower(): v for k, v in connection.close_users.items()}
     return users.get(member.user.email.lower())
-
-
-REPLY_WAIT_ATTEMPTS = 10  # about 20 s of short leases; then the reply goes without its link
-
-
-def waits_for_replied_to(message, ctx):
-    """A reply that overtook its original (webhooks arrive concurrently) waits while the original
-    is about to be sent, so its activity can point at the original's."""
-    if not message.reply_to_external_id or message.reply_to_external_id in ctx.activity_ids \
-            or message.attempts > REPLY_WAIT_ATTEMPTS:
-        return False
-    state = db.session.scalar(sa.select(Message.state).where(
-        Message.workspace_id == message.workspace_id, Message.external_id == message.reply_to_external_id))
-    return state == "queued"
 
 
 def reply_activity_id(message, ctx):

@@ -51,7 +51,8 @@ class _Lane:
 
 class ChatLanes:
     """One drain's pool. `run(deadline)` claims, delivers and records until the outbox is empty,
-    the deadline passes or the credentials die; returns False when the drain must stop."""
+    the deadline passes, the credentials die or Close is down; returns False when the drain must
+    stop (`stopped_by` says why)."""
 
     def __init__(self, workspace_id, connection, heartbeat=None):
         config = current_app.config
@@ -97,7 +98,7 @@ class ChatLanes:
         self._record(pending + self._collect(timeout=0))
         if self.stopped_by is None:
             return True
-        outbox.release(sorted(self.claimed))
+        outbox.release(sorted(self.claimed), untried=isinstance(self.stopped_by, deliver.CloseDown))
         self.claimed.clear()
         if isinstance(self.stopped_by, CloseAuthError):
             close_access.report_auth_failure(db.session.get(CloseConnection, self.connection_id), self.stopped_by)
@@ -160,7 +161,7 @@ class ChatLanes:
                         lane.current = lane.waiting.popleft()
                     self._deliver_one(lane.current, ctx)
                     lane.current = None
-            except (CloseError, close_access.NoCredentials) as exc:
+            except (CloseError, close_access.NoCredentials, deliver.CloseDown) as exc:
                 self._stop(lane, exc)
             except Exception:  # a bug: stop this lane, its rows come back when the lease ends
                 log.exception("sync lane of chat %s failed", lane.chat_id)

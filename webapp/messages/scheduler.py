@@ -44,6 +44,16 @@ def enqueue_drain(workspace_id):
                         result_ttl=60, failure_ttl=24 * 3600, description=f"sync drain workspace {workspace_id}")
 
 
+def probe_later(workspace_id, seconds):
+    """Close is down: the drain comes back in `seconds` (RQ scheduler) to probe once more. The flag
+    stays set until then, so new messages' kicks enqueue nothing meanwhile; should the scheduled
+    job be lost, the flag expires and the sweeper starts a drain again."""
+    get_redis().expire(DRAINING.key(workspace_id), int(seconds + DRAINING.ttl()))
+    get_queue().enqueue_in(timedelta(seconds=seconds), DRAIN_JOB, workspace_id,
+                           job_timeout=int(current_app.config["SYNC_DRAIN_BUDGET"]) + 300, result_ttl=60,
+                           failure_ttl=24 * 3600, description=f"sync drain workspace {workspace_id} (probe)")
+
+
 def heartbeat(workspace_id):
     DRAINING.refresh(workspace_id)
 

@@ -3,7 +3,8 @@
 A row matches when its text contains the query (any case), the query is one of its ids — the id
 its source gave it, WhatsApp's own message id (a gateway's stored id wraps it), its Close activity
 id or its Close lead id, each an index lookup — or its chat's name or phone contains the query.
-The text part uses the databases' own text indexes (webapp/models/text_search.py): SQLite FTS5 with the trigram tokenizer (a quoted phrase:
+The text part uses the databases' own text indexes (webapp/models/text_search.py): SQLite FTS5
+with the trigram tokenizer (a quoted phrase:
 every character literal, substring match, case folded), PostgreSQL's pg_trgm GIN index, which
 serves ILIKE directly. Queries under three characters have no trigram to look up: their text
 part is an ILIKE scan of the newest SHORT_QUERY_ROWS rows of the page (a full scan of a million

@@ -9,7 +9,10 @@ from webapp.models.base import UTCDateTime, utcnow
 # Number health shown to people (the one vocabulary in core/vocabulary.py); `since` says from when.
 LINK_STATES = {state: b.label for state, b in vocabulary.NUMBER.items()}
 # A number that was linked and is now in one of these is not syncing: people are told.
-TROUBLE_STATES = ("failed", "stopped", "unreachable")
+TROUBLE_STATES = ("failed", "stopped", "unreachable", "licence")
+# Why a failed number needs a new QR code (set as its last_error); any other failure is cured by a restart.
+UNLINKED_ON_PHONE = ("WhatsApp no longer has this linked device (it was removed on the phone, or logged out): "
+                     "relink the number and scan a new QR code.")
 
 
 class Gateway(db.Model):
@@ -59,9 +62,24 @@ class NumberLink(db.Model):
     me_lid: Mapped[str | None] = mapped_column(sa.String(80))
     linked_at = mapped_column(UTCDateTime, nullable=True)
     was_linked: Mapped[bool] = mapped_column(default=False)
+    # When Closeline last restarted the session hoping its stored login still works (a FAILED
+    # session: restart first). Cleared once it works again; a QR code after it means the phone
+    # unlinked the device, a second FAILED means the restart did not help.
+    restarted_at = mapped_column(UTCDateTime, nullable=True)
     recovered_count: Mapped[int] = mapped_column(default=0)
     last_recovery_at = mapped_column(UTCDateTime, nullable=True)
     last_recovery_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Reconciliation (whatsapp/reconcile.py). `reconciled_until`: every chat of the number is
+    # accounted for up to this gateway time (chats ahead of it keep their own ChatWatermark).
+    reconciled_until = mapped_column(UTCDateTime, nullable=True)
+    reconcile_started_at = mapped_column(UTCDateTime, nullable=True)   # set while a run works
+    reconcile_reason: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
+    # {"chats_done", "chats_total", "stored"} of the running (or last) run, for the page.
+    reconcile_progress: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # Messages the gateway showed that could not be stored yet: {message id: {"at", "reason"}}.
+    unstored: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # The last webhook delivery processed for this session (webhook silence is measured from it).
+    last_webhook_at = mapped_column(UTCDateTime, nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
@@ -71,7 +89,16 @@ class NumberLink(db.Model):
 
     @property
     def state_label(self):
+        if self.state == "failed" and not self.needs_rescan:
+            return "failed (restart it)"
         return LINK_STATES.get(self.state, self.state)
+
+    @property
+    def needs_rescan(self):
+        """Only a new QR code brings this number back: the phone unlinked the device, it never
+        linked, or its gateway can't restart a session (then it was never restarted)."""
+        return self.state == "failed" and (self.last_error == UNLINKED_ON_PHONE or not self.was_linked
+                                           or self.restarted_at is None)
 
     @property
     def is_final(self):
@@ -102,6 +129,24 @@ class GatewayEvent(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     created_at = mapped_column(UTCDateTime, default=utcnow)
     processed_at = mapped_column(UTCDateTime, nullable=True)
+
+
+class ChatWatermark(db.Model):
+    """How far one chat of a linked number is reconciled: every message the gateway lists for the
+    chat up to `reconciled_until` (the gateway's own clock) is held by Closeline. Written only by
+    reconciliation; a webhook never moves it (a newer message arriving says nothing about older
+    ones that were lost)."""
+
+    __tablename__ = "whatsapp_chat_watermarks"
+    __table_args__ = (sa.UniqueConstraint("link_id", "chat_jid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(sa.ForeignKey("whatsapp_number_links.id", ondelete="CASCADE"))
+    chat_jid: Mapped[str] = mapped_column(sa.String(200))   # as the gateway names the chat
+    reconciled_until = mapped_column(UTCDateTime)
+    # The chat has more than `reconciled_until` still to read (its customer's number is hidden, a
+    # run reached its limit, the gateway failed): the next run lists chats from here at least.
+    behind: Mapped[bool] = mapped_column(default=False)
+    checked_at = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LidMapping(db.Model):

@@ -116,6 +116,8 @@ def failed_test_message(kind_name, error_kind):
         return hints.get("unauthorized") or "The gateway refused the API key."
     if error_kind in ("unreachable", "refused"):
         return UNREACHABLE
+    if error_kind in hints:
+        return hints[error_kind]
     return hints.get("not_gateway") or NOT_GATEWAY
 
 

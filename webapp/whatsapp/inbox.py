@@ -26,7 +26,7 @@ from webapp.core.extensions import db
 from webapp.core.redis_conn import JobFlag, get_queue
 from webapp.messages import edits, gate
 from webapp.models import Chat, Gateway, GatewayEvent, NumberLink, utcnow
-from webapp.whatsapp import ingest_bridge, linking, messages, settings
+from webapp.whatsapp import ingest_bridge, linking, messages, reconcile, settings
 from webapp.whatsapp.gateways_service import client_for
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ PROCESSING = JobFlag("closeline:whatsapp:events", 120)
 BATCH = 50
 MAX_ATTEMPTS = 30           # held/failed events are retried by the sweep (about every minute)
 HOLD_LIFETIME = timedelta(days=2)
+HISTORY_WINDOW = timedelta(hours=1)   # as far back before the first link as the first reconciliation looks
 FINAL_STATES = ("done", "ignored", "dead")
 BAD_SIGNATURE = {"error": "bad_signature",
                  "message": "Missing or wrong webhook signature or secret for the session this event names."}
@@ -88,6 +89,7 @@ def accept(gateway, raw, headers):
         envelope = None
     if not isinstance(envelope, dict):
         if signed_by_gateway(gateway, client, raw, headers):
+            reconcile.refused_delivery(gateway.id)   # a real delivery we can't read: fetch what it carried
             return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
         return 401, BAD_SIGNATURE
     envelope = input_guard.scrub(envelope)   # NUL (PostgreSQL refuses it) and lone surrogates go
@@ -95,8 +97,10 @@ def accept(gateway, raw, headers):
     if not signed_for_session(gateway, client, session_name, raw, headers):
         return 401, BAD_SIGNATURE
     if too_old(client, envelope, headers):
+        reconcile.refused_delivery(gateway.id, session_name)   # a late retry: its message comes from the history
         return 401, {"error": "stale_event", "message": "The event is older than the replay window; it was not stored."}
     if not envelope.get("event"):
+        reconcile.refused_delivery(gateway.id, session_name)
         return 400, {"error": "invalid_json", "message": "The body must be a gateway event (JSON object)."}
     gateway_id = gateway.id
     payload, state, reason = _screened_payload(gateway, client, session_name, envelope)
@@ -110,6 +114,8 @@ def accept(gateway, raw, headers):
     except IntegrityError:
         db.session.rollback()
         return 200, {"status": "duplicate"}
+    if state == "dead":
+        reconcile.refused_delivery(gateway_id, session_name)  # unreadable: its messages come from the history
     kick(gateway_id)
     return 200, {"status": "stored"}
 
@@ -137,9 +143,9 @@ def _screen(rules, number_id, event):
         text = gate.screen_inbound(rules, _chat(number_id, message.chat_jid, phone_jid), _phone(phone_jid),
                                    message.text)
         if text is None:
-            return base.MessageEvent(dataclasses.replace(message, text="", media=[], sender_name=""))
+            return dataclasses.replace(event, message=dataclasses.replace(message, text="", media=[], sender_name=""))
         media = [dataclasses.replace(m, filename=gate.redact_name(rules, m.filename)) for m in message.media]
-        return base.MessageEvent(dataclasses.replace(message, text=text, media=media))
+        return dataclasses.replace(event, message=dataclasses.replace(message, text=text, media=media))
     if isinstance(event, base.EditEvent):
         chat = _chat(number_id, event.chat_jid, event.chat_jid) if event.chat_jid else None
         text = gate.screen_inbound(rules, chat, _phone(event.chat_jid), event.text)
@@ -242,9 +248,14 @@ def process_one(event, gateway, client):
         if link is None:
             _finish(event, "ignored", "no linked number uses this session")
             return
-        outcomes = [handle(link, client, parsed) for parsed in events_of(event, client)]
+        reconcile.heard_from(link)
+        outcomes = [handle(link, client, parsed, event.created_at) for parsed in events_of(event, client)]
         state, reason = outcomes[-1] if outcomes else ("ignored", "nothing to do")
         _finish(event, state, reason)
+        if state == "dead":
+            reconcile.request_reconciliation(link.id, "refused")
+    except messages.HiddenNumber as hold:
+        _finish(event, "held", str(hold), hidden_number=True)
     except (messages.Hold, edits.Busy) as hold:
         _finish(event, "held", str(hold))
     except (base.GatewayError, CloseError, edits.NoCloseConnection) as exc:
@@ -256,10 +267,14 @@ def process_one(event, gateway, client):
         _finish(event, "failed", f"Unexpected error: {type(exc).__name__}")
 
 
-def _finish(event, state, reason):
+def _finish(event, state, reason, hidden_number=False):
     event = db.session.merge(event)
-    if state in ("held", "failed") and (event.attempts >= MAX_ATTEMPTS or
-                                        event.created_at < utcnow() - HOLD_LIFETIME):
+    if hidden_number:  # waits for its number as long as configured, however many times it is asked
+        gave_up = state == "held" and event.created_at < utcnow() - hidden_number_wait()
+    else:
+        gave_up = state in ("held", "failed") and (event.attempts >= MAX_ATTEMPTS or
+                                                   event.created_at < utcnow() - HOLD_LIFETIME)
+    if gave_up:
         state, reason = "dead", f"{reason} (gave up after {event.attempts} attempts)"
     event.state, event.reason, event.processed_at = state, reason[:2000], utcnow()
     if state in FINAL_STATES:
@@ -267,8 +282,12 @@ def _finish(event, state, reason):
     db.session.commit()
 
 
-def handle(link, client, parsed):
-    """One parsed event → (inbox state, reason)."""
+def hidden_number_wait():
+    return timedelta(seconds=current_app.config["WHATSAPP_HIDDEN_NUMBER_WAIT"])
+
+
+def handle(link, client, parsed, since=None):
+    """One parsed event → (inbox state, reason). `since`: when the delivery arrived."""
     if isinstance(parsed, base.StatusEvent):
         linking.apply_status(link, parsed.status, parsed.me, parsed.at)
         return "done", f"session {parsed.status}"
@@ -277,13 +296,9 @@ def handle(link, client, parsed):
     if link.number is None:
         raise messages.Hold("the number of this session is not known yet")
     if isinstance(parsed, base.MessageEvent):
-        item = messages.to_item(link, client, parsed.message)
-        if item is None:
-            return "ignored", "status broadcast or channel"
-        counts = ingest_bridge.submit(link.workspace_id, link.whatsapp_number_id, [item], link.gateway.kind)
-        if counts["invalid"]:
-            return "dead", f"invalid message: {counts['errors']}"
-        return "done", "stored" if counts["stored"] else "duplicate"
+        if parsed.history and parsed.message.sent_at < history_floor(link):
+            return "ignored", "history from before the number was linked here"
+        return _message(link, client, parsed.message, since)
     if isinstance(parsed, base.EditEvent):
         outcome = edits.update_text(link.workspace_id, _target_id(link, client, parsed), parsed.text)
         if outcome == "missing":
@@ -296,6 +311,45 @@ def handle(link, client, parsed):
             raise messages.Hold("the deleted message has not arrived yet")
         return "done", f"revoke {outcome}"
     return "ignored", "unknown event"
+
+
+def _message(link, client, message, since):
+    hidden = message.chat_kind == "direct" and message.chat_jid.endswith("@lid")
+    known_before = hidden and messages.has_mapping(link, message.chat_jid)
+    try:
+        item = messages.to_item(link, client, message)
+    except messages.HiddenNumber:
+        if since is not None and since < utcnow() - hidden_number_wait():
+            ingest_bridge.hidden_number_given_up(link, messages.stand_in_id(message))
+            return "ignored", "the customer's number stayed hidden"
+        ingest_bridge.show_hidden_number(link, message, messages.stand_in_id(message))
+        raise
+    if item is None:
+        return "ignored", "status broadcast or channel"
+    counts = ingest_bridge.submit(link.workspace_id, link.whatsapp_number_id, [item], link.gateway.kind)
+    if counts["invalid"]:
+        return "dead", f"invalid message: {counts['errors']}"
+    if hidden:
+        ingest_bridge.hidden_number_resolved(link, messages.stand_in_id(message))
+        if not known_before:
+            _wake_hidden_numbers(link.gateway_id)
+    return "done", "stored" if counts["stored"] else "duplicate"
+
+
+def _wake_hidden_numbers(gateway_id):
+    """A LID's phone was just learned (a lookup, or a later message that carried it): the messages
+    waiting for a number are tried again now, not at the next sweep."""
+    db.session.execute(sa.update(GatewayEvent).where(
+        GatewayEvent.gateway_id == gateway_id, GatewayEvent.state == "held",
+        GatewayEvent.reason == messages.UNRESOLVED_LID).values(state="received"))
+    db.session.commit()
+    kick(gateway_id)
+
+
+def history_floor(link):
+    """The history sync after linking brings what the phone had before; only the time since the
+    number was first linked here (minus reconciliation's window) is Closeline's to sync."""
+    return (link.linked_at or utcnow()) - HISTORY_WINDOW
 
 
 def _target_id(link, client, parsed):

@@ -43,3 +43,20 @@ def _refused(counts, item, number_id, errors):
     counts["errors"].append(errors)
     log.warning("gateway message %r for number %s refused: %s",
                 (item.get("message") or {}).get("id"), number_id, errors)
+
+
+# -- messages of chats whose number WhatsApp hides (known only by LID) ---------------------------------
+
+def show_hidden_number(link, message, stand_in_id):
+    """The member and admins see at once that a message arrived and waits for the customer's number."""
+    ingest.hold_without_number(link.whatsapp_number_id, message.chat_jid,
+                               "" if message.from_me else message.sender_name, stand_in_id,
+                               "outgoing" if message.from_me else "incoming", message.sent_at)
+
+
+def hidden_number_resolved(link, stand_in_id):
+    ingest.drop_without_number(link.workspace_id, stand_in_id)
+
+
+def hidden_number_given_up(link, stand_in_id):
+    ingest.skip_without_number(link.workspace_id, stand_in_id)

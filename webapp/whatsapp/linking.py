@@ -3,9 +3,14 @@
 States (NumberLink.state): starting → qr → linked; failed / stopped / unreachable when it stops;
 refused when the number turned out to be linked elsewhere. The gateway's own status arrives by
 webhook (`session.status`) and by polling (`refresh`, page polls and the periodic check).
+
+A linked session that FAILED is restarted first, once by itself (waha.md §2.4): a crash comes
+back with its stored login and nobody rescans. Only when the restart does not bring it back, or
+the gateway asks for a QR code after it (the phone unlinked the device), is a relink offered.
 """
 import logging
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -18,15 +23,14 @@ from webapp.core.phones import InvalidPhone, to_e164
 from webapp.core.redis_conn import get_queue
 from webapp.messages import gate
 from webapp.models import Chat, Gateway, NumberLink, WhatsAppNumber, utcnow
-from webapp.models.whatsapp import TROUBLE_STATES
-from webapp.whatsapp import notify
+from webapp.models.whatsapp import TROUBLE_STATES, UNLINKED_ON_PHONE
+from webapp.whatsapp import notify, reconcile
 from webapp.whatsapp.gateways_service import client_for
 
 log = logging.getLogger(__name__)
 
 STATUS_TO_STATE = {base.WORKING: "linked", base.QR: "qr", base.STARTING: "starting", base.FAILED: "failed",
                    base.STOPPED: "stopped", "PASSKEY_REQUIRED": "qr", "PASSKEY_CONFIRMATION_REQUIRED": "qr"}
-RECOVER_JOB = "jobs.whatsapp.recover"
 
 
 class LinkRefused(Exception):
@@ -90,7 +94,9 @@ def refresh(link):
     try:
         state = client_for(link.gateway).session_state(link.session_name)
     except base.GatewayError as exc:
-        if exc.kind in ("unreachable", "server"):
+        if exc.kind == "licence":
+            set_state(link, "licence", exc.message)
+        elif exc.kind in ("unreachable", "server"):
             set_state(link, "unreachable", f"The gateway {link.gateway.name} does not answer ({exc.message}).")
         elif exc.kind == "not_found":
             set_state(link, "stopped", "The session no longer exists on the gateway: link the number again.")
@@ -114,6 +120,18 @@ def apply_status(link, status, me=None, at=None):
             return
         link.gateway_status_at = at
     new_state = STATUS_TO_STATE.get(status, link.state)
+    if status == base.FAILED and link.was_linked:
+        _failed(link, status)
+        return
+    if status == base.STOPPED and link.restarted_at is not None and link.state == "starting":
+        return  # the stop half of Closeline's own restart
+    if new_state == "qr" and link.restarted_at is not None:
+        # Restarted with its stored login, yet the gateway wants a QR code: WhatsApp dropped the device.
+        set_state(link, "failed", UNLINKED_ON_PHONE, status)
+        return
+    if status == base.RECONNECTING:
+        # Linked and reconnecting by itself; a link still waiting for its scan keeps its state.
+        new_state = "reconnecting" if link.state in ("linked", "reconnecting") else link.state
     if new_state == "linked" and link.whatsapp_number_id is None:
         try:
             if not record_number(link, me or client_for(link.gateway).me(link.session_name)):
@@ -122,9 +140,47 @@ def apply_status(link, status, me=None, at=None):
             set_state(link, link.state, f"Linked, but the number could not be read yet: {exc.message}")
             return
     was = link.state
-    set_state(link, new_state, None, status)
+    if new_state == "linked":
+        link.restarted_at = None
+    # A reconnect still under way keeps its note (e.g. that Closeline restarted it).
+    set_state(link, new_state, link.last_error if new_state == was == "reconnecting" else None, status)
     if new_state == "linked" and was != "linked":
-        enqueue_recovery(link)
+        # Back after a reconnect, a blip or an outage: fetch the gap. A fresh (re)link also looks again
+        # later, as the gateway's history of the time unlinked arrives over minutes.
+        enqueue_recovery(link, again=was in ("starting", "qr", "failed", "stopped"))
+
+
+RESTART_DID_NOT_HELP = ("The session failed on the gateway again after a restart. Restart it once more; relink "
+                        "(new QR code) only if that does not bring it back.")
+
+
+def _failed(link, status):
+    """A linked session FAILED: restart it once by itself; a second failure is shown with its remedy."""
+    if link.state == "failed" and link.gateway_status == status:
+        return  # the same FAILED again (a poll, a repeated webhook): already handled
+    if link.restarted_at is None and client_for(link.gateway).can_restart:
+        restart(link)
+        return
+    # A kind that can't restart: only a relink brings it back (restarted_at stays empty, so it says so).
+    set_state(link, "failed", RESTART_DID_NOT_HELP if link.restarted_at else None, status)
+
+
+def restart(link):
+    """Restart the session with its stored login (no new QR code). Returns the link."""
+    link.restarted_at = utcnow()
+    try:
+        state = client_for(link.gateway).restart_session(link.session_name)
+    except base.GatewayError as exc:
+        if exc.kind == "unreachable":
+            link.restarted_at = None  # never reached the gateway: the next check tries again
+            set_state(link, "unreachable", exc.message)
+        else:
+            set_state(link, "failed", f"Closeline could not restart the session ({exc.message}).", base.FAILED)
+        return link
+    set_state(link, STATUS_TO_STATE.get(state.status, "starting"),
+              "Restarted after the session failed; it links again by itself if WhatsApp still has the device.",
+              state.status)
+    return link
 
 
 def record_number(link, me):
@@ -202,8 +258,19 @@ def unlink(link):
 
 
 def relink(link):
-    """Start over after FAILED/stopped: a fresh session (new QR) under the same link row."""
+    """Start over after FAILED/stopped: a fresh session (new QR) under the same link row. Never
+    deletes a session the gateway still reports working, nor acts while the gateway can't tell."""
     client = client_for(link.gateway)
+    try:
+        current = client.session_state(link.session_name)
+    except base.GatewayError as exc:
+        if exc.kind in ("unreachable", "server", "licence", "unauthorized", "refused"):
+            refresh(link)  # say what is wrong; the session stays as it is
+            return link
+        current = None     # the session is gone (not_found) or unreadable: start over
+    if current is not None and current.status in (base.WORKING, base.RECONNECTING):
+        apply_status(link, current.status, current.me)
+        return link
     try:
         client.logout_and_delete(link.session_name)
     except base.GatewayError as exc:
@@ -211,7 +278,7 @@ def relink(link):
             set_state(link, "unreachable", exc.message)
             return link
     link.hmac_key_enc = crypto.encrypt(secrets.token_urlsafe(32))
-    link.last_error = None
+    link.last_error, link.restarted_at = None, None
     set_state(link, "starting")
     _start_session(link)
     return link
@@ -227,12 +294,27 @@ def pairing_code(link, phone):
     return client_for(link.gateway).pairing_code(link.session_name, to_e164(phone).lstrip("+"))
 
 
-def enqueue_recovery(link):
+RECONCILE_LATER_JOB = "jobs.whatsapp.recover"
+
+
+def enqueue_recovery(link, again=False):
+    """A reconciliation of the link now (reconcile.request_reconciliation) and, with `again`, one more
+    request after each of GATEWAY_LINK_RECOVERY_DELAYS."""
+    reconcile.request_reconciliation(link, "reconnect")
+    if not again:
+        return
     try:
-        get_queue().enqueue(RECOVER_JOB, link.id, job_timeout=1800, result_ttl=600,
-                            description=f"WhatsApp gap recovery for link {link.id}")
+        queue = get_queue()
+        for delay in _link_recovery_delays():
+            queue.enqueue_in(timedelta(seconds=delay), RECONCILE_LATER_JOB, link.id, job_timeout=60, result_ttl=600,
+                             description=f"WhatsApp reconciliation of link {link.id}, later")
     except Exception:
-        log.exception("could not enqueue gap recovery for link %s (the schedule catches up)", link.id)
+        log.exception("could not schedule the later reconciliations of link %s (the schedule catches up)", link.id)
+
+
+def _link_recovery_delays():
+    raw = str(current_app.config.get("GATEWAY_LINK_RECOVERY_DELAYS") or "")
+    return [int(part) for part in raw.replace(" ", "").split(",") if part.isdigit() and int(part) > 0]
 
 
 END_SESSION_JOB = "jobs.whatsapp.end_session"

@@ -19,11 +19,28 @@ def number_trouble(link):
 
 def trouble_text(link):
     number = link.number.e164 if link.number else link.session_name
-    what = {"failed": "was logged out or failed and needs relinking (scan a new QR code)",
-            "stopped": "stopped on the gateway",
-            "unreachable": f"cannot be reached: the gateway {link.gateway.name} does not answer"}
+    failed = ("was unlinked from the phone and needs relinking: scan a new QR code on the WhatsApp page"
+              if link.needs_rescan else
+              "failed on the gateway and a restart did not bring it back: press Restart on the WhatsApp page "
+              "(no new QR code needed); relink only if that does not help")
+    what = {"failed": failed,
+            "stopped": "stopped on the gateway: press Restart on the WhatsApp page",
+            "unreachable": f"cannot be reached: the gateway {link.gateway.name} does not answer",
+            "licence": f"waits for the gateway {link.gateway.name}: its operator must activate the gateway's "
+                       "licence (nothing to relink)"}
     text = f"WhatsApp {number} is not syncing: it {what.get(link.state, link.state_label)}."
     return text + " Messages are fetched again once it works."
+
+
+def connection_restarted(link, text):
+    """The member and owner/admins see that Closeline restarted a dead connection (committed by the caller)."""
+    number = link.number.e164 if link.number else link.session_name
+    people = {u.id: u for u in managers(db.session, link.workspace_id)}
+    if link.membership is not None:
+        people.setdefault(link.membership.user_id, link.membership.user)
+    for user in people.values():
+        db.session.add(Notification(workspace_id=link.workspace_id, user_id=user.id,
+                                    text=f"WhatsApp {number}: {text}", link=PAGE))
 
 
 def member_numbers_stopped(membership, numbers, sessions):

@@ -11,7 +11,7 @@ from webapp.core.extensions import db, htmx
 from webapp.core.forms import ConfirmForm
 from webapp.core.phones import InvalidPhone
 from webapp.models import Gateway, Membership, NumberLink
-from webapp.whatsapp import gateways_service, health, inbox, linking, settings
+from webapp.whatsapp import gateways_service, health, inbox, linking, reconcile, settings
 from webapp.whatsapp.forms import GatewayForm, LinkForm, PairingForm, SettingsForm
 
 bp = Blueprint("whatsapp", __name__, url_prefix="/whatsapp")
@@ -51,6 +51,7 @@ def _render(gateway_form=None, link_form=None, status=200):
         gateway_form=gateway_form or GatewayForm(), link_form=link_form or _link_form(workspace, me),
         settings_form=SettingsForm(mirror_deletions=settings.mirror_deletions(workspace.id)),
         confirm_form=ConfirmForm(), events=inbox.counts_by_state(workspace.id),
+        accounted={link.id: reconcile.accounted(link) for link in links},
         cloud_numbers=cloud_numbers.registered(workspace.id) if me.is_manager else []), status
 
 
@@ -212,6 +213,51 @@ def unlink(link_id):
     return redirect(url_for("whatsapp.page"))
 
 
+@bp.get("/links/<int:link_id>/reconciliation")
+@workspace_role("member")
+def reconciliation(link_id):
+    """The number's reconciliation cell (an HTMX fragment that polls while a run works)."""
+    link = _link_or_404(link_id)
+    return render_template("whatsapp/partials/_reconciliation.html", link=link, figures=reconcile.accounted(link))
+
+
+@bp.route("/links/<int:link_id>/reconcile", methods=["POST"])
+@workspace_role("member")
+def reconcile_now(link_id):
+    link = _link_or_404(link_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if link.state != "linked" or link.number is None:
+        flash("Only a linked number can be reconciled: link it again first.", "warning")
+    elif reconcile.request_reconciliation(link, "manual"):
+        flash(f"Reconciling {link.number.e164}: its progress shows in the Reconciliation column.", "info")
+    else:
+        flash(f"A reconciliation of {link.number.e164} is already under way; another one follows it.", "info")
+    return redirect(url_for("whatsapp.page"))
+
+
+@bp.route("/links/<int:link_id>/restart", methods=["POST"])
+@workspace_role("member")
+def restart(link_id):
+    """A failed or stopped number: restart its session with the stored login (no new QR code)."""
+    link = _link_or_404(link_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    linking.restart(link)
+    return redirect(url_for("whatsapp.link_page", link_id=link.id))
+
+
+@bp.route("/links/<int:link_id>/check", methods=["POST"])
+@workspace_role("member")
+def check_link(link_id):
+    """Ask the gateway again (after an outage, a licence activation): the session is left as it is."""
+    link = _link_or_404(link_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    linking.refresh(link)
+    return redirect(url_for("whatsapp.link_page", link_id=link.id))
+
+
 @bp.route("/links/<int:link_id>/relink", methods=["POST"])
 @workspace_role("member")
 def relink(link_id):
@@ -224,4 +270,4 @@ def relink(link_id):
 
 @bp.app_context_processor
 def inject_health():
-    return {"whatsapp_links_for": health.summary}
+    return {"whatsapp_links_for": health.summary, "reconcile_reason": reconcile.reason_label}

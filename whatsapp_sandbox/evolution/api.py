@@ -10,6 +10,8 @@ from ..world import WorldError
 
 bp = Blueprint("evolution", __name__, url_prefix="/evolution")
 NO_INSTANCE = {("instance", "create"), ("instance", "fetchInstances")}
+# What 2.4.0's licence gate lets through before activation (evolution-api.md §12.3).
+LICENSE_FREE = ("/evolution/license/", "/evolution/manager", "/evolution/health", "/evolution/server/ok")
 INSTANCE_PATH = re.compile(r"^/evolution/([A-Za-z]+)/([A-Za-z0-9]+)(?:/([^/]+))?/?$")
 
 
@@ -40,6 +42,8 @@ def _guard():
     if sb.api_down.get("evolution"):
         return jsonify({"status": sb.api_down["evolution"], "error": "Service Unavailable",
                         "response": {"message": ["sandbox outage"]}}), sb.api_down["evolution"]
+    if facade().gated and not request.path.startswith(LICENSE_FREE):
+        return jsonify(_license_required(sb)), 503
     match = INSTANCE_PATH.match(request.path)
     if request.path in ("/evolution", "/evolution/") or match is None:
         return None
@@ -64,6 +68,27 @@ def _guard():
         raise EvoError(401, "Unauthorized")
 
 
+def _license_required(sb) -> dict:
+    return {"error": "service not activated", "code": "LICENSE_REQUIRED",
+            "register_url": f"{sb.public_url}/evolution/manager/login", "instance_id": "sandbox-server",
+            "docs_url": "https://doc.evolution-api.com",
+            "message": "This Evolution API server needs its licence activated before it serves requests."}
+
+
+@bp.get("/license/status")
+def license_status():
+    return jsonify({"status": "active" if facade().licensed else "inactive"})
+
+
+@bp.post("/license/activate")
+def license_activate():
+    """The operator activates the licence (the global key doubles as the licence key in 2.4.0)."""
+    if request.headers.get("apikey") != current_app.config["EVOLUTION_API_KEY"]:
+        raise EvoError(401, "Unauthorized")
+    facade().licensed = True
+    return jsonify({"status": "active"})
+
+
 def body_json() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -77,7 +102,8 @@ def instance_or_404(name):
 
 @bp.get("/")
 def welcome():
-    return jsonify({"status": 200, "message": "Welcome to the Evolution API, it is working!", "version": "2.3.7",
+    return jsonify({"status": 200, "message": "Welcome to the Evolution API, it is working!",
+                    "version": current_app.config["EVOLUTION_VERSION"],
                     "clientName": "evolution_exchange", "manager": f"{sandbox().public_url}/evolution/manager",
                     "documentation": "https://doc.evolution-api.com", "whatsappWebVersion": "2.3000.1030614401"})
 

@@ -48,6 +48,24 @@ class EvolutionFacade:
     def reset(self):
         self.instances.clear()
         self.row_ids.clear()
+        self.licensed = bool(self.config["EVOLUTION_LICENSE_ACTIVE"])
+
+    @property
+    def version(self) -> str:
+        return str(self.config["EVOLUTION_VERSION"])
+
+    @property
+    def gated(self) -> bool:
+        """2.4.0 answers 503 LICENSE_REQUIRED on every business endpoint until the licence is activated."""
+        return self.version == "2.4.0" and not self.licensed
+
+    def holds(self, instance, msg) -> bool:
+        """Is the message in the instance's own store (what findMessages / findChats read)?"""
+        if msg.wa_id in instance.zombie_missed:
+            return False
+        if instance.first_open_seq is None:
+            return False
+        return instance.history_synced or msg.seq >= instance.first_open_seq
 
     def row_id(self, wa_id: str) -> str:
         return self.row_ids.setdefault(wa_id, ids.cuid())
@@ -61,7 +79,9 @@ class EvolutionFacade:
         return instance
 
     def connect(self, instance, number: str | None = None):
-        if number:
+        # A pairing number counts only when a new socket opens (create, or connect from `close`): a
+        # connect?number= on an instance already connecting returns the current QR, with no code.
+        if number and instance.state == "close":
             instance.pairing_number = number
         if instance.state == "open":
             return
@@ -97,7 +117,12 @@ class EvolutionFacade:
 
     def open(self, instance):
         phone = self.sb.world.phones[instance.auth_number]
+        first = instance.first_open_seq is None
+        if first:
+            instance.first_open_seq = self.sb.world.next_seq()
+            self.sb.world.later(self.config["EVOLUTION_HISTORY_SYNC_SECONDS"], lambda: self._history_sync(instance))
         instance.state = "open"
+        instance.owner_jid = render.phone_jid(phone)
         instance.qr = None
         instance.qr_count = 0
         instance.pairing_code = None
@@ -107,6 +132,31 @@ class EvolutionFacade:
         self.emit(instance, "connection.update", {
             "instance": instance.name, "wuid": render.phone_jid(phone), "profileName": phone.name,
             "profilePictureUrl": None, "state": "open", "statusReason": 200})
+        self._deliver_missed(instance)
+
+    def _deliver_missed(self, instance):
+        """A new connection after a zombie socket: WhatsApp hands over what the dead one never got."""
+        instance.zombie = False
+        missed, instance.zombie_missed = instance.zombie_missed, []
+        for wa_id in missed:
+            msg = self.sb.world.by_wa_id.get(wa_id)
+            if msg is not None and not msg.revoked:
+                self._emit_upsert(instance, msg)
+
+    def _history_sync(self, instance, batch: int = 50):
+        """The phone's history reaches the store (and `messages.set`) a while after the first link."""
+        if self.instances.get(instance.name) is not instance or not instance.auth_number:
+            return
+        instance.history_synced = True
+        world = self.sb.world
+        older = [m for m in world.chat_messages(instance.auth_number)
+                 if m.seq < instance.first_open_seq and not m.revoked and not self._ignored(instance, m)]
+        chunks = [older[i:i + batch] for i in range(0, len(older), batch)] or [[]]
+        for n, chunk in enumerate(chunks, 1):
+            data = [render.upsert_data(world, instance, m, version=self.version) for m in chunk]
+            extra = {"isLatest": n == len(chunks), "progress": round(100 * n / len(chunks))} \
+                if self.version != "2.3.6" else {}
+            self.emit(instance, "messages.set", data, extra)
 
     def close(self, instance, reason: int):
         """Terminal close (logged out / removed on the phone): the session is wiped."""
@@ -170,6 +220,19 @@ class EvolutionFacade:
                 raise WorldError(409, f"Instance {name!r} is {instance.state}, not open.")
             instance.state, instance.status_reason = "connecting", 428  # reconnect loop that does not succeed
             self.emit(instance, "connection.update", {"instance": name, "state": "connecting", "statusReason": 428})
+        elif action == "blip":
+            # A network drop: Baileys reconnects by itself (no close webhook), connecting → open.
+            if instance.state != "open":
+                raise WorldError(409, f"Instance {name!r} is {instance.state}, not open.")
+            # statusReason 200: the new socket's own update, which carries no disconnect code.
+            instance.state, instance.status_reason = "connecting", 200
+            self.emit(instance, "connection.update", {"instance": name, "state": "connecting", "statusReason": 200})
+            self.sb.world.later(self.config["EVOLUTION_CONNECT_SECONDS"], lambda: self._reopen(instance))
+        elif action == "zombie":
+            # The socket died without Baileys noticing: connectionState stays open, nothing arrives.
+            if instance.state != "open":
+                raise WorldError(409, f"Instance {name!r} is {instance.state}, not open.")
+            instance.zombie = True
         elif action == "restore":
             if not instance.auth_number:
                 raise WorldError(409, f"Instance {name!r} has no linked phone; scan a QR code.")
@@ -182,7 +245,7 @@ class EvolutionFacade:
 
     def view(self) -> list:
         return [{"name": i.name, "id": i.id, "token": i.token, "state": i.state, "number": i.auth_number,
-                 "qr": i.qr, "qr_count": i.qr_count, "pairing_code": i.pairing_code,
+                 "qr": i.qr, "qr_count": i.qr_count, "pairing_code": i.pairing_code, "zombie": i.zombie,
                  "webhook": (i.webhook or {}).get("url")} for i in self.instances.values()]
 
     # --- message events ----------------------------------------------------------------------
@@ -207,6 +270,9 @@ class EvolutionFacade:
         for instance in self._open_instances_of(msg):
             if self._ignored(instance, msg):
                 continue
+            if instance.zombie:
+                instance.zombie_missed.append(msg.wa_id)  # the dead socket hears nothing
+                continue
             if msg.via == ("evolution", instance.name):
                 data = render.send_data(world, instance, msg)
                 if self._base64_on(instance) and msg.media is not None:
@@ -214,8 +280,14 @@ class EvolutionFacade:
                 self.emit(instance, "send.message", data)
                 self._schedule_updates(instance, msg)
             else:
-                self.emit(instance, "messages.upsert",
-                          render.upsert_data(world, instance, msg, base64_media=self._base64_on(instance)))
+                self._emit_upsert(instance, msg)
+
+    def _emit_upsert(self, instance, msg):
+        data = render.upsert_data(self.sb.world, instance, msg, base64_media=self._base64_on(instance),
+                                  version=self.version)
+        copies = 2 if self.config["EVOLUTION_DOUBLE_UPSERTS"] and self.version != "2.3.6" else 1
+        for _ in range(copies):  # 2.3.7 removed the upsert de-dup: deliveries come twice
+            self.emit(instance, "messages.upsert", data)
 
     def _schedule_updates(self, instance, msg):
         peer = self.sb.world.phones[msg.party(instance.auth_number)]
@@ -260,7 +332,7 @@ class EvolutionFacade:
             self.emit(instance, "messages.delete", data)
 
     # --- webhooks ----------------------------------------------------------------------------------
-    def emit(self, instance, event: str, data):
+    def emit(self, instance, event: str, data, extra: dict | None = None):
         webhook = instance.webhook or {}
         if not webhook.get("enabled") or not webhook.get("url"):
             return
@@ -278,6 +350,7 @@ class EvolutionFacade:
             envelope["sender"] = sender
         envelope["server_url"] = f"{self.sb.public_url}/evolution"
         envelope["apikey"] = instance.token if self.config["EVOLUTION_EXPOSE_TOKEN"] else None
+        envelope.update(extra or {})
         body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
         target = url + "/" + config_name(event).lower().replace("_", "-") if webhook.get("webhookByEvents") else url
         self.sb.dispatcher.enqueue(Delivery(

@@ -104,7 +104,7 @@ def fetch_instances():
 def _row(sb, instance) -> dict:
     owner = sb.world.phones.get(instance.auth_number) if instance.auth_number else None
     return {"id": instance.id, "name": instance.name, "connectionStatus": instance.state,
-            "ownerJid": render.phone_jid(owner) if owner else None, "profileName": owner.name if owner else None,
+            "ownerJid": instance.owner_jid, "profileName": owner.name if owner else None,
             "profilePicUrl": None, "integration": instance.integration, "number": instance.pairing_number,
             "businessId": None, "token": instance.token, "clientName": "evolution_exchange",
             "disconnectionReasonCode": instance.disconnection.get("disconnectionReasonCode"),
@@ -138,6 +138,8 @@ def logout(name):
     with sb.world.lock:
         instance = instance_or_404(name)
         if instance.state == "close":
+            if facade().version == "2.4.0":  # 2.4.0: logout is idempotent
+                return jsonify({"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}})
             raise EvoError(400, [f'The "{name}" instance is not connected'])
         facade().close(instance, 401)
         return jsonify({"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}})

@@ -2,6 +2,7 @@
 (findMessages, findChats) and number checks."""
 import base64
 import re
+import time
 from datetime import datetime
 
 from flask import jsonify, request
@@ -16,7 +17,7 @@ from .api import EvoError, body_json, bp, facade, instance_or_404
 
 
 def _open_owner(instance) -> str:
-    if instance.state != "open" or not instance.auth_number:
+    if instance.state != "open" or not instance.auth_number or instance.zombie:
         raise EvoError(400, ["Error: Connection Closed"])
     return instance.auth_number
 
@@ -96,6 +97,7 @@ def get_base64(name):
             raise EvoError(400, ["Message not found"])
         if msg.media is None:
             raise EvoError(400, ["The message is not of the media type"])
+        _cdn_download(sb, msg)
         message_type, _ = render.content(sb.world, msg, instance.auth_number)
         ext = msg.media.mimetype.split(";")[0].split("/")[-1]
         return jsonify({"mediaType": message_type, "fileName": msg.media.filename or f"{msg.wa_id}.{ext}",
@@ -103,6 +105,32 @@ def get_base64(name):
                         "size": {"fileLength": render.long(len(msg.media.data)), "height": 640, "width": 480},
                         "mimetype": msg.media.mimetype, "base64": base64.b64encode(msg.media.data).decode(),
                         "buffer": None}), 201
+
+
+def _cdn_download(sb, msg):
+    """Evolution fetches the file from WhatsApp's CDN on every call and passes the failure on as is
+    (§8.2): a hiccup gives AggregateError, an expired file the stream error naming the CDN URL."""
+    config = sb.config
+    if config["EVOLUTION_MEDIA_FAILURES"] > 0:
+        config["EVOLUTION_MEDIA_FAILURES"] -= 1
+        raise EvoError(400, ["AggregateError"])
+    lifetime = config["EVOLUTION_MEDIA_LIFETIME"]
+    if lifetime and time.time() - msg.timestamp > lifetime:
+        raise EvoError(400, [f"Error: Failed to fetch stream from https://mmg.whatsapp.net/v/t62.7118-24/{msg.wa_id}.enc"])
+
+
+@bp.post("/chat/fetchProfile/<name>")
+def fetch_profile(name):
+    """Needs a live socket (a WhatsApp round trip): a dead one answers Connection Closed."""
+    sb, body = sandbox(), body_json()
+    with sb.world.lock:
+        instance = instance_or_404(name)
+        _open_owner(instance)
+        target = _recipient(sb, body.get("number"))
+        phone = sb.world.phones[target]
+        return jsonify({"wuid": render.phone_jid(phone), "name": phone.name, "numberExists": True, "picture": None,
+                        "status": {"status": "", "setAt": None}, "isBusiness": False, "email": None,
+                        "description": None, "website": None})
 
 
 def _seconds(value):
@@ -138,9 +166,10 @@ def find_messages(name):
         owner = instance.auth_number
         rows = []
         for msg in (sb.world.chat_messages(owner) if owner else []):
-            if msg.revoked:
+            if not evo.holds(instance, msg) or (msg.revoked and not sb.config["EVOLUTION_KEEP_DELETED"]):
                 continue
-            row = render.stored_row(sb.world, instance, msg, evo.row_id(msg.wa_id))
+            row = (render.deleted_row if msg.revoked else render.stored_row)(sb.world, instance, msg,
+                                                                               evo.row_id(msg.wa_id))
             if not _matches(row, key, where, window):
                 continue
             rows.append(row)
@@ -181,9 +210,13 @@ def find_chats(name):
         owner = instance.auth_number
         latest = {}
         for msg in (sb.world.chat_messages(owner) if owner else []):
-            latest[msg.party(owner)] = msg
+            party = msg.party(owner)
+            previous = latest.get(party)
+            newer = previous is None or (msg.timestamp, msg.seq) > (previous.timestamp, previous.seq)
+            if facade().holds(instance, msg) and newer:
+                latest[party] = msg  # the newest by time: a message delivered late can be older
         rows = []
-        for number, msg in sorted(latest.items(), key=lambda kv: kv[1].seq, reverse=True):
+        for number, msg in sorted(latest.items(), key=lambda kv: (kv[1].timestamp, kv[1].seq), reverse=True):
             peer = sb.world.phones[number]
             rows.append({"id": facade().row_id("chat:" + number), "remoteJid": render.chat_jid(peer),
                          "pushName": peer.name, "profilePicUrl": None, "updatedAt": render.iso(msg.timestamp),

@@ -15,13 +15,19 @@ def lid_jid(phone) -> str:
     return f"{phone.lid}@lid"
 
 
-def live_key(peer, from_me: bool, wa_id: str) -> dict:
-    """messages.upsert key on 2.3.7: a LID-addressed chat is swapped to the phone JID when known."""
+def live_key(peer, from_me: bool, wa_id: str, version: str = "2.3.7") -> dict:
+    """messages.upsert key of a 1:1 chat, by server version (evolution-api.md §5.3): 2.3.6 forwards
+    Baileys' key as is (@lid + remoteJidAlt = phone), 2.3.7 swaps the phone into both fields, 2.4.0
+    swaps symmetrically (remoteJid = phone, remoteJidAlt = LID). Without a known phone: @lid only."""
     if peer.lid_only:
-        if peer.lid_resolvable:
-            key = {"remoteJid": phone_jid(peer), "remoteJidAlt": phone_jid(peer)}
-        else:
+        if not peer.lid_resolvable:
             key = {"remoteJid": lid_jid(peer)}
+        elif version == "2.3.6":
+            key = {"remoteJid": lid_jid(peer), "remoteJidAlt": phone_jid(peer)}
+        elif version == "2.4.0":
+            key = {"remoteJid": phone_jid(peer), "remoteJidAlt": lid_jid(peer)}
+        else:
+            key = {"remoteJid": phone_jid(peer), "remoteJidAlt": phone_jid(peer)}
         key.update({"fromMe": from_me, "id": wa_id, "participant": "", "addressingMode": "lid"})
         return key
     return {"remoteJid": phone_jid(peer), "fromMe": from_me, "id": wa_id, "participant": "", "addressingMode": "pn"}
@@ -112,20 +118,21 @@ def reply_context(world, msg, owner: str) -> dict | None:
     quoted = world.by_wa_id.get(msg.reply_to) if msg.reply_to else None
     if quoted is None:
         return None
-    author = world.phones[quoted.sender]
-    participant = phone_jid(author) if author.e164 == owner or not author.lid_only else lid_jid(author)
+    author, peer = world.phones[quoted.sender], world.phones[msg.party(owner)]
+    # In a LID-addressed chat WhatsApp names both sides by their LID, our own account included.
+    participant = lid_jid(author) if peer.lid_only else phone_jid(author)
     return {"stanzaId": quoted.wa_id, "participant": participant,
             "quotedMessage": {"conversation": "" if quoted.revoked else quoted.text}}
 
 
-def upsert_data(world, instance, msg, *, base64_media: bool = False) -> dict:
+def upsert_data(world, instance, msg, *, base64_media: bool = False, version: str = "2.3.7") -> dict:
     owner = instance.auth_number
     me, peer = world.phones[owner], world.phones[msg.party(owner)]
     from_me = msg.sender == owner
     message_type, message = content(world, msg, owner)
     if base64_media and msg.media is not None:
         message["base64"] = base64.b64encode(msg.media.data).decode()
-    data = {"key": group_key(world, msg, owner) if msg.chat_kind != "direct" else live_key(peer, from_me, msg.wa_id),
+    data = {"key": group_key(world, msg, owner) if msg.chat_kind != "direct" else live_key(peer, from_me, msg.wa_id, version),
             "pushName": me.name if from_me else peer.name,
             "status": "SERVER_ACK" if from_me else "DELIVERY_ACK",
             "message": message}
@@ -147,15 +154,30 @@ def send_data(world, instance, msg) -> dict:
 
 
 def stored_row(world, instance, msg, row_id: str) -> dict:
+    """A findMessages row. An edit replaces the row's content and its messageTimestamp with the
+    edit's time and adds an EDITED update (Evolution updates the stored row in place)."""
     owner = instance.auth_number
     me, peer = world.phones[owner], world.phones[msg.party(owner)]
     from_me = msg.sender == owner
     message_type, message = content(world, msg, owner)
+    updates = [{"status": "READ" if from_me and msg.ack >= 3 else "DELIVERY_ACK"}]
+    stamp = msg.timestamp
+    if msg.edits:
+        updates.append({"status": "EDITED"})
+        stamp = msg.edits[-1][2]
     return {"id": row_id, "key": stored_key(peer, from_me, msg.wa_id),
             "pushName": me.name if from_me else peer.name, "messageType": message_type, "message": message,
-            "messageTimestamp": msg.timestamp, "instanceId": instance.id, "source": device_of(msg.wa_id),
-            "contextInfo": reply_context(world, msg, owner),
-            "MessageUpdate": [{"status": "READ" if from_me and msg.ack >= 3 else "DELIVERY_ACK"}]}
+            "messageTimestamp": stamp, "instanceId": instance.id, "source": device_of(msg.wa_id),
+            "contextInfo": reply_context(world, msg, owner), "MessageUpdate": updates}
+
+
+def deleted_row(world, instance, msg, row_id: str) -> dict:
+    """DATABASE_DELETE_MESSAGE=true keeps a revoked message's row, marked deleted (§6.3)."""
+    row = stored_row(world, instance, msg, row_id)
+    row["key"]["deleted"] = True
+    row["status"] = "DELETED"
+    row["MessageUpdate"].append({"status": "DELETED"})
+    return row
 
 
 def date_time(ts: float) -> str:

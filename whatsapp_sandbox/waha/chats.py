@@ -9,6 +9,18 @@ from . import render
 from .api import bool_arg, bp, int_arg, nest, peer_of, session_in, wait_for_status
 
 ACKS = {"ERROR": -1, "PENDING": 0, "SERVER": 1, "DEVICE": 2, "READ": 3, "PLAYED": 4}
+NO_STORE = ("Enable NOWEB store 'config.noweb.store.enabled=True' and 'config.noweb.store.full_sync=True' "
+            "when starting a new session. Read more: https://waha.devlike.pro/docs/engines/noweb#store")
+
+
+def require_store(session):
+    """NOWEB keeps chats and messages only with its store on (the session's config, unless the
+    sandbox is told the store is off for every session). Other engines read them from WhatsApp."""
+    if current_app.config["WAHA_ENGINE"] != "NOWEB":
+        return
+    store = ((session.config.get("noweb") or {}).get("store") or {}) if isinstance(session.config, dict) else {}
+    if current_app.config["WAHA_NOWEB_STORE_OFF"] or not store.get("enabled"):
+        raise nest(400, NO_STORE)
 
 
 @bp.get("/api/<name>/chats")
@@ -18,11 +30,12 @@ def chats(name):
     wait_for_status(name, ["WORKING"])
     with sb.world.lock:
         session = session_in(name, ["WORKING"])
+        require_store(session)
         rows = _chat_rows(sb, session)
         if request.args.get("sortOrder", "desc") == "asc":
             rows.reverse()
         rows = rows[offset:offset + limit if limit else None]
-        return jsonify([{"id": r["id"], "name": r["name"], "isGroup": False, "unreadCount": 0,
+        return jsonify([{"id": r["id"], "name": r["name"], "isGroup": r["id"].endswith("@g.us"), "unreadCount": 0,
                          "timestamp": r["last"].timestamp, "archived": False, "pinned": False} for r in rows])
 
 
@@ -34,6 +47,7 @@ def chats_overview(name):
     wait_for_status(name, ["WORKING"])
     with sb.world.lock:
         session = session_in(name, ["WORKING"])
+        require_store(session)
         rows = [r for r in _chat_rows(sb, session) if not wanted or r["id"] in wanted]
         return jsonify([{"id": r["id"], "name": r["name"], "picture": None,
                          "lastMessage": render.wa_message(sb, session, r["last"], download_media=False),
@@ -41,11 +55,17 @@ def chats_overview(name):
 
 
 def _chat_rows(sb, session) -> list:
-    latest = {}
+    latest, groups = {}, {}
     for msg in sb.world.chat_messages(session.auth_number):
-        latest[msg.party(session.auth_number)] = msg
+        party = msg.party(session.auth_number)
+        if party not in latest or (msg.timestamp, msg.seq) > (latest[party].timestamp, latest[party].seq):
+            latest[party] = msg  # a chat's last message is its newest by time (a late one can be older)
+    for msg in sb.world.messages:
+        if msg.chat_kind == "group" and msg.involves(session.auth_number):
+            groups[msg.group_id] = msg
     rows = [{"id": render.chat_id(sb.world.phones[p]), "name": sb.world.phones[p].name, "last": m}
             for p, m in latest.items()]
+    rows += [{"id": f"{g}@g.us", "name": sb.world.groups.get(g, ""), "last": m} for g, m in groups.items()]
     rows.sort(key=lambda r: (r["last"].timestamp, r["last"].seq), reverse=True)
     return rows
 
@@ -69,6 +89,7 @@ def history(name, chat):
     wait_for_status(name, ["WORKING"])
     with sb.world.lock:
         session = session_in(name, ["WORKING"])
+        require_store(session)
         owner = session.auth_number
         if unquote(chat) == "all":
             if current_app.config["WAHA_ENGINE"] == "WEBJS":

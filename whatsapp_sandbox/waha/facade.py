@@ -105,7 +105,10 @@ class WahaFacade:
         now = time.time()
         for session in list(self.sessions.values()):
             if session.status == "STARTING" and now >= session.starting_due:
-                if session.auth_number:
+                if session.auth_number and session.restarts_fail > 0:
+                    session.restarts_fail -= 1
+                    self.set_status(session, "FAILED")  # the engine crashes again right after starting
+                elif session.auth_number:
                     self.set_status(session, "WORKING")
                 else:
                     session.qr_count = 0
@@ -134,7 +137,7 @@ class WahaFacade:
                 return session.name
         return None
 
-    def control(self, name: str, action: str, number: str | None) -> dict:
+    def control(self, name: str, action: str, number: str | None, body: dict | None = None) -> dict:
         session = self.sessions.get(name)
         if session is None:
             raise WorldError(404, f"No WAHA session {name!r}.")
@@ -145,6 +148,10 @@ class WahaFacade:
         elif action == "fail":
             if session.status == "FAILED":
                 raise WorldError(409, f"Session {name!r} is already FAILED.")
+            again = (body or {}).get("restarts_fail", 0)
+            if not isinstance(again, int) or isinstance(again, bool) or again < 0:
+                raise WorldError(400, "restarts_fail is how many of the next starts crash again (>= 0).")
+            session.restarts_fail = again
             self.fail(session)
         elif action == "restore":
             if not session.auth_number:

@@ -17,7 +17,8 @@ def media_file(name, filename):
     with sb.world.lock:
         entry = sb.world.waha_files.get(f"{name}/{unquote(filename)}")
         msg = sb.world.by_wa_id.get(entry[0]) if entry else None
-        expired = entry is not None and lifetime and time.time() - entry[1] > lifetime
+        # A file expired through the control API is gone even with lifetime 0 (kept forever otherwise).
+        expired = entry is not None and ((lifetime and time.time() - entry[1] > lifetime) or entry[1] == 0.0)
         if msg is None or msg.media is None or msg.revoked or expired:
             return jsonify({"error": {"code": 404, "key": "FILE_NOT_FOUND", "message": "File not found",
                                       "details": "File not found or no longer available"}}), 404

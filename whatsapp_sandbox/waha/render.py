@@ -2,6 +2,16 @@
 import mimetypes
 import time
 
+# A tiny JPEG's base64, standing in for the thumbnail WEBJS sends as a location's body.
+LOCATION_THUMBNAIL = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcp"
+# How each engine reports a file it could not download from WhatsApp (waha.md §6.1).
+MEDIA_ERRORS = {
+    "GOWS": {"code": 13, "details": "failed to download media: download failed with status code 403"},
+    "NOWEB": {"name": "Error", "message": "Failed to fetch stream from https://mmg.whatsapp.net/v/t62.7118-24/f1",
+              "stack": "Error: Failed to fetch stream from https://mmg.whatsapp.net/v/t62.7118-24/f1\n    at getHttpStream"},
+    "WEBJS": {"name": "Error", "message": "Evaluation failed: t: Download failed",
+              "stack": "Error: Evaluation failed: t: Download failed\n    at ExecutionContext._evaluateInternal"},
+}
 ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
 EXTENSIONS = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf",
               "audio/ogg": "oga", "audio/mpeg": "mp3", "video/mp4": "mp4", "text/plain": "txt"}
@@ -71,6 +81,8 @@ def wa_message(sb, session, msg, *, download_media=True, event=False) -> dict:
     sid = serialized_id(from_me, chat, msg.wa_id) + (f"_{participant}" if participant else "")
     me_cus = f"{me.digits}@c.us"
     body = "" if msg.revoked else msg.text
+    if engine == "WEBJS" and msg.location and not msg.revoked:
+        body = LOCATION_THUMBNAIL  # whatsapp-web.js: a location's body is its base64 JPEG thumbnail
     out = {"id": sid, "timestamp": msg.timestamp}
     if engine == "NOWEB" or msg.chat_kind != "direct":
         out["from"] = chat
@@ -113,12 +125,20 @@ def reply_to(world, me, peer, msg) -> dict | None:
 
 
 def raw_data(engine, msg, me, peer, from_me, chat, sid, body) -> dict:
+    sender = me if from_me else peer
+    if engine == "GOWS":  # whatsmeow's event: Info + Message, the push name in Info.PushName
+        author = f"{sender.digits}@s.whatsapp.net" if not sender.lid_only else f"{sender.lid}@lid"
+        return {"Info": {"Chat": jid(peer) if msg.chat_kind == "direct" else chat, "Sender": author,
+                         "IsFromMe": from_me, "IsGroup": msg.chat_kind == "group", "ID": msg.wa_id,
+                         "Timestamp": msg.timestamp, "PushName": sender.name},
+                "Message": {"conversation": body} if msg.media is None else {}}
     if engine == "NOWEB":
         remote = jid(peer) if msg.chat_kind == "direct" else chat
         key = {"remoteJid": remote, "fromMe": from_me, "id": msg.wa_id}
         if msg.chat_kind == "direct" and peer.lid_only and peer.lid_resolvable:
             key["remoteJidAlt"] = f"{peer.digits}@s.whatsapp.net"
-        sender = me if from_me else peer
+        if msg.chat_kind == "group":
+            key["participant"] = f"{sender.digits}@s.whatsapp.net" if not sender.lid_only else f"{sender.lid}@lid"
         return {"key": key, "pushName": sender.name, "messageTimestamp": msg.timestamp,
                 "message": {"conversation": body} if msg.media is None else {}}
     data = {"id": {"fromMe": from_me, "remote": chat, "id": msg.wa_id, "_serialized": sid},
@@ -129,7 +149,11 @@ def raw_data(engine, msg, me, peer, from_me, chat, sid, body) -> dict:
 
 
 def media_info(sb, session, sid, msg) -> dict:
-    """Registers the file under /api/files/{session}/ (it expires like WAHA's) and describes it."""
+    """Registers the file under /api/files/{session}/ (it expires like WAHA's) and describes it;
+    a file WhatsApp no longer has comes back as `url: null` with the engine's error object."""
+    if msg.media_gone:
+        return {"url": None, "mimetype": msg.media.mimetype, "filename": msg.media.filename,
+                "error": MEDIA_ERRORS.get(sb.config["WAHA_ENGINE"], MEDIA_ERRORS["WEBJS"])}
     filename = f"{sid}.{extension(msg.media.mimetype)}"
     sb.world.waha_files[f"{session.name}/{filename}"] = (msg.wa_id, time.time())
     return {"url": f"{sb.public_url}/waha/api/files/{session.name}/{filename}",

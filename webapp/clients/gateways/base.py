@@ -14,6 +14,8 @@ from webapp.clients.gateways import http
 
 # Gateway-side session statuses every kind maps onto.
 STARTING, QR, WORKING, FAILED, STOPPED = "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED", "STOPPED"
+# A linked account whose connection to WhatsApp dropped and is coming back by itself.
+RECONNECTING = "RECONNECTING"
 
 
 # Said when the gateway's address is not one Closeline may call (private and not listed by the operator).
@@ -26,7 +28,9 @@ UNSENDABLE_KEY = ("The stored API key holds characters an HTTP header cannot car
 
 class GatewayError(Exception):
     """A gateway call failed. `kind`: unreachable | refused (address not allowed) | unauthorized | not_gateway | not_found |
-    session_state | single_session (serves only the session `default`) | rejected | server."""
+    session_state | single_session (serves only the session `default`) | no_history (keeps no
+    chats or messages, e.g. WAHA NOWEB without its store) | licence (the gateway's own licence is not
+    activated) | rejected | server."""
 
     def __init__(self, kind, message, status=None):
         super().__init__(message)
@@ -45,6 +49,62 @@ def transport_errors():
         raise GatewayError("unauthorized", UNSENDABLE_KEY) from exc
     except http.GatewayUnreachable as exc:
         raise GatewayError("unreachable", f"The gateway does not answer ({exc}).") from exc
+
+
+# -- a file that could not be fetched, in one plain sentence --------------------------------------------
+# Gateways report media failures as raw error objects (stack traces, CDN URLs, codes); none of that
+# belongs in a Close activity. Every kind maps its failure through media_failure() instead.
+
+FILE_GONE = "the file is no longer on the gateway"
+NOT_DOWNLOADED = "the gateway did not download it (its media settings may skip this kind of file)"
+NOT_FROM_WHATSAPP = "the gateway could not get it from WhatsApp (it may have expired there)"
+TOO_LARGE = "over Close's 25 MB limit"
+
+_FAILURE_BY_KIND = {
+    "not_found": FILE_GONE,
+    "gone": FILE_GONE,
+    "missing": "the gateway has no file for this message",
+    "unauthorized": "the gateway refused Closeline's API key for its files",
+    "refused": "the file's address is not one Closeline may call",
+    "unreachable": "the gateway did not hand the file over in time",
+    "server": "the gateway failed while handing the file over",
+    "session_state": "the WhatsApp session was not working when the file was asked for",
+}
+
+
+def media_failure(problem=None):
+    """Why a file could not be fetched, as one sentence a person reads in Close. `problem`: a
+    GatewayError, the gateway's own error value (any shape; never repeated), or None when the
+    gateway simply did not download the file."""
+    if isinstance(problem, GatewayError):
+        return _FAILURE_BY_KIND.get(problem.kind, "the gateway would not hand the file over")
+    if problem is None or problem == "":
+        return NOT_DOWNLOADED
+    return NOT_FROM_WHATSAPP
+
+
+def media_label(mimetype):
+    """What a person calls the file: image, video, voice note, sticker or document (a PDF is a document)."""
+    base = (mimetype or "").split(";")[0].strip().lower()
+    if base == "image/webp":
+        return "sticker"
+    if base.startswith("image/"):
+        return "image"
+    if base.startswith("video/"):
+        return "video"
+    if base.startswith("audio/"):
+        return "voice note" if "ogg" in base or "opus" in (mimetype or "") else "audio"
+    return "document"
+
+
+def media_note(mimetype, problem=None):
+    """The text that stands in for a file Close could not get: "[document not available: …]".
+    `problem` as for media_failure, or one of the sentences above."""
+    reason = problem if isinstance(problem, str) and problem in _PLAIN else media_failure(problem)
+    return f"[{media_label(mimetype)} not available: {reason}]"
+
+
+_PLAIN = {FILE_GONE, NOT_DOWNLOADED, NOT_FROM_WHATSAPP, TOO_LARGE, *_FAILURE_BY_KIND.values()}
 
 
 def json_answer(response):
@@ -95,11 +155,14 @@ class GatewayMessage:
     reply_to_from_me: bool = False
     media: list = field(default_factory=list)   # [Media]
     phone_hint: str | None = None               # a phone JID the gateway gave beside a LID
+    participant: str | None = None              # groups: who wrote it (…@c.us or …@lid)
+    participant_hint: str | None = None         # groups: a phone JID the gateway gave beside a LID sender
 
 
 @dataclass
 class MessageEvent:
     message: GatewayMessage
+    history: bool = False   # from the history sync after linking (older messages may be in it)
 
 
 @dataclass
@@ -224,6 +287,13 @@ class GatewayClient(ABC):
     @abstractmethod
     def logout_and_delete(self, name) -> None: ...
 
+    can_restart = False  # restart_session brings a FAILED session back with its stored login
+
+    def restart_session(self, name) -> SessionState:
+        """Stop and start the session with its stored login (no new QR code while WhatsApp still
+        has the linked device). Kinds that cannot restart say so; the caller then offers a relink."""
+        raise GatewayError("rejected", f"{self.label or 'This gateway'} cannot restart a session; relink it.")
+
     @abstractmethod
     def lid_to_phone(self, name, lid) -> str | None: ...
 
@@ -231,10 +301,32 @@ class GatewayClient(ABC):
     def active_chats(self, name, since_ts) -> list: ...
 
     @abstractmethod
+    def chats_since(self, name, since_ts) -> list:
+        """[(chat jid, last message Unix seconds or None)] of direct chats active since `since_ts`."""
+
+    @abstractmethod
     def messages_since(self, name, chat_jid, since_ts, me) -> list: ...
 
     @abstractmethod
+    def message_pages(self, name, chat_jid, since_ts, me):
+        """The chat's messages from `since_ts` on, oldest first, as pages: (list of GatewayMessage,
+        whether it is the last page)."""
+
+    @abstractmethod
     def download_media(self, media) -> tuple: ...
+
+    def media_again(self, name, message, index=0) -> Media | None:
+        """The message's file `index` fetched afresh from the gateway (its stored copy expired), or
+        None when the gateway has no other way to get it. GatewayError as for any call."""
+        return None
+
+    def contact_name(self, name, jid) -> str:
+        """The name WhatsApp shows for a contact (their push name), "" when the gateway can't say."""
+        return ""
+
+    def chat_name(self, name, jid) -> str:
+        """A group's subject as the gateway knows it, "" when it can't say."""
+        return ""
 
     @abstractmethod
     def parse_webhook(self, envelope) -> list: ...
@@ -278,7 +370,7 @@ def event_from_record(record):
         message = dict(data["message"])
         message["sent_at"] = datetime.fromisoformat(message["sent_at"])
         message["media"] = [Media(**media) for media in message.get("media") or []]
-        return MessageEvent(GatewayMessage(**message))
+        return MessageEvent(GatewayMessage(**message), history=bool(data.get("history")))
     if cls is StatusEvent and data.get("at"):
         data["at"] = datetime.fromisoformat(data["at"])
     return cls(**data)

@@ -8,9 +8,10 @@ deletions are correlated by WhatsApp message id only (their key is in the editor
 """
 import base64
 import binascii
+import dataclasses
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -18,7 +19,9 @@ from joserfc.jwk import OctKey
 
 from webapp.clients.gateways.base import (
     FAILED,
+    FILE_GONE,
     QR,
+    RECONNECTING,
     STARTING,
     WORKING,
     EditEvent,
@@ -42,9 +45,15 @@ from webapp.clients.gateways.formats import chat_kind, phone_jid, readable_locat
 SECRET_HEADER = "X-Closeline-Webhook-Secret"
 JWT_HEADER = "jwt_key"
 # Config names; MESSAGES_UPDATE is left out (acks are not synced; 2.3.7 repeats edits in MESSAGES_EDITED).
-EVENTS = ("MESSAGES_UPSERT", "SEND_MESSAGE", "MESSAGES_EDITED", "MESSAGES_DELETE", "CONNECTION_UPDATE")
-# A state the link keeps as it is (an automatic reconnect in progress).
-RECONNECTING = "RECONNECTING"
+# MESSAGES_SET is the history sync after linking: what the phone received while it was not linked.
+EVENTS = ("MESSAGES_UPSERT", "SEND_MESSAGE", "MESSAGES_EDITED", "MESSAGES_DELETE", "CONNECTION_UPDATE",
+          "MESSAGES_SET")
+LICENCE_REQUIRED = ("Activate the gateway's licence: Evolution API 2.4 serves nothing until its operator activates "
+                    "it in the gateway's manager. Nothing to relink, and nothing is lost: messages are fetched once "
+                    "it is active.")
+# What a failed media download becomes in the Close activity: a plain reason, never the gateway's text.
+MEDIA_GONE = FILE_GONE
+MEDIA_NOT_MEDIA = "the gateway has no file for this message"
 HISTORY_PAGE = 100
 HISTORY_MAX = 5000
 WRAPPERS = ("ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "viewOnceMessageV2Extension",
@@ -71,6 +80,33 @@ def _seconds(value):
         return datetime.fromtimestamp(stamp, tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return datetime.now(UTC)
+
+
+def _baileys_jid(jid):
+    """Closeline's chat id form (<digits>@c.us) back in Evolution's (<digits>@s.whatsapp.net)."""
+    return jid[:-5] + "@s.whatsapp.net" if isinstance(jid, str) and jid.endswith("@c.us") else jid
+
+
+def _deleted_row(record):
+    key = record.get("key") if isinstance(record.get("key"), dict) else {}
+    updates = record.get("MessageUpdate") if isinstance(record.get("MessageUpdate"), list) else []
+    return bool(key.get("deleted")) or record.get("status") == "DELETED" or \
+        any(isinstance(u, dict) and u.get("status") == "DELETED" for u in updates)
+
+
+def _dated_by_original(message, record):
+    """An edited row carries the edit's time as its messageTimestamp (Evolution updates the row in
+    place); a file's media key keeps the time it was first sent. Text rows keep no original time."""
+    updates = record.get("MessageUpdate") if isinstance(record.get("MessageUpdate"), list) else []
+    if not any(isinstance(u, dict) and u.get("status") == "EDITED" for u in updates):
+        return message
+    content = unwrap(record.get("message"))
+    stamps = [number_value(body.get("mediaKeyTimestamp")) for key in MEDIA_KEYS
+              if isinstance(body := content.get(key), dict)]
+    original = min([s for s in stamps if s], default=None)
+    if original and original < message.sent_at.timestamp():
+        return dataclasses.replace(message, sent_at=datetime.fromtimestamp(original, UTC))
+    return message
 
 
 def _is_phone(jid):
@@ -159,8 +195,7 @@ def normalize(data, instance, me=None):
         text = f"[{str(data['messageType'])[:40]}]"  # polls, buttons…: noted, not dropped
     context = _context(data, content)
     quoted = context.get("stanzaId") if isinstance(context.get("stanzaId"), str) else None
-    me_digits = _digits((me or {}).get("id"))
-    reply_from_me = bool(quoted and me_digits and _digits(context.get("participant")) == me_digits)
+    reply_from_me = bool(quoted) and _quoted_is_mine(context.get("participant"), key, chat, hint, me)
     from_me = bool(key.get("fromMe"))
     return GatewayMessage(
         short_id=str(key["id"]), chat_jid=chat, chat_kind=chat_kind(chat), from_me=from_me,
@@ -169,16 +204,31 @@ def normalize(data, instance, me=None):
         reply_to_short_id=quoted, reply_to_from_me=reply_from_me, media=media, phone_hint=hint)
 
 
+def _quoted_is_mine(participant, key, chat, hint, me):
+    """Whose message a reply quotes, in a 1:1 chat: the customer's or mine. In a LID-addressed chat
+    WhatsApp names the quoted author by LID, mine included; a LID that is not the customer's (nor the
+    customer's phone) is mine. The inbox checks the answer against the messages it holds."""
+    participant = participant if isinstance(participant, str) else ""
+    mine = {_digits((me or {}).get(k)) for k in ("id", "lid")} - {""}
+    if _digits(participant) in mine:
+        return True
+    if not participant.endswith("@lid"):
+        return False
+    theirs = {_digits(chat), _digits(hint)} | {_digits(key.get(k)) for k in ("remoteJid", "remoteJidAlt", "senderPn")}
+    return _digits(participant) not in theirs - {""}
+
+
 def _status_event(data):
     data = data if isinstance(data, dict) else {}
-    state, reason = data.get("state"), data.get("statusReason")
+    state = data.get("state")
     if state == "open":
         me = {"id": phone_jid(data["wuid"]), "pushName": data.get("profileName")} if data.get("wuid") else None
         return StatusEvent(WORKING, me)
     if state in ("close", "refused"):
         return StatusEvent(FAILED)
-    if state == "connecting" and reason not in (None, 200):
-        return StatusEvent(FAILED)  # a reconnect loop that does not succeed
+    # `connecting` is both the QR phase and Baileys' own reconnect after a drop (428, 408, 515…; no
+    # close webhook comes first): the link page tells which from the link's state. A reconnect that
+    # never succeeds is caught by the health check's liveness probe, not by this event.
     return StatusEvent(RECONNECTING)
 
 
@@ -205,6 +255,16 @@ def _webhook_token_claims(headers, key):
     return claims if claims.get("app") == "evolution" else None
 
 
+def download_failure(exc):
+    """A failed download as the GatewayError the inbox acts on, in plain words. `missing`: the
+    message is not a file. `gone`: the download failed (expired on WhatsApp's servers, or a
+    passing CDN failure); the inbox retries the event while it is young, then notes the reason."""
+    detail = str(getattr(exc, "message", "") or "").lower()
+    if "not of the media type" in detail:
+        return GatewayError("missing", MEDIA_NOT_MEDIA, getattr(exc, "status", None))
+    return GatewayError("gone", MEDIA_GONE, getattr(exc, "status", None))
+
+
 class Client(GatewayClient):
     kind = "evolution"
     label = "Evolution API"
@@ -219,7 +279,14 @@ class Client(GatewayClient):
                         "(AUTHENTICATION_API_KEY), not an instance token.",
         "not_gateway": "This server does not answer like Evolution API v2. Check the base URL "
                        "(e.g. http://evolution.internal:8080).",
+        "licence": LICENCE_REQUIRED,
     }
+
+    @staticmethod
+    def _kind_error(status, body, detail):
+        if status == 503 and isinstance(body, dict) and body.get("code") == "LICENSE_REQUIRED":
+            return GatewayError("licence", LICENCE_REQUIRED, status)
+        return None
 
     @staticmethod
     def _error_detail(body):
@@ -280,9 +347,9 @@ class Client(GatewayClient):
         if state == "close":
             return SessionState(status=FAILED)
         if state == "connecting":
-            row = self._row(name) or {}
-            # Connecting with an owner = reconnecting a linked number; without = waiting for the scan.
-            return SessionState(status=RECONNECTING if row.get("ownerJid") else QR)
+            # Waiting for a scan shows a QR code; a linked number reconnecting shows none. (The
+            # stored ownerJid can't tell: it outlives a logout.)
+            return SessionState(status=QR if self._qr(name).get("code") else RECONNECTING)
         return SessionState(status=STARTING)
 
     def _qr(self, name, number=None):
@@ -305,18 +372,54 @@ class Client(GatewayClient):
         return self._qr(name).get("code") or ""
 
     def pairing_code(self, name, phone_digits):
-        code = self._qr(name, phone_digits).get("pairingCode")
-        if not code:
-            # Evolution makes a code with each new QR: restart the attempt so one is made now.
-            self._call("POST", f"/instance/restart/{self._s(name)}")
-            code = self._qr(name, phone_digits).get("pairingCode")
+        """Evolution makes a pairing code only for a socket opened with `number` (create, or connect
+        from `close`); a connect?number= while it already shows a QR, or a restart, adds none. So an
+        instance that is not pairing for this number is made again with it, its webhook kept."""
+        row = self._row(name) or {}
+        code = self._qr(name).get("pairingCode")
+        if code and _digits(row.get("number")) == phone_digits:
+            return code
+        if row.get("connectionStatus") == "open":
+            raise GatewayError("session_state", "This number is already linked.")
+        self._recreate_for_pairing(name, phone_digits)
+        code = self._qr(name).get("pairingCode")
         if not code:
             raise GatewayError("session_state", "The gateway gave no pairing code.")
         return code
 
+    def _recreate_for_pairing(self, name, phone_digits):
+        hook = self._call("GET", f"/webhook/find/{self._s(name)}") or {}
+        webhook = {"enabled": True, "url": hook.get("url"), "headers": hook.get("headers") or {},
+                   "byEvents": bool(hook.get("webhookByEvents")), "base64": bool(hook.get("webhookBase64")),
+                   "events": list(self.events)}
+        # The webhook goes quiet first, so the deletion's close event does not read as a logout.
+        self._call("POST", f"/webhook/set/{self._s(name)}", json={"webhook": {**webhook, "enabled": False}})
+        self._call("DELETE", f"/instance/delete/{self._s(name)}")
+        self._call("POST", "/instance/create", json={
+            "instanceName": name, "integration": "WHATSAPP-BAILEYS", "qrcode": True, "number": phone_digits,
+            "groupsIgnore": False, "readMessages": False, "syncFullHistory": False, "webhook": webhook})
+
+    def restart_session(self, name):
+        """A new socket for a linked instance (its session stays: no new QR)."""
+        answer = self._call("POST", f"/instance/restart/{self._s(name)}") or {}
+        if isinstance(answer, dict) and answer.get("error"):
+            raise GatewayError("session_state", "The gateway could not restart the connection.")
+
+    def probe(self, name, phone_digits):
+        """A call that needs the instance's live socket (a WhatsApp round trip): connectionState can
+        say `open` for a socket that died without noticing. True when WhatsApp answered."""
+        try:
+            self._call("POST", f"/chat/fetchProfile/{self._s(name)}", json={"number": phone_digits})
+        except GatewayError as exc:
+            if exc.kind in ("unreachable", "refused", "unauthorized", "licence", "not_found"):
+                raise
+            return False
+        return True
+
     def me(self, name):
         row = self._row(name) or {}
-        owner = row.get("ownerJid")
+        # ownerJid outlives a logout: only an open instance's owner is the linked number.
+        owner = row.get("ownerJid") if row.get("connectionStatus") in (None, "open") else None
         return {"id": phone_jid(owner), "pushName": row.get("profileName")} if owner else None
 
     def logout_and_delete(self, name):
@@ -346,54 +449,91 @@ class Client(GatewayClient):
                     return phone_jid(hint)
         return None
 
-    def active_chats(self, name, since_ts):
-        rows = self._call("POST", f"/chat/findChats/{self._s(name)}", json={"where": {}}) or []
-        chats = []
-        for row in rows:
-            if not isinstance(row, dict) or chat_kind(row.get("remoteJid")) != "direct":
-                continue
-            last = number_value((row.get("lastMessage") or {}).get("messageTimestamp"))
-            if last is None or last >= since_ts:
-                chats.append(row["remoteJid"])
-        return chats
+    def chats_since(self, name, since_ts):
+        """[(chat jid, last message Unix seconds or None)] of direct chats active since `since_ts`,
+        newest first; findChats pages with take/skip."""
+        chats, skip = [], 0
+        while True:
+            rows = self._call("POST", f"/chat/findChats/{self._s(name)}",
+                              json={"where": {}, "take": HISTORY_PAGE, "skip": skip}) or []
+            rows = rows if isinstance(rows, list) else []
+            oldest = None
+            for row in rows:
+                if not isinstance(row, dict):
+                    continue
+                last = number_value((row.get("lastMessage") or {}).get("messageTimestamp"))
+                oldest = last if last is not None else oldest
+                if chat_kind(row.get("remoteJid")) == "direct" and (last is None or last >= since_ts):
+                    chats.append((row["remoteJid"], last))
+            if len(rows) < HISTORY_PAGE or (oldest is not None and oldest < since_ts):
+                return chats
+            skip += HISTORY_PAGE
 
-    def messages_since(self, name, chat_jid, since_ts, me):
-        """Messages of a chat from `since_ts` on, oldest first. The server's remoteJid filter is
-        unreliable (an OR across remoteJid/remoteJidAlt), so rows are filtered again here."""
-        until = datetime.now(UTC) + timedelta(days=1)
+    def active_chats(self, name, since_ts):
+        return [phone_jid(jid) for jid, _ in self.chats_since(name, since_ts)]  # one form: <digits>@c.us
+
+    def message_pages(self, name, chat_jid, since_ts, me):
+        """The chat's messages from `since_ts` on, page by page, oldest first, as (messages, whether
+        it is the last page). findMessages sorts
+        newest first, so its pages are read last to first inside a window fixed at the first call
+        (messages arriving meanwhile fall after it and cannot shift the pages). Its remoteJid filter
+        is unreliable (an OR across remoteJid/remoteJidAlt), so rows are filtered again here."""
+        chat_jid = _baileys_jid(chat_jid)
         where = {"key": {"remoteJid": chat_jid, "remoteJidAlt": chat_jid},
                  "messageTimestamp": {"gte": datetime.fromtimestamp(int(since_ts), UTC).isoformat(),
-                                      "lte": until.isoformat()}}
-        wanted, found, page = {chat_jid, phone_jid(chat_jid)}, [], 1
-        while page * HISTORY_PAGE <= HISTORY_MAX:
-            records, pages = self._find(name, where, page)
-            for record in records:
-                key = record.get("key") if isinstance(record, dict) else {}
-                if not ({key.get("remoteJid"), key.get("remoteJidAlt"), phone_jid(key.get("remoteJid"))} & wanted):
-                    continue
-                if (number_value(record.get("messageTimestamp")) or 0) < since_ts:
-                    continue
-                message = normalize(record, name, me)
-                if message is not None:
-                    found.append(message)
-            if page >= pages or not records:
-                break
-            page += 1
+                                      "lte": datetime.now(UTC).isoformat()}}
+        wanted = {chat_jid, phone_jid(chat_jid)}
+        newest, pages = self._find(name, where, 1)
+        last_page = min(pages, HISTORY_MAX // HISTORY_PAGE)
+        for page in range(last_page, 1, -1):
+            records, _ = self._find(name, where, page)
+            yield self._page_messages(name, records, wanted, since_ts, me), False
+        yield self._page_messages(name, newest, wanted, since_ts, me), True
+
+    def _page_messages(self, name, records, wanted, since_ts, me):
+        found = []
+        for record in records:
+            key = record.get("key") if isinstance(record, dict) else {}
+            if not ({key.get("remoteJid"), key.get("remoteJidAlt"), phone_jid(key.get("remoteJid"))} & wanted):
+                continue
+            if _deleted_row(record):
+                continue  # deleted for everyone: Evolution keeps the row, marked
+            if (number_value(record.get("messageTimestamp")) or 0) < since_ts:
+                continue
+            message = normalize(record, name, me)
+            if message is not None:
+                found.append(_dated_by_original(message, record))
         found.sort(key=lambda m: m.sent_at)
         return found
 
+    def messages_since(self, name, chat_jid, since_ts, me):
+        """Messages of a chat from `since_ts` on, oldest first."""
+        return [message for page, _ in self.message_pages(name, chat_jid, since_ts, me) for message in page]
+
     def download_media(self, media):
+        """The file through getBase64FromMediaMessage: with the full message (no store needed), then
+        by id (Evolution's stored copy). Its failures carry WhatsApp CDN addresses and raw error
+        names; they leave here as plain reasons (download_failure)."""
         ref = media.ref or {}
-        body = {"message": {"key": ref.get("key"), "message": ref.get("message")}, "convertToMp4": False}
-        answer = self._call("POST", f"/chat/getBase64FromMediaMessage/{self._s(ref.get('instance') or '')}",
-                            json=body) or {}
-        try:
-            data = base64.b64decode(answer.get("base64") or "", validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise GatewayError("rejected", "The gateway sent unreadable media.") from exc
-        if not data:
-            raise GatewayError("not_found", "The gateway has no file for this message.")
-        return data, (answer.get("mimetype") or media.mimetype)
+        path = f"/chat/getBase64FromMediaMessage/{self._s(ref.get('instance') or '')}"
+        bodies = ({"message": {"key": ref.get("key"), "message": ref.get("message")}, "convertToMp4": False},
+                  {"message": {"key": {"id": (ref.get("key") or {}).get("id")}}, "convertToMp4": False})
+        failure = None
+        for body in bodies:
+            try:
+                answer = self._call("POST", path, json=body) or {}
+            except GatewayError as exc:
+                if exc.kind in ("unreachable", "server", "refused", "unauthorized", "licence"):
+                    raise
+                failure = exc
+                continue
+            try:
+                data = base64.b64decode(answer.get("base64") or "", validate=True)
+            except (binascii.Error, ValueError):
+                data = b""
+            if data:
+                return data, (answer.get("mimetype") or media.mimetype)
+        raise download_failure(failure)
 
     # -- webhooks -----------------------------------------------------------------------------------
 
@@ -430,6 +570,9 @@ class Client(GatewayClient):
         if event == "messages.delete":
             ref = key.get("id") or data.get("id")
             return f"{instance}:revoke:{ref}"[:250] if ref else None
+        if event == "messages.set" and isinstance(envelope.get("data"), list):
+            ids = ",".join(sorted(str((m.get("key") or {}).get("id")) for m in envelope["data"] if isinstance(m, dict)))
+            return f"{instance}:set:{hashlib.sha1(ids.encode()).hexdigest()}" if ids else None
         return None
 
     def parse_webhook(self, envelope):
@@ -441,6 +584,11 @@ class Client(GatewayClient):
             return [MessageEvent(message)] if message else [IgnoredEvent("reaction or protocol message")]
         if event == "connection.update":
             return [_status_event(data)]
+        if event == "messages.set":
+            found = [normalize(row, instance, me) for row in (data if isinstance(data, list) else [])
+                     if isinstance(row, dict) and not _deleted_row(row)]
+            return [MessageEvent(m, history=True) for m in found if m is not None] or \
+                [IgnoredEvent("history sync without messages")]
         data = data if isinstance(data, dict) else {}
         if event == "messages.edited":
             key = data.get("key") if isinstance(data.get("key"), dict) else {}

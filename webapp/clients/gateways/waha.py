@@ -22,6 +22,7 @@ from webapp.clients.gateways.base import (
     ServerInfo,
     SessionState,
     StatusEvent,
+    media_failure,
     transport_errors,
 )
 from webapp.clients.gateways.formats import chat_kind, phone_jid, readable_location, readable_vcard
@@ -53,6 +54,32 @@ def split_id(message_id):
     return parts[0] == "true", parts[1], parts[2]
 
 
+def _participant(msg):
+    """A group message's sender: the id's fourth part, else the payload's `participant`."""
+    parts = str(msg.get("id") or "").split("_")
+    if len(parts) >= 4 and parts[3]:
+        return phone_jid(parts[3])
+    author = msg.get("participant") or msg.get("author")
+    return phone_jid(author) if isinstance(author, str) and author else None
+
+
+_BASE64_RUN = re.compile(r"^[A-Za-z0-9+/=\s]{64,}$")
+
+
+def _body_text(msg):
+    """The message's own text. WEBJS puts a location's base64 thumbnail in `body`: that is no text."""
+    body = str(msg.get("body") or "")
+    if isinstance(msg.get("location"), dict) and _BASE64_RUN.match(body):
+        return ""
+    return body
+
+
+def _push_name(data):
+    """The sender's WhatsApp name: WEBJS notifyName, NOWEB pushName, GOWS Info.PushName."""
+    info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
+    return str(data.get("notifyName") or data.get("pushName") or info.get("PushName") or "")[:200]
+
+
 def normalize(msg, me=None):
     """A WAHA WAMessage (webhook or history) → GatewayMessage, or None when it isn't one."""
     if not isinstance(msg, dict):
@@ -64,7 +91,8 @@ def normalize(msg, me=None):
     data = msg.get("_data") if isinstance(msg.get("_data"), dict) else {}
     key = data.get("key") if isinstance(data.get("key"), dict) else {}
     hint = key.get("remoteJidAlt")
-    texts = [str(msg.get("body") or "")] if msg.get("body") else []
+    body = _body_text(msg)
+    texts = [body] if body else []
     if isinstance(msg.get("location"), dict):
         texts.append(readable_location(msg["location"]))
     for card in msg.get("vCards") or []:
@@ -72,12 +100,12 @@ def normalize(msg, me=None):
     media = []
     raw_media = msg.get("media") if isinstance(msg.get("media"), dict) else None
     if msg.get("hasMedia") and raw_media:
+        # The gateway's own error object (stack, CDN URL…) is never kept: only what it means.
         error = raw_media.get("error")
         media.append(Media(url=raw_media.get("url"), mimetype=raw_media.get("mimetype") or "application/octet-stream",
-                           filename=raw_media.get("filename"),
-                           error=str(error)[:200] if error else None))
+                           filename=raw_media.get("filename"), error=media_failure(error) if error else None))
     elif msg.get("hasMedia"):
-        media.append(Media(url=None, mimetype="application/octet-stream", error="not downloaded by the gateway"))
+        media.append(Media(url=None, mimetype=_media_type(data)))
     reply = msg.get("replyTo") if isinstance(msg.get("replyTo"), dict) else None
     reply_from_me = False
     if reply and me:
@@ -85,10 +113,29 @@ def normalize(msg, me=None):
     return GatewayMessage(
         short_id=short, chat_jid=phone_jid(chat), chat_kind=chat_kind(chat), from_me=from_me,
         sent_at=_seconds(msg.get("timestamp")), text="\n".join(texts),
-        sender_name=str(data.get("notifyName") or data.get("pushName") or "")[:200],
+        sender_name=_push_name(data),
         reply_to_short_id=(reply or {}).get("id"), reply_to_from_me=reply_from_me, media=media,
-        phone_hint=phone_jid(hint) if isinstance(hint, str) and hint.endswith(("@s.whatsapp.net", "@c.us"))
-        else None)
+        phone_hint=_phone_or_none(hint), participant=_participant(msg) if chat_kind(chat) == "group" else None,
+        participant_hint=_phone_or_none(key.get("participantAlt")))
+
+
+def _phone_or_none(jid):
+    return phone_jid(jid) if isinstance(jid, str) and jid.endswith(("@s.whatsapp.net", "@c.us")) else None
+
+
+WEBJS_TYPES = {"image": "image/jpeg", "video": "video/mp4", "ptt": "audio/ogg", "audio": "audio/mpeg",
+               "sticker": "image/webp", "document": "application/octet-stream"}
+
+
+def _media_type(data):
+    """A file the gateway did not download still says what it was (WEBJS `_data.type`)."""
+    return WEBJS_TYPES.get(str(data.get("type") or ""), "application/octet-stream")
+
+
+def serialized_id(message):
+    """The WAHA id of a GatewayMessage (`{fromMe}_{chat}_{short}[_{participant}]`)."""
+    sid = f"{'true' if message.from_me else 'false'}_{message.chat_jid}_{message.short_id}"
+    return f"{sid}_{message.participant}" if message.participant else sid
 
 
 def _status_time(payload, envelope):
@@ -106,6 +153,7 @@ class Client(GatewayClient):
     kind = "waha"
     label = "WAHA"
     events = EVENTS
+    can_restart = True
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -130,6 +178,9 @@ class Client(GatewayClient):
     def _kind_error(status, body, detail):
         if status == 422 and "only 'default'" in detail:   # WAHA Core: its one error for any other name
             return GatewayError("single_session", detail, status)
+        if status in (400, 422) and "store" in detail.lower() and "noweb" in detail.lower():
+            # NOWEB without its store keeps no chats or messages: there is no history to read.
+            return GatewayError("no_history", detail, status)
         if status == 422 and isinstance(body, dict) and body.get("status"):
             return GatewayError("session_state", f"The session is {body['status']}.", status)
         return None
@@ -204,6 +255,11 @@ class Client(GatewayClient):
     def me(self, name):
         return self._call("GET", f"/api/sessions/{self._s(name)}/me")
 
+    def restart_session(self, name):
+        # waha.md §2.4: FAILED → restart → WORKING when the stored login still works, else SCAN_QR_CODE.
+        body = self._call("POST", f"/api/sessions/{self._s(name)}/restart") or {}
+        return SessionState(status=body.get("status") or "STARTING")
+
     def logout_and_delete(self, name):
         # DELETE stops, logs out (unlinks the device) and forgets the session.
         try:
@@ -219,8 +275,9 @@ class Client(GatewayClient):
         pn = body.get("pn")
         return phone_jid(pn) if pn else None
 
-    def active_chats(self, name, since_ts):
-        """Direct chats with a message at or after `since_ts` (Unix seconds), newest first."""
+    def chats_since(self, name, since_ts):
+        """[(chat jid, its last message's Unix seconds or None)] of the direct chats with a message
+        at or after `since_ts`, newest first (the overview is sorted by last message)."""
         chats, offset = [], 0
         while True:
             page = self._call("GET", f"/api/{self._s(name)}/chats/overview",
@@ -228,8 +285,9 @@ class Client(GatewayClient):
             for chat in page:
                 jid = chat.get("id") if isinstance(chat.get("id"), str) else (chat.get("id") or {}).get("_serialized")
                 last = (chat.get("lastMessage") or {}).get("timestamp")
-                if chat_kind(jid) == "direct" and (last is None or float(last) >= since_ts):
-                    chats.append(jid)
+                last = float(last) if isinstance(last, (int, float)) and not isinstance(last, bool) else None
+                if chat_kind(jid) == "direct" and (last is None or last >= since_ts):
+                    chats.append((jid, last))
             if len(page) < HISTORY_PAGE:
                 return chats
             oldest = (page[-1].get("lastMessage") or {}).get("timestamp")
@@ -237,18 +295,55 @@ class Client(GatewayClient):
                 return chats  # sorted newest first: the rest is older
             offset += HISTORY_PAGE
 
-    def messages_since(self, name, chat_jid, since_ts, me):
-        """Messages of a chat from `since_ts` on (inclusive), oldest first, as GatewayMessages."""
-        found, offset = [], 0
-        while offset < HISTORY_MAX:
+    def active_chats(self, name, since_ts):
+        """Direct chats with a message at or after `since_ts` (Unix seconds), newest first."""
+        return [jid for jid, _ in self.chats_since(name, since_ts)]
+
+    def message_pages(self, name, chat_jid, since_ts, me):
+        """The chat's messages from `since_ts` on (inclusive), page by page, oldest first: (list of
+        GatewayMessages, whether it is the last page). A page may hold no message of ours."""
+        offset = 0
+        while True:
             page = self._call("GET", f"/api/{self._s(name)}/chats/{self._s(chat_jid)}/messages", params={
                 "limit": HISTORY_PAGE, "offset": offset, "downloadMedia": "true",
                 "sortBy": "timestamp", "sortOrder": "asc", "filter.timestamp.gte": int(since_ts)}) or []
-            found.extend(m for m in (normalize(raw, me) for raw in page) if m is not None)
-            if len(page) < HISTORY_PAGE:
-                break
             offset += HISTORY_PAGE
-        return found
+            last = len(page) < HISTORY_PAGE or offset >= HISTORY_MAX
+            yield [m for m in (normalize(raw, me) for raw in page) if m is not None], last
+            if last:
+                return
+
+    def messages_since(self, name, chat_jid, since_ts, me):
+        """Messages of a chat from `since_ts` on (inclusive), oldest first, as GatewayMessages."""
+        return [message for page, _ in self.message_pages(name, chat_jid, since_ts, me) for message in page]
+
+    def media_again(self, name, message, index=0):
+        # waha.md §6.3/§7.2: the message fetched again with downloadMedia=true downloads a fresh file.
+        body = self._call("GET", f"/api/{self._s(name)}/chats/{self._s(message.chat_jid)}/messages/"
+                                 f"{self._s(serialized_id(message))}", params={"downloadMedia": "true"})
+        again = normalize(body)
+        return again.media[index] if again is not None and len(again.media) > index else None
+
+    def contact_name(self, name, jid):
+        # waha.md §7.3: WEBJS answers with pushname/name, NOWEB with {id, name?, pushname?}, or null.
+        try:
+            body = self._call("GET", "/api/contacts", params={"session": name, "contactId": jid})
+        except GatewayError as exc:
+            if exc.kind in ("unreachable", "server"):
+                raise
+            return ""
+        body = body if isinstance(body, dict) else {}
+        return str(body.get("pushname") or body.get("pushName") or body.get("name") or "")[:200]
+
+    def chat_name(self, name, jid):
+        try:
+            rows = self._call("GET", f"/api/{self._s(name)}/chats/overview", params={"ids": jid, "limit": 1})
+        except GatewayError as exc:
+            if exc.kind in ("unreachable", "server"):
+                raise
+            return ""
+        row = next((r for r in rows or [] if isinstance(r, dict)), {})
+        return str(row.get("name") or "")[:200]
 
     def _rebase(self, url):
         # media.url carries WAHA_BASE_URL, often `localhost` behind Docker: fetch the same file from
@@ -269,7 +364,8 @@ class Client(GatewayClient):
         except http.DownloadFailed as exc:
             kind = "not_found" if exc.status == 404 else "unauthorized" if exc.status in (401, 403) else \
                 "server" if (exc.status or 0) >= 500 else "rejected"
-            raise GatewayError(kind, f"media download failed: {exc}", exc.status) from exc
+            raise GatewayError(kind, f"media download failed (HTTP {exc.status})" if exc.status else
+                               "media download failed", exc.status) from exc
         return got.content, (media.mimetype or got.content_type)
 
     # -- webhooks -----------------------------------------------------------------------------------
