@@ -39,6 +39,7 @@ NUMBER = {
     "linked": Badge("linked", "success"),
     "reconnecting": Badge("reconnecting", "info"),
     "failed": Badge("failed (needs relinking)", "danger"),
+    "failed_restart": Badge("failed (restart it)", "danger"),  # failed, and a restart brings it back
     "stopped": Badge("stopped", "warning"),
     "unreachable": Badge("gateway unreachable", "danger"),
     "licence": Badge("gateway licence not activated", "warning"),

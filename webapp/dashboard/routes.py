@@ -33,7 +33,7 @@ def dashboard():
     return render_template("dashboard/dashboard.html", workspace=workspace, membership=membership,
                            close=close, totals=totals(workspace.id),
                            chart=chart.stacked_bars(stats.hourly_outcomes(workspace.id)),
-                           numbers=stats.numbers_health(workspace.id, {n: link.state for n, link in links.items()},
+                           numbers=stats.numbers_health(workspace.id, {n: link.badge_key for n, link in links.items()},
                                                         close["badge_key"]),
                            links=links, watch=changes.watch(membership),
                            accounted=whatsapp_health.accounted_by_number(workspace.id))

@@ -88,9 +88,14 @@ class NumberLink(db.Model):
     number = relationship("WhatsAppNumber")
 
     @property
+    def badge_key(self):
+        """The vocabulary.NUMBER key of this link's badge."""
+        return "failed_restart" if self.state == "failed" and not self.needs_rescan else self.state
+
+    @property
     def state_label(self):
         if self.state == "failed" and not self.needs_rescan:
-            return "failed (restart it)"
+            return LINK_STATES["failed_restart"]
         return LINK_STATES.get(self.state, self.state)
 
     @property
