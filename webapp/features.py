@@ -9,6 +9,7 @@ from webapp.clients.gateways import registry as gateway_registry
 from webapp.close_connection.routes import bp as close_bp
 from webapp.close_connection.service import on_member_removed
 from webapp.close_connection.wording import event_label, plain_detail
+from webapp.core import vocabulary
 from webapp.core.extensions import csrf
 from webapp.core.signals import member_removed, subscription_changed
 from webapp.dashboard.routes import bp as main_bp
@@ -43,6 +44,7 @@ def register(app):
     history.set_source_factory(history_source.source_for)  # history import reads linked numbers
     app.cli.add_command(demo_group)  # `flask demo traffic`
     app.add_template_filter(state_badge)
+    app.add_template_global(vocabulary.badge)  # every state badge's words and colour
     app.add_template_filter(event_label)
     app.add_template_filter(plain_detail)
     member_removed.connect(on_member_removed)

@@ -1,6 +1,7 @@
 """The Close card in a real Chromium: the outage banner appears and clears, a re-route to a lead that doesn't
 exist is refused (and the picker finds leads by name), a reconnect keeps the settings, the previous
-connection's test-sync result is gone, and no page logs a console error. Takes the Close card's
+connection's test-sync result is gone, "Check connection now" shows its result in the history without a
+reload, and no page logs a console error. Takes the Close card's
 screenshots (`make screenshots` refreshes them in docs/screenshots/)."""
 import pytest
 
@@ -58,6 +59,12 @@ def test_card_shows_outages_reroutes_and_reconnects(live_app, chromium, demo, wo
     expect(owner.locator("#close-summary")).to_contain_text("Connected to Acme Sales as dana@acme.test since")
     expect(owner.locator("#close-state")).to_have_text("connected")
     assert "orga_" not in owner.locator("#close-card").inner_text()
+
+    # Check connection now: the job's result lands in the history below without a reload.
+    expect(owner.locator('#close-history tr.close-event[data-kind="check"]')).to_have_count(0)
+    owner.click("#close-check-now")
+    expect(owner.locator('#close-history tr.close-event[data-kind="check"]')).to_have_count(1)
+    expect(owner.locator("#close-check-now")).to_have_text("Check connection now")
 
     # Settings to keep across a reconnect.
     owner.select_option("#new_lead_status_id", label="Qualified")

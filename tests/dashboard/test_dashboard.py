@@ -9,17 +9,18 @@ from webapp.messages.ingest import HOLD_DISCONNECTED, HOLD_SUBSCRIPTION
 from webapp.models import utcnow
 
 
-def test_hourly_outcomes_buckets_synced_skipped_failed_per_hour(app, demo):
+def test_hourly_outcomes_buckets_synced_skipped_failed_dead_per_hour(app, demo):
     add_outcomes(demo, [("synced", 0), ("synced", 0), ("skipped", 0), ("failed", 3), ("dead", 3),
                         ("synced", 200), ("queued", 0)])
     hours = stats.hourly_outcomes(demo.acme.id)
     assert len(hours) == 168
     now_hour = stats.hour_floor(utcnow())
     assert hours[-1]["hour"] == now_hour
-    assert {k: hours[-1][k] for k in stats.SERIES} == {"synced": 2, "skipped": 1, "failed": 0}
-    assert {k: hours[-4][k] for k in stats.SERIES} == {"synced": 0, "skipped": 0, "failed": 2}
+    assert {k: hours[-1][k] for k in stats.SERIES} == {"synced": 2, "skipped": 1, "failed": 0, "dead": 0}
+    # a dead message (retries given up) is not counted as failed (still retrying): each has its own series
+    assert {k: hours[-4][k] for k in stats.SERIES} == {"synced": 0, "skipped": 0, "failed": 1, "dead": 1}
     # 200 hours ago is outside the window; queued is no outcome
-    assert sum(h["synced"] + h["skipped"] + h["failed"] for h in hours) == 5
+    assert sum(h["synced"] + h["skipped"] + h["failed"] + h["dead"] for h in hours) == 5
     # another workspace sees none of it
     assert not any(h["synced"] for h in stats.hourly_outcomes(demo.globex.id))
 
@@ -34,7 +35,7 @@ def test_a_synced_row_counts_in_the_hour_it_synced(app, demo):
 
 def test_chart_geometry_scales_to_a_round_maximum():
     start = datetime(2026, 1, 5, 22, tzinfo=UTC)
-    hours = [{"hour": start + timedelta(hours=i), "synced": s, "skipped": k, "failed": f}
+    hours = [{"hour": start + timedelta(hours=i), "synced": s, "skipped": k, "failed": f, "dead": 0}
              for i, (s, k, f) in enumerate([(3, 0, 0), (0, 0, 0), (10, 2, 1)])]
     drawn = chart.stacked_bars(hours)
     assert [g["label"] for g in drawn["grid"]] == ["0", "10", "20"]
@@ -43,7 +44,19 @@ def test_chart_geometry_scales_to_a_round_maximum():
     assert [s["series"] for s in tallest] == ["synced", "skipped", "failed"]
     assert round(sum(s["h"] for s in tallest), 1) == round((drawn["bottom"] - 10) * 13 / 20, 1)
     assert [d["label"] for d in drawn["days"]] == ["Mon 05", "Tue 06"]
-    assert drawn["totals"] == {"synced": 13, "skipped": 2, "failed": 1}
+    assert drawn["totals"] == {"synced": 13, "skipped": 2, "failed": 1, "dead": 0}
+
+
+def test_day_labels_of_the_chart_never_overlap():
+    for first_hour in range(24):
+        start = datetime(2026, 3, 27, first_hour, tzinfo=UTC)  # a Friday
+        hours = [{"hour": start + timedelta(hours=i), **dict.fromkeys(stats.SERIES, 0)} for i in range(168)]
+        days = chart.stacked_bars(hours)["days"]
+        gaps = [b["x"] - a["x"] for a, b in zip(days, days[1:])]
+        # a label ("Fri 27", 11 px font) is under 40 units wide: every label starts after the last one ends
+        assert min(gaps) >= 40, (first_hour, days[:2])
+        assert days[-1]["x"] + 40 <= chart.WIDTH, (first_hour, days[-1])  # not cut off at the right edge
+        assert len(days) >= 6
 
 
 def test_dashboard_not_connected_names_the_next_step_per_role(app, demo, login):

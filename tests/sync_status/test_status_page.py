@@ -16,7 +16,7 @@ def test_page_totals_log_and_links(app, api, sandbox_connection, close_sandbox, 
     assert re.search(r'data-state="skipped"[^>]*>skipped <span class="count">1</span>', html)
     assert f"/lead/{ids.bluth}/" in html and "Group chat" in html
     assert "+14155550001" in html and "never" in html  # 0001 synced; 0002/0003 never
-    assert 'hx-trigger="every 5s"' not in html and "Retry" not in html  # nothing pending: no polling
+    assert "Retry" not in html  # nothing to retry
     fragment = member.get("/sync/log?state=skipped", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "group words" in fragment and "first words" not in fragment and "<html" not in fragment
     assert "first words" in member.get("/sync/log?q=first").get_data(as_text=True)
@@ -47,14 +47,14 @@ def test_members_read_only_their_own_numbers_messages_unless_the_owner_opens_the
     assert login("admin@acme.test").post("/privacy/visibility", data={}).status_code == 403   # the owner's choice
 
 
-def test_one_poll_while_pending_brings_totals_out_of_band(app, api, sandbox_connection, demo, login):
+def test_the_log_reload_brings_the_totals_out_of_band(app, api, sandbox_connection, demo, login):
     api.post(body("w-1", phone="+14155550101", text="waiting words"))  # queued: no worker runs here
     member = login("admin@acme.test")
     html = member.get("/sync/").get_data(as_text=True)
-    assert html.count('hx-trigger="every 5s"') == 1  # the log polls; the totals ride along
+    assert html.count('hx-trigger="syncChanged from:body"') == 1  # the log reloads; the totals ride along
     assert 'id="sync-totals"' in html and "hx-get=\"/sync/totals\"" not in html
     fragment = member.get("/sync/log", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert 'hx-trigger="every 5s"' in fragment
+    assert 'hx-trigger="syncChanged from:body"' in fragment
     oob = fragment.split('hx-swap-oob="innerHTML"')[1]
     assert re.search(r'data-state="queued"[^>]*>queued <span class="count">1</span>', oob)
 
@@ -67,7 +67,7 @@ def test_keyset_pages(app, api, sandbox_connection, demo, login):
     older = re.search(r'href="(/sync/\?before=\d+)"', first).group(1)
     second = admin.get(older).get_data(as_text=True)
     assert "text 069" in second and "text 119" not in second
-    assert 'hx-trigger="every 5s"' not in second.split('id="sync-log"')[1][:200]  # older pages don't poll
+    assert "syncChanged" not in second.split('id="sync-log"')[1][:200]  # older pages don't reload themselves
 
 
 def test_other_workspace_is_invisible(app, api, sandbox_connection, demo, login):

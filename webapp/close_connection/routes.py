@@ -12,7 +12,7 @@ from webapp.clients.close import checks, oauth
 from webapp.clients.close.tokens import live_connection
 from webapp.close_connection import service, test_runs
 from webapp.close_connection.forms import ActionForm, DisconnectForm, SettingsForm
-from webapp.core import server_secrets
+from webapp.core import server_secrets, vocabulary
 from webapp.core.extensions import htmx
 from webapp.messages.actions import count_held, count_waiting
 
@@ -36,6 +36,7 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
         "checklist": checks.checklist(membership, live, session.get(REFUSAL),
                                       managers_text=service.managers_text(workspace.id)),
         "attention": service.attention(live),
+        "close_key": vocabulary.close_condition(state, live),
         "waiting": count_waiting(workspace.id) if live is not None and live.unreachable_since else 0,
         "settings_form": settings_form,
         "confirm_disconnect": confirm_disconnect and live is not None,
@@ -48,8 +49,10 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
 
 def _card(status=200, **kwargs):
     response = make_response(render_template("close_connection/partials/_card.html", **_card_context(**kwargs)), status)
-    if request.method == "POST":  # an action may have written history: the list below reloads itself
-        response.headers["HX-Trigger"] = "closeHistory"
+    # An action may have written history, and so may the job a polling card is watching (a check,
+    # a test sync): the list below reloads with each answer. The card polls only while a job runs,
+    # so the history stops asking once the job's last answer (and its history entry) has arrived.
+    response.headers["HX-Trigger"] = "closeHistory"
     response.vary.add("HX-Request")
     return response
 

@@ -8,7 +8,10 @@ from webapp.dashboard.stats import SERIES
 
 WIDTH, HEIGHT = 860, 220
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 28
-COLORS = {"synced": "#198754", "skipped": "#adb5bd", "failed": "#dc3545"}
+COLORS = {"synced": "#198754", "skipped": "#adb5bd", "failed": "#dc3545", "dead": "#212529"}
+# A day's label is about 40 units wide: a partial day (the first, the last) is labelled only when
+# it is wide enough for it (else "Fri 27Sat 28", or a label cut off at the right edge).
+LABEL_WIDTH = 42
 
 
 def nice_ceiling(value):
@@ -30,7 +33,8 @@ def stacked_bars(hours):
     bars, days = [], []
     for index, hour in enumerate(hours):
         x = LEFT + index * slot
-        if hour["hour"].hour == 0 or index == 0:
+        room = min(24 - hour["hour"].hour, len(hours) - index) * slot  # until the next label or the edge
+        if (hour["hour"].hour == 0 or index == 0) and room >= LABEL_WIDTH:
             days.append({"x": round(x, 1), "label": hour["hour"].strftime("%a %d")})
         base = TOP + plot_h
         segments = []

@@ -5,6 +5,7 @@ Read-only: the state comes from the Close card's own helper, so both screens alw
 from flask import url_for
 
 from webapp.close_connection.service import card_state
+from webapp.core import vocabulary
 from webapp.messages.actions import count_held
 
 
@@ -66,8 +67,11 @@ def _renewal_action(membership):
 
 
 def _status(state, level, headline, detail, action, action_url):
+    # Unreachable and a missing permission are both "needs attention" on the card: same badge here.
+    key = "attention" if state in ("unreachable", "attention") else state
     return {"state": state, "level": level, "headline": headline, "detail": detail,
-            "action": action, "action_url": action_url}
+            "action": action, "action_url": action_url, "badge_key": key,
+            "badge": vocabulary.badge("close", key)}
 
 
 def subscription_pause(workspace):

@@ -8,6 +8,7 @@ from webapp.account.forms import RegionForm
 from webapp.core import phones
 from webapp.core.extensions import db
 from webapp.dashboard import chart, overview, stats
+from webapp.messages import changes
 from webapp.messages.totals import totals
 from webapp.models import Notification, utcnow
 from webapp.whatsapp import health as whatsapp_health
@@ -27,11 +28,14 @@ def index():
 def dashboard():
     workspace = current_workspace()
     membership = current_membership()
+    close = overview.close_status(workspace, membership)
+    links = whatsapp_health.by_number(workspace.id)
     return render_template("dashboard/dashboard.html", workspace=workspace, membership=membership,
-                           close=overview.close_status(workspace, membership), totals=totals(workspace.id),
+                           close=close, totals=totals(workspace.id),
                            chart=chart.stacked_bars(stats.hourly_outcomes(workspace.id)),
-                           numbers=stats.numbers_health(workspace.id),
-                           links=whatsapp_health.by_number(workspace.id),
+                           numbers=stats.numbers_health(workspace.id, {n: link.badge_key for n, link in links.items()},
+                                                        close["badge_key"]),
+                           links=links, watch=changes.watch(membership),
                            accounted=whatsapp_health.accounted_by_number(workspace.id))
 
 

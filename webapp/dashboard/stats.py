@@ -1,4 +1,4 @@
-"""What the dashboard counts: messages synced / skipped / failed per hour, and each number's health.
+"""What the dashboard counts: messages synced / skipped / failed / dead per hour, and each number's health.
 
 One grouped query per figure (SQLite and PostgreSQL), read through indexes on the messages table.
 """
@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from webapp.core import vocabulary
 from webapp.core.extensions import db
 from webapp.models import Message, WhatsAppNumber, utcnow
 
-# Chart series → the message states they count ("dead" is a failure that stopped retrying).
-OUTCOMES = {"synced": ("synced",), "skipped": ("skipped",), "failed": ("failed", "dead")}
+# Chart series → the message states they count. "failed" is still being retried; "dead" stopped
+# retrying and waits for a person's Retry: its own series, so neither is counted as the other.
+OUTCOMES = {"synced": ("synced",), "skipped": ("skipped",), "failed": ("failed",), "dead": ("dead",)}
 SERIES = tuple(OUTCOMES)
 HOUR_FORMAT = "%Y-%m-%d %H"
 
@@ -33,7 +35,7 @@ def hour_floor(moment):
 
 
 def hourly_outcomes(workspace_id, hours=7 * 24, now=None):
-    """[{"hour": aware UTC datetime, "synced": n, "skipped": n, "failed": n}], oldest first,
+    """[{"hour": aware UTC datetime, "synced": n, "skipped": n, "failed": n, "dead": n}], oldest first,
     one entry per hour of the last `hours` hours (the current hour included)."""
     end = hour_floor(now or utcnow()) + timedelta(hours=1)
     start = end - timedelta(hours=hours)
@@ -53,8 +55,10 @@ def hourly_outcomes(workspace_id, hours=7 * 24, now=None):
     return [{"hour": moment, **counts} for moment, counts in sorted(buckets.items())]
 
 
-def numbers_health(workspace_id):
-    """Each WhatsApp number of the workspace with what its messages are waiting for or failing on."""
+def numbers_health(workspace_id, link_states=None, close_key="connected"):
+    """Each WhatsApp number of the workspace with what its messages are waiting for or failing on.
+    `link_states` ({number id: gateway link state}) and `close_key` (a vocabulary.CLOSE key) make
+    the Health badge the worst of the gateway, Close and the messages."""
     numbers = db.session.scalars(sa.select(WhatsAppNumber).where(WhatsAppNumber.workspace_id == workspace_id)
                                  .order_by(WhatsAppNumber.e164)).all()
     pending = {}
@@ -63,21 +67,13 @@ def numbers_health(workspace_id):
             .where(Message.workspace_id == workspace_id, Message.state.in_(("queued", "held", "failed", "dead")))
             .group_by(Message.whatsapp_number_id, Message.state)):
         pending.setdefault(number_id, {})[state] = count
-    return [_health(number, pending.get(number.id, {})) for number in numbers]
+    link_states = link_states or {}
+    return [_health(number, pending.get(number.id, {}), link_states.get(number.id), close_key) for number in numbers]
 
 
-def _health(number, counts):
+def _health(number, counts, link_state, close_key):
+    health = vocabulary.number_health(counts, number.last_synced_at, link_state, close_key)
     failing = counts.get("failed", 0) + counts.get("dead", 0)
-    if failing:
-        level, label = "danger", f"{failing} failing"
-    elif counts.get("held"):
-        level, label = "warning", f"{counts['held']} held"
-    elif counts.get("queued"):
-        level, label = "info", f"{counts['queued']} queued"
-    elif number.last_synced_at:
-        level, label = "success", "syncing"
-    else:
-        level, label = "secondary", "nothing synced yet"
     return {"number": number, "member": number.membership.user.name if number.membership else None,
-            "last_synced_at": number.last_synced_at, "level": level, "label": label,
+            "last_synced_at": number.last_synced_at, "level": health.level, "label": health.label,
             "failing": failing, "held": counts.get("held", 0), "queued": counts.get("queued", 0)}

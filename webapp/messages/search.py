@@ -1,8 +1,10 @@
 """Message log search: what a search box query matches, answered from indexes.
 
-A row matches when its text contains the query (any case), its WhatsApp message id is the query,
-or its chat's name or phone contains the query. The text part uses the databases' own text
-indexes (webapp/models/text_search.py): SQLite FTS5 with the trigram tokenizer (a quoted phrase:
+A row matches when its text contains the query (any case), the query is one of its ids — the id
+its source gave it, WhatsApp's own message id (a gateway's stored id wraps it), its Close activity
+id or its Close lead id, each an index lookup — or its chat's name or phone contains the query.
+The text part uses the databases' own text indexes (webapp/models/text_search.py): SQLite FTS5
+with the trigram tokenizer (a quoted phrase:
 every character literal, substring match, case folded), PostgreSQL's pg_trgm GIN index, which
 serves ILIKE directly. Queries under three characters have no trigram to look up: their text
 part is an ILIKE scan of the newest SHORT_QUERY_ROWS rows of the page (a full scan of a million
@@ -28,6 +30,9 @@ def matching_ids(query, workspace_id, q, limit):
     parts = [
         _text_part(rows, q).limit(limit),
         rows.where(Message.external_id == q).limit(limit),
+        rows.where(Message.whatsapp_id == q).limit(limit),
+        rows.where(Message.close_activity_id == q).limit(limit),
+        rows.where(Message.close_lead_id == q).order_by(Message.id.desc()).limit(limit),
         rows.where(Message.chat_id.in_(_chats_matching(workspace_id, q))).order_by(Message.id.desc()).limit(limit),
     ]
     found = set()

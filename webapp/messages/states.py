@@ -1,9 +1,10 @@
 """The states of a message in the outbox, their badge colours and the fixed reasons (defined once)."""
+from webapp.core import vocabulary
+
 STATES = ("received", "queued", "synced", "skipped", "held", "failed", "dead")
 
-# Bootstrap colour of each state's badge (the `state_badge` Jinja filter).
-BADGES = {"received": "secondary", "queued": "info", "synced": "success", "skipped": "secondary",
-          "held": "warning", "failed": "danger", "dead": "dark"}
+# Bootstrap colour of each state's badge (the `state_badge` Jinja filter), from the one vocabulary.
+BADGES = {state: b.level for state, b in vocabulary.MESSAGE.items()}
 
 HOLD_SUBSCRIPTION = "subscription inactive"
 HOLD_DISCONNECTED = "disconnected"

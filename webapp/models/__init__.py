@@ -17,7 +17,7 @@ from webapp.models.close import (  # noqa: F401
     Notification,
 )
 from webapp.models.cloud import CloudApiNumber  # noqa: F401
-from webapp.models.messages import Chat, ChatLink, Message  # noqa: F401
+from webapp.models.messages import Chat, ChatLink, Message, whatsapp_id_of  # noqa: F401
 from webapp.models.privacy import ExclusionEntry, HistoryImport, PrivacySettings  # noqa: F401
 from webapp.models.whatsapp import (  # noqa: F401
     ChatWatermark,

@@ -1,4 +1,6 @@
 """WhatsApp chats and messages (the outbox) and the sticky chat → Close lead links."""
+import re
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -7,6 +9,22 @@ from webapp.models.base import UTCDateTime, utcnow
 
 # received → queued → synced | skipped | held | failed → dead
 MESSAGE_STATES = ("received", "queued", "synced", "skipped", "held", "failed", "dead")
+
+# A gateway message's stored id is "<from me>_<chat JID>_<WhatsApp's id>[_<participant>]"
+# (whatsapp/messages.canonical_id); every other source's id is WhatsApp's id as it is.
+_GATEWAY_ID = re.compile(r"^(?:true|false)_[^_@]+@[^_]+_([^_]+)")
+
+
+def whatsapp_id_of(external_id):
+    """The message id WhatsApp itself shows (what a person pastes into the log's search)."""
+    if not external_id:
+        return None
+    found = _GATEWAY_ID.match(external_id)
+    return (found.group(1) if found else external_id)[:200]
+
+
+def _whatsapp_id_default(context):
+    return whatsapp_id_of(context.get_current_parameters().get("external_id"))
 
 
 class Chat(db.Model):
@@ -69,6 +87,10 @@ class Message(db.Model):
         sa.Index("ix_messages_state_next", "state", "next_attempt_at"),
         # The dashboard's hourly chart reads the last days of outcomes per workspace.
         sa.Index("ix_messages_ws_updated", "workspace_id", "updated_at"),
+        # The log's search by the ids people copy: WhatsApp's message id, Close's activity and lead ids.
+        sa.Index("ix_messages_ws_whatsapp_id", "workspace_id", "whatsapp_id"),
+        sa.Index("ix_messages_ws_activity", "workspace_id", "close_activity_id"),
+        sa.Index("ix_messages_ws_lead", "workspace_id", "close_lead_id", "id"),
         # Only rows under a lease: "is an earlier row of this chat being worked on?" (outbox claim).
         sa.Index("ix_messages_chat_leased", "chat_id", "id", sqlite_where=sa.text("lease_until IS NOT NULL"),
                  postgresql_where=sa.text("lease_until IS NOT NULL")),
@@ -78,6 +100,8 @@ class Message(db.Model):
     chat_id: Mapped[int] = mapped_column(sa.ForeignKey("chats.id", ondelete="CASCADE"), index=True)
     whatsapp_number_id: Mapped[int] = mapped_column(sa.ForeignKey("whatsapp_numbers.id", ondelete="RESTRICT"))
     external_id: Mapped[str] = mapped_column(sa.String(200))
+    # WhatsApp's own id of the message (from external_id when the row is written): for the search.
+    whatsapp_id: Mapped[str | None] = mapped_column(sa.String(200), default=_whatsapp_id_default)
     source: Mapped[str] = mapped_column(sa.String(10), default="api")  # api | webhook | demo
     direction: Mapped[str] = mapped_column(sa.String(10))  # incoming | outgoing
     sent_at = mapped_column(UTCDateTime)

@@ -2,21 +2,12 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.core import vocabulary
 from webapp.core.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
-# Number health shown to people; `since` says from when.
-LINK_STATES = {
-    "starting": "starting",
-    "qr": "waiting for QR scan",
-    "linked": "linked",
-    "reconnecting": "reconnecting",
-    "failed": "failed (needs relinking)",
-    "stopped": "stopped",
-    "unreachable": "gateway unreachable",
-    "licence": "gateway licence not activated",
-    "refused": "refused",
-}
+# Number health shown to people (the one vocabulary in core/vocabulary.py); `since` says from when.
+LINK_STATES = {state: b.label for state, b in vocabulary.NUMBER.items()}
 # A number that was linked and is now in one of these is not syncing: people are told.
 TROUBLE_STATES = ("failed", "stopped", "unreachable", "licence")
 # Why a failed number needs a new QR code (set as its last_error); any other failure is cured by a restart.
@@ -97,9 +88,14 @@ class NumberLink(db.Model):
     number = relationship("WhatsAppNumber")
 
     @property
+    def badge_key(self):
+        """The vocabulary.NUMBER key of this link's badge."""
+        return "failed_restart" if self.state == "failed" and not self.needs_rescan else self.state
+
+    @property
     def state_label(self):
         if self.state == "failed" and not self.needs_rescan:
-            return "failed (restart it)"
+            return LINK_STATES["failed_restart"]
         return LINK_STATES.get(self.state, self.state)
 
     @property

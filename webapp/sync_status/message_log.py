@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from webapp.core.extensions import db
 from webapp.messages import search
 from webapp.messages.states import STATES
-from webapp.models import ChatLink, Message, WhatsAppNumber
+from webapp.models import Chat, ChatLink, Message, WhatsAppNumber
 
 
 def review_queue(workspace_id):
@@ -55,3 +55,22 @@ def lead_names(workspace_id, lead_ids):
     rows = db.session.execute(sa.select(ChatLink.lead_id, ChatLink.lead_name).where(
         ChatLink.workspace_id == workspace_id, ChatLink.lead_id.in_(ids), ChatLink.lead_name != ""))
     return {lead_id: name for lead_id, name in rows}
+
+
+def chat_view(workspace_id, chat_id, number_ids=None, close_org_id=None):
+    """The heading of the log filtered to one chat: who the customer is, on which number, and the
+    Close lead it goes to (the live organization's link, else the newest one). None when the chat
+    is not this workspace's or not this person's to read."""
+    chat = db.session.get(Chat, chat_id) if chat_id else None
+    if chat is None or chat.workspace_id != workspace_id:
+        return None
+    if number_ids is not None and chat.whatsapp_number_id not in number_ids:
+        return None
+    links = sa.select(ChatLink).where(ChatLink.chat_id == chat.id, ChatLink.lead_id.is_not(None))
+    link = db.session.scalar(links.where(ChatLink.close_org_id == close_org_id)) if close_org_id else None
+    link = link or db.session.scalar(links.order_by(ChatLink.updated_at.desc()).limit(1))
+    number = chat.number
+    return {"chat": chat, "name": chat.display_name or chat.remote_phone or chat.external_id,
+            "phone": chat.remote_phone, "number": number,
+            "member": number.membership.user.name if number.membership else None,
+            "lead_id": link.lead_id if link else None, "lead_name": (link.lead_name if link else "") or None}

@@ -1,14 +1,15 @@
 """Sync status page (all roles) and the owner/admin actions on it. Thin: rules live in actions.py.
 
-One poll: the log (first page) reloads every 5 s while messages are pending and brings the totals
-along out of band; it stops by itself once nothing is pending.
+Live: a small watcher (`changes`) asks every few seconds whether the log changed, slower while it
+stays quiet; when it did, the log's first page reloads and brings the totals along out of band.
+The dashboard uses the same watcher for its counters, chart and numbers.
 """
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.clients.close.client import CloseError
 from webapp.core.extensions import db, htmx
-from webapp.messages import actions, close_access, moves, search
+from webapp.messages import actions, changes, close_access, moves, search
 from webapp.messages import gate as privacy
 from webapp.messages.states import STATES
 from webapp.messages.totals import pending
@@ -48,8 +49,13 @@ def _page_context():
     workspace = current_workspace()
     context = _log_context()
     context.update(workspace=workspace, connection=close_access.live_connection(workspace.id),
+                   watch=changes.watch(current_membership()),
                    review=message_log.review_queue(workspace.id), states=STATES, move=None)
     chat_id = context["filters"]["chat_id"]
+    connection = context["connection"]
+    context["every_chat_query"] = {k: v for k, v in context["query"].items() if k != "chat"}
+    context["chat_view"] = message_log.chat_view(workspace.id, chat_id, privacy.visible_number_ids(current_membership()),
+                                                 connection.close_org_id if connection else None)
     if chat_id and context["can_manage"] and context["connection"]:
         chat = db.session.get(Chat, chat_id)
         if chat is not None and chat.workspace_id == workspace.id:
@@ -67,6 +73,21 @@ def status():
 @workspace_role("member")
 def log():
     return render_template("sync_status/partials/_log.html", oob_totals=bool(htmx), **_log_context())
+
+
+@bp.get("/changes")
+@workspace_role("member")
+def changes_since():
+    """The watcher's poll: the next watcher, and `syncChanged` when the log moved since `v`."""
+    membership = current_membership()
+    now = changes.token(membership.workspace_id, privacy.visible_number_ids(membership))
+    changed = request.args.get("v") != now
+    step = changes.next_step(request.args.get("step", 0, type=int), changed)
+    response = make_response(render_template("sync_status/partials/_watch.html",
+                                             watch=changes.watch(membership, step, now)))
+    if changed:
+        response.headers["HX-Trigger"] = "syncChanged"
+    return response
 
 
 @bp.get("/totals")

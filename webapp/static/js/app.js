@@ -26,3 +26,16 @@ document.addEventListener("htmx:configRequest", function (event) {
     }
   });
 });
+
+// A link from Close names one message (/sync/?chat=N#message-M). When that message is older than
+// the log's first page, open the page that starts with it (keyset: before = M + 1).
+function openLinkedMessage() {
+  var match = /^#message-(\d+)$/.exec(window.location.hash);
+  if (!match || document.getElementById("message-" + match[1]) || !document.getElementById("sync-log")) return;
+  var params = new URLSearchParams(window.location.search);
+  if (params.get("before")) return;  // already on an older page: the message is not in this log
+  params.set("before", String(Number(match[1]) + 1));
+  window.location.replace(window.location.pathname + "?" + params.toString() + window.location.hash);
+}
+openLinkedMessage();
+window.addEventListener("hashchange", openLinkedMessage);
