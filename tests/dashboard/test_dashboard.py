@@ -96,7 +96,7 @@ def test_auto_disconnected_names_the_reason_and_offers_reconnect(app, demo, logi
     db.session.commit()
     add_outcomes(demo, [("held", 0)], reason=HOLD_DISCONNECTED)
     page = text_of(login("admin@acme.test").get("/dashboard"))
-    assert "Disconnected automatically: Access was revoked in Close" in page and "Reconnect Close" in page
+    assert "Disconnected automatically: Close no longer accepts the connection" in page and "Reconnect Close" in page
     assert "1 message held until Close is connected" in page
     member = text_of(login("member@acme.test").get("/dashboard"))
     assert "Ask an owner or admin to reconnect Close" in member

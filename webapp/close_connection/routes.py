@@ -10,7 +10,7 @@ from flask_login import current_user
 from webapp.access import current_membership, current_workspace, workspace_role
 from webapp.clients.close import checks, oauth
 from webapp.clients.close.tokens import live_connection
-from webapp.close_connection import service, test_runs
+from webapp.close_connection import reasons, service, test_runs
 from webapp.close_connection.forms import ActionForm, DisconnectForm, SettingsForm
 from webapp.core import server_secrets
 from webapp.core.extensions import htmx
@@ -42,6 +42,8 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
         "held_disconnected": count_held(workspace.id, "disconnected") if live is not None else 0,
         "connect_blocker": service.connect_blocker(workspace),
         "roles_url": checks.roles_url(),
+        "explanation": reasons.explain(connection) if state == "auto_disconnected" else None,
+        "authorized_apps_url": reasons.authorized_apps_url(),
         "notice": notice, "notice_level": level,
     }
 

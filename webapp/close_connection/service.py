@@ -7,6 +7,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from webapp import notify
 from webapp.clients.close import checks, oauth, tokens
 from webapp.clients.close.client import CloseError, CloseTransient
 from webapp.clients.close.factory import new_client
@@ -15,6 +16,7 @@ from webapp.clients.close.tokens import live_connection, token_columns
 from webapp.close_connection.wording import JOB_LABELS
 from webapp.core import crypto
 from webapp.core.extensions import db
+from webapp.messages import attribution
 from webapp.models import CloseConnection, ConnectionEvent, JobRun, Membership, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -174,16 +176,12 @@ def _org_name(client, org_id, me):
 
 
 def apply_org_cache(connection, org):
-    """Cache what the sync engine needs from /organization/: lead statuses and email → Close user id."""
+    """Cache what the sync engine needs from /organization/: lead statuses and the active users
+    members are attributed to."""
     connection.close_org_name = org.get("name") or connection.close_org_name
     connection.lead_statuses = [{"id": s["id"], "label": s.get("label", s["id"])}
                                 for s in org.get("lead_statuses") or []]
-    users = {}
-    for membership in org.get("memberships") or []:
-        email = membership.get("user_email") or (membership.get("user") or {}).get("email")
-        if email and membership.get("user_id"):
-            users[email.lower()] = membership["user_id"]
-    connection.close_users = users
+    connection.close_users = attribution.active_users(org)
     status_ids = {s["id"] for s in connection.lead_statuses}
     if connection.new_lead_status_id and connection.new_lead_status_id not in status_ids:
         connection.new_lead_status_id = None  # the status was deleted in Close: fall back to Close's default
@@ -277,6 +275,40 @@ def attention(connection):
     return reasons
 
 
+def set_permission_state(connection, access):
+    """What Close just said about the connecting user's permissions becomes the connection's one
+    permission state. A permission lost (or granted again) since the last check is a history entry,
+    and the owner and admins are told: it is a warning, the connection stays (PRODUCT.md §2).
+    Returns the email to send once committed ((recipients, subject, text), see send_email), or None."""
+    before = connection.permission_warning
+    connection.permission_warning = checks.permission_warning(
+        access.missing, access.role_name, connection.close_user_email, connection.close_org_name)
+    if bool(before) == bool(connection.permission_warning):
+        return None
+    who = f"{connection.close_user_email} in {connection.close_org_name}"
+    if connection.permission_warning:
+        labels = ", ".join(checks.PERMISSION_LABELS[p] for p in access.missing)
+        record_event(db.session, connection.workspace_id, "permission_lost",
+                     f"{who} no longer has {labels} (role {access.role_name or 'unknown'}). The connection stays; "
+                     "leads the user can't see can't be found or linked until it is granted again.",
+                     connection_id=connection.id)
+        subject = "Close CRM: a permission is missing"
+        text = (f"Close: {who} lost a permission Closeline needs ({labels}). Close stays connected, but leads that "
+                "user can't see won't be found. Ask an admin in Close to restore it (Settings → Roles).")
+    else:
+        record_event(db.session, connection.workspace_id, "permission_restored",
+                     f"{who} has every permission Closeline needs again", connection_id=connection.id)
+        subject = "Close CRM: permissions in place again"
+        text = f"Close: {who} has every permission Closeline needs again."
+    return notify.announce(db.session, connection.workspace_id, text), subject, text
+
+
+def send_email(told):
+    """Send what set_permission_state returned, after the commit (best effort)."""
+    if told:
+        notify.send_email(*told)
+
+
 def managers_text(workspace_id):
     """Who can change the connection, by name: "Olivia Owner (owner), Adam Admin (admin)"."""
     rows = db.session.execute(sa.select(User.name, User.email, Membership.role).join(
@@ -288,8 +320,13 @@ def managers_text(workspace_id):
 
 # --- reactions to other features ----------------------------------------------------------------
 
-def on_member_removed(membership, **_):
+def on_member_removed(membership, actor=None, **_):
+    """The member who connected Close left the workspace: their Close account must stop writing
+    into Close, so the connection ends (and its grant is revoked), naming who removed them."""
     connection = live_connection(membership.workspace_id)
     if connection is not None and connection.connected_by_id == membership.user_id:
-        auto_disconnect(connection.id, "member_removed", f"{membership.user.name} ({membership.user.email}) "
-                        "connected it and was removed from the workspace")
+        by = f" by {actor.name}" if actor is not None else ""
+        auto_disconnect(connection.id, "member_removed",
+                        f"{membership.user.name} ({membership.user.email}) connected it and was removed from the "
+                        f"workspace{by}; Closeline withdrew its access at Close",
+                        actor_id=actor.id if actor is not None else None)

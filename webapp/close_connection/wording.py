@@ -12,6 +12,9 @@ EVENT_LABELS = {
     "settings_changed": "Settings",
     "refresh_failed": "Access renewal failing",
     "customer_forgotten": "Customer forgotten (privacy)",
+    "close_user_chosen": "Member's Close user",
+    "permission_lost": "Permission missing in Close",
+    "permission_restored": "Permission granted again",
     **JOB_LABELS,
 }
 

@@ -98,6 +98,10 @@ class Membership(db.Model):
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(sa.String(10), default="member")
+    # The Close user an owner/admin picked for this member, valid for that organization only
+    # (webapp/messages/attribution.py); without one, the member's email decides.
+    close_user_id: Mapped[str | None] = mapped_column(sa.String(64))
+    close_user_org_id: Mapped[str | None] = mapped_column(sa.String(64))
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
     workspace = relationship("Workspace", back_populates="memberships")
