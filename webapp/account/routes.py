@@ -4,8 +4,8 @@ from flask_login import current_user
 
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import cloud_numbers, keys
+from webapp.account import subscription as subscriptions
 from webapp.account.forms import ApiKeyForm, CloudNumberForm, CloudTokenForm, RegionForm
-from webapp.clients.close.tokens import live_connection
 from webapp.core.extensions import db
 from webapp.core.forms import ConfirmForm
 from webapp.core.phones import region_name
@@ -20,8 +20,7 @@ REVEAL = "api_key_reveal"  # session key: id of the key whose secret the next pa
 @workspace_role("owner")
 def subscription():
     workspace = current_workspace()
-    return render_template("account/subscription.html", workspace=workspace,
-                           connected=live_connection(workspace.id) is not None)
+    return render_template("account/subscription.html", workspace=workspace, sub=subscriptions.overview(workspace))
 
 
 def _render_keys(form=None, new_key=None, status=200):

@@ -42,6 +42,13 @@ class Workspace(db.Model):
         return {"trialing": "trial", "active": "active", "past_due": "past due",
                 "canceled": "canceled"}[self.subscription_status]
 
+    @property
+    def inactive_reason(self):
+        """Why sync is paused, as the end of "Sync to Close is paused because …"."""
+        return {"trial ended": "the trial has ended", "past due": "the subscription payment is past due",
+                "canceled": "the subscription was canceled"}.get(self.subscription_label,
+                                                                 f"the subscription is {self.subscription_label}")
+
     def set_subscription(self, status, trial_days=None):
         if status not in SUBSCRIPTION_STATES:
             raise ValueError(f"unknown subscription state {status!r}")
