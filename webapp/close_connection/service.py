@@ -41,6 +41,15 @@ class ConnectRefused(Exception):
         self.email, self.org_name = email or "", org_name or ""
 
 
+class SharedOrganization(Exception):
+    """The organization picked is already connected to another workspace: the person must confirm
+    before the connection is stored (the token is kept, encrypted, until they do or cancel)."""
+
+    def __init__(self, org_name, others):
+        super().__init__(org_name)
+        self.org_name, self.others = org_name, others
+
+
 def history(workspace_id, limit=100):
     return db.session.scalars(sa.select(ConnectionEvent).where(ConnectionEvent.workspace_id == workspace_id)
                               .order_by(ConnectionEvent.created_at.desc(), ConnectionEvent.id.desc())
@@ -82,19 +91,34 @@ def refuse(workspace, user, message, detail="", **kwargs):
     raise ConnectRefused(message, **kwargs)
 
 
-def complete_connect(workspace, user, token):
+def complete_connect(workspace, user, token, shared_ok=False):
     """Code exchanged: check the Close user's membership and permissions, then store the connection.
 
-    Any refusal revokes the fresh token at Close and stores nothing but a history entry.
+    Any refusal revokes the fresh token at Close and stores nothing but a history entry. An
+    organization another workspace already uses raises SharedOrganization unless shared_ok.
     """
     try:
-        return _check_and_store(workspace, user, token)
+        return _check_and_store(workspace, user, token, shared_ok)
     except ConnectRefused:
         oauth.revoke(token.get("refresh_token"))
         raise
 
 
-def _check_and_store(workspace, user, token):
+def cancel_shared_connect(workspace, user, token, org_name):
+    """The person chose not to share the organization: the fresh grant is revoked, nothing stored."""
+    oauth.revoke(token.get("refresh_token"))
+    note_refusal(workspace, user, f"{org_name} is already connected to another workspace; the connect was "
+                                  "cancelled and nothing was stored", kind="connect_cancelled")
+
+
+def other_workspaces_on(org_id, workspace_id):
+    """How many other workspaces of this deployment have a live connection to the organization."""
+    return db.session.scalar(sa.select(sa.func.count(sa.distinct(CloseConnection.workspace_id))).where(
+        CloseConnection.close_org_id == org_id, CloseConnection.workspace_id != workspace_id,
+        CloseConnection.disconnected_at.is_(None))) or 0
+
+
+def _check_and_store(workspace, user, token, shared_ok=False):
     blocker = connect_blocker(workspace)
     if blocker:
         refuse(workspace, user, blocker)
@@ -117,6 +141,9 @@ def _check_and_store(workspace, user, token):
                           f"{', '.join(checks.PERMISSION_LABELS[p] for p in access.missing)} (role {access.role_name})",
                    missing=access.missing, email=me.get("email"), org_name=org_name)
         org = client.organization(org_id)
+        others = other_workspaces_on(org_id, workspace.id)
+        if others and not shared_ok:
+            raise SharedOrganization(org.get("name") or "this Close organization", others)
     except CloseError as exc:
         problem = "could not be reached" if isinstance(exc, CloseTransient) else "did not show your account details"
         refuse(workspace, user, f"Close {problem} while checking your account. Nothing was stored; "
@@ -139,9 +166,24 @@ def _check_and_store(workspace, user, token):
                  connection_id=connection.id, actor_id=user.id)
     if note:
         record_event(db.session, workspace.id, "settings_changed", note, connection_id=connection.id)
+    if others:
+        _note_shared(connection, user)
     connection.settings_note = note  # shown once on the card after the redirect
     db.session.commit()
     return connection
+
+
+def _note_shared(connection, user):
+    """Both workspaces' histories say the organization is now shared (without naming the other)."""
+    record_event(db.session, connection.workspace_id, "shared_org",
+                 f"{connection.close_org_name} is also connected to another workspace of this Closeline; "
+                 f"{user.name} confirmed connecting it here too", connection_id=connection.id, actor_id=user.id)
+    for other in db.session.scalars(sa.select(CloseConnection).where(
+            CloseConnection.close_org_id == connection.close_org_id, CloseConnection.id != connection.id,
+            CloseConnection.disconnected_at.is_(None))):
+        record_event(db.session, other.workspace_id, "shared_org",
+                     f"Another workspace of this Closeline connected {other.close_org_name} too",
+                     connection_id=other.id)
 
 
 def carry_settings(previous, connection, org):
@@ -261,6 +303,13 @@ def current_job(workspace_id, live, running=None):
     if job is None or live is None or job.connection_id != live.id:
         return None
     return job
+
+
+def shared_with(connection):
+    """Other workspaces live on the same Close organization as this live connection (0: none)."""
+    if connection is None or not connection.is_live:
+        return 0
+    return other_workspaces_on(connection.close_org_id, connection.workspace_id)
 
 
 def attention(connection):
