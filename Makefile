@@ -7,7 +7,7 @@ HTMX_VERSION := 2.0.9
 HTMX := webapp/static/vendor/htmx.min.js
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: close-check demo-traffic lint run test test-sqlite test-postgres bench bench-search install install-dev vendor migrate clean screenshots
+.PHONY: close-check demo-traffic lint run test test-sqlite test-postgres bench bench-search install install-dev vendor migrate clean screenshots translations
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,25 @@ $(HTMX):
 	cp .vendor-build/node_modules/htmx.org/dist/htmx.min.js $(HTMX)
 	rm -rf .vendor-build
 
-install: $(VENV)/.runtime $(HTMX)
-install-dev: $(VENV)/.dev $(HTMX)
+# The catalogs' compiled form (.mo) is built here from the .po files, never committed.
+TRANSLATIONS := webapp/translations
+CATALOGS := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+PYBABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(VENV)/.runtime
+	$(VENV)/bin/pybabel -q compile -i $< -o $@
+
+install: $(VENV)/.runtime $(HTMX) $(COMPILED)
+install-dev: $(VENV)/.dev $(HTMX) $(COMPILED)
+
+# After marking strings: collect them (babel.cfg), merge them into every catalog, compile.
+# Translate the new empty msgstr entries, then run it again (tests/core/test_translations.py checks).
+translations: install-dev
+	$(VENV)/bin/pybabel -q extract -F babel.cfg $(PYBABEL_KEYWORDS) --add-location=file --no-wrap \
+		--project=Closeline -o $(TRANSLATIONS)/messages.pot .
+	$(VENV)/bin/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-wrap --ignore-obsolete
+	$(VENV)/bin/pybabel -q compile -d $(TRANSLATIONS)
 vendor: $(HTMX)
 
 run: install
@@ -69,4 +86,4 @@ migrate: install-dev
 	$(PY) -m flask --app wsgi db migrate
 
 clean:
-	rm -rf $(VENV) $(HTMX) .pytest_cache
+	rm -rf $(VENV) $(HTMX) .pytest_cache $(COMPILED)

@@ -6,9 +6,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, INSTANCE_DIR
-from webapp.core import errors, input_guard, security
+from webapp.core import errors, i18n, input_guard, security
 from webapp.core.deployment import check_production, token_key_problem
-from webapp.core.extensions import bootstrap, csrf, db, htmx, limiter, login_manager, migrate
+from webapp.core.extensions import babel, bootstrap, csrf, db, htmx, limiter, login_manager, migrate
 
 
 def create_app(config_name=None, overrides=None):
@@ -33,6 +33,10 @@ def create_app(config_name=None, overrides=None):
     htmx.init_app(app)
     bootstrap.init_app(app)
     limiter.init_app(app)
+    # Catalogs live in webapp/translations; `make install` compiles their .mo files from the .po.
+    babel.init_app(app, locale_selector=i18n.select_locale, default_locale=i18n.DEFAULT_LANGUAGE,
+                   default_timezone="UTC")
+    i18n.init_app(app)
 
     security.init_app(app)
     errors.init_app(app)

@@ -2,7 +2,7 @@
 Close users become a list of {id, email, name}
 
 Revision ID: members_close_user
-Revises: members_see_own_messages
+Revises: users_choose_language
 Create Date: 2026-12-04
 """
 import json
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "members_close_user"
-down_revision = "members_see_own_messages"
+down_revision = "users_choose_language"
 branch_labels = None
 depends_on = None
 

@@ -17,7 +17,7 @@ def _min_role(app, endpoint):
 
 def test_every_private_route_declares_a_role(app):
     # Anything signed-in only must go through workspace_role (or be a sign-in-only route listed here).
-    signed_in_only = {"auth.logout", "auth.switch_workspace", "main.no_workspace"}
+    signed_in_only = {"auth.logout", "auth.switch_workspace", "main.no_workspace", "account.profile"}
     unguarded = [r.endpoint for r, _ in _routes(app)
                  if _min_role(app, r.endpoint) is None and r.endpoint not in signed_in_only]
     assert unguarded == []

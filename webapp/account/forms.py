@@ -1,7 +1,9 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from webapp.core.i18n import language_choices
 from webapp.core.phones import InvalidPhone, region_choices, to_e164
 
 
@@ -20,6 +22,17 @@ class RegionForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.default_region.choices = [("", "Not set")] + list(region_choices())
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(_l("Language"), validators=[Optional()],
+                           description=_l("The language of Closeline's pages for you. "
+                                          "“Same as my browser” follows your browser's language setting."))
+    submit = SubmitField(_l("Save language"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = [("", _l("Same as my browser"))] + language_choices()
 
 
 class CloudNumberForm(FlaskForm):

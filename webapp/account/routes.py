@@ -1,11 +1,13 @@
 import sqlalchemy as sa
 from flask import Blueprint, flash, make_response, redirect, render_template, session, url_for
-from flask_login import current_user
+from flask_babel import gettext as _
+from flask_babel import refresh
+from flask_login import current_user, login_required
 
 from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import cloud_numbers, keys
 from webapp.account import subscription as subscriptions
-from webapp.account.forms import ApiKeyForm, CloudNumberForm, CloudTokenForm, RegionForm
+from webapp.account.forms import ApiKeyForm, CloudNumberForm, CloudTokenForm, LanguageForm, RegionForm
 from webapp.core.extensions import db
 from webapp.core.forms import ConfirmForm
 from webapp.core.phones import region_name
@@ -14,6 +16,19 @@ from webapp.models import ApiKey, CloudApiNumber
 bp = Blueprint("account", __name__)
 
 REVEAL = "api_key_reveal"  # session key: id of the key whose secret the next page view shows once
+
+
+@bp.route("/settings/account", methods=["GET", "POST"])
+@login_required  # a language is personal: anyone signed in sets their own, with or without a workspace
+def profile():
+    form = LanguageForm(language=current_user.locale or "")
+    if form.validate_on_submit():
+        current_user.locale = form.language.data or None
+        db.session.commit()
+        refresh()  # this very response already speaks the new language
+        flash(_("Language saved."), "success")
+        return redirect(url_for("account.profile"), 303)
+    return render_template("account/profile.html", form=form), 400 if form.is_submitted() else 200
 
 
 @bp.route("/subscription")

@@ -1,6 +1,7 @@
 """Flask extensions, created once and bound to the app in create_app()."""
 import email_validator
 import sqlalchemy as sa
+from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_htmx import HTMX
 from flask_limiter import Limiter
@@ -26,6 +27,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
 bootstrap = Bootstrap5()
+babel = Babel()
 # Only routes that opt in are limited (sign-in); storage is set from REDIS_URL in create_app.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 

@@ -69,6 +69,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(256))
     # Bumped on sign-out and password change: sessions that carry an older value stop working.
     session_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    # The pages' language ("pt_BR"); None follows the browser's Accept-Language.
+    locale: Mapped[str | None] = mapped_column(sa.String(10))
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
     memberships = relationship("Membership", back_populates="user", cascade="all, delete-orphan")
