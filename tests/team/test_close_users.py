@@ -137,3 +137,11 @@ def test_refreshing_the_list_is_a_job_and_a_user_who_left_is_flagged(owner_conne
     cell = _cell(text_of(owner.get(TEAM)), mia)
     assert "The Close user picked earlier is no longer an active user of Acme Sales" in cell
     assert "mia@acme.test" not in {u["email"] for u in db.session.get(CloseConnection, connection.id).close_users}
+
+
+def test_the_account_page_says_who_you_are_in_close(owner_connected, demo, login):
+    admin = text_of(login("admin@acme.test").get("/settings/account"))
+    assert "You in Close: <strong>Adam Admin <admin@acme.test></strong> in Acme Sales" in admin
+    member = text_of(login("member@acme.test").get("/settings/account"))
+    assert "You in Close: <strong>no Close user</strong> in Acme Sales" in member
+    assert "Ask an owner or admin to pick your Close user on the Team page." in member
