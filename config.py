@@ -135,6 +135,10 @@ class Config:
     WHATSAPP_SANDBOX_EVOLUTION_API_KEY = os.environ.get("WHATSAPP_SANDBOX_EVOLUTION_API_KEY", "evolution-sandbox-key")
     WHATSAPP_SANDBOX_GRAPH_ACCESS_TOKEN = os.environ.get("WHATSAPP_SANDBOX_GRAPH_ACCESS_TOKEN", "graph-sandbox-token")
 
+    # Who customers contact to renew or change their subscription (the Subscription page and the
+    # "sync paused" banners): an email address, a URL or a sentence. Set by the operator.
+    SUPPORT_CONTACT = os.environ.get("SUPPORT_CONTACT", "")
+
     # Optional email for notifications.
     SMTP_HOST = os.environ.get("SMTP_HOST", "")
     SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))

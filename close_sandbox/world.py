@@ -48,11 +48,14 @@ USERS = [
     ("rep", "rep@acme.test", "Rey", "Presley"),
     ("mia", "mia@acme.test", "Mia", "Member"),
     ("sam", "sam@acme.test", "Sam", "Support"),
+    # Same email as Closeline's demo admin: the Team page matches him by email, while Mia (whose
+    # Closeline email is member@acme.test) is picked by hand, as members with another email are.
+    ("adam", "admin@acme.test", "Adam", "Admin"),
 ]
 
 # org key -> (name, [(user key, role id or custom role key)])
 ORGS = {
-    "sales": ("Acme Sales", [("dana", "admin"), ("rep", "field_rep"), ("mia", "user")]),
+    "sales": ("Acme Sales", [("dana", "admin"), ("rep", "field_rep"), ("mia", "user"), ("adam", "user")]),
     "support": ("Acme Support", [("sam", "admin"), ("dana", "user")]),
 }
 CUSTOM_ROLES = {"field_rep": ("sales", "Field Rep", FIELD_REP_PERMISSIONS)}

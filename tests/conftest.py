@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from tests.helpers.messages import Api, sandbox_ids
+from tests.helpers.close_connection import callback_path, close_consent, live_connections
+from tests.helpers.messages import Api, sales_users, sandbox_ids
 from tests.helpers.servers import free_port, port_open, served
 from tests.helpers.waiting import wait_for
-from tests.helpers.web import PASSWORD, Browser
+from tests.helpers.web import PASSWORD, Browser, text_of
 from tests.helpers.workers import start_worker, stop_worker
 
 # Property tests write nothing into the repository: no example database, and hypothesis' own
@@ -247,18 +248,49 @@ def connect(app, demo):
     from webapp.models import CloseConnection
     ids = sandbox_ids()
 
-    def _connect(workspace=None, **settings):
+    def _connect(workspace=None, picks=None, **settings):
+        """picks: {workspace member's email: Close user id} picked on the Team page (by default the
+        owner's messages go to Dana and the admin's to Rey)."""
         workspace = workspace or demo.acme
         row = CloseConnection(workspace_id=workspace.id, close_org_id=ids.org, close_org_name="Acme Sales",
                               close_user_id=ids.dana, close_user_email="dana@acme.test",
                               connected_by_id=demo.users["owner@acme.test"].id,
-                              close_users={"owner@acme.test": ids.dana, "admin@acme.test": ids.rep})
+                              close_users=sales_users())
         for key, value in settings.items():
             setattr(row, key, value)
         db.session.add(row)
+        for email, user_id in (picks or {"owner@acme.test": ids.dana, "admin@acme.test": ids.rep}).items():
+            membership = demo.memberships[email]
+            membership.close_user_id, membership.close_user_org_id = user_id, ids.org
         db.session.commit()
         return row
     return _connect
+
+
+@pytest.fixture
+def connect_as(close_sandbox):
+    """connect_as(browser, "dana@acme.test") → the page shown after the callback (follows redirects)."""
+
+    def run(browser, email="dana@acme.test", org_name="Acme Sales", action="allow", tamper=None):
+        start = browser.post("/integrations/close/connect")
+        assert start.status_code == 302, start.get_data(as_text=True)[:500]
+        location = close_consent(start.headers["Location"], email, org_name, action)
+        path = callback_path(tamper(location) if tamper else location)
+        response = browser.get(path, follow_redirects=True)
+        response.callback_path = path
+        return response
+
+    return run
+
+
+@pytest.fixture
+def owner_connected(app, demo, login, connect_as):
+    """Acme connected to "Acme Sales" by the owner as dana; returns (owner browser, connection)."""
+    owner = login("owner@acme.test")
+    response = connect_as(owner)
+    assert "Connected to the Close organization Acme Sales" in text_of(response)
+    (connection,) = live_connections(demo.acme.id)
+    return owner, connection
 
 
 @pytest.fixture

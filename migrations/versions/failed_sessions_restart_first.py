@@ -1,7 +1,7 @@
 """A FAILED WhatsApp session is restarted first: whatsapp_number_links.restarted_at
 
 Revision ID: failed_sessions_restart_first
-Revises: users_choose_language
+Revises: per_chat_reconciliation
 Create Date: 2026-12-04
 """
 import sqlalchemy as sa

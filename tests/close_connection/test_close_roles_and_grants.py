@@ -145,7 +145,13 @@ def test_a_dead_grant_gets_one_honest_reason_whatever_the_cause(cause, owner_con
     db.session.commit()
     assert _validate(connection.id) == "disconnected:access_revoked"
     page = text_of(owner.get("/integrations/close/"))
-    assert "Access was revoked in Close, or the Close user or organization no longer exists" in page
+    # Close says the same for all three, so the card lists all three, with how to tell and what to do.
+    assert "Close gives the same answer for three different causes and does not say which one it was" in page
+    for cause in ("Access was revoked in Close.", "dana@acme.test was removed from Acme Sales.",
+                  "The organization Acme Sales was deleted in Close."):
+        assert cause in page
+    assert page.count("How to tell:") == 3 and page.count("What to do:") == 3
+    assert "/settings/accounts-and-apps/authorized-apps/" in page
 
 
 # -- finding 9: the send_to_inbox setting -----------------------------------------------------------

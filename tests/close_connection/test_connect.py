@@ -20,8 +20,10 @@ def test_connect_stores_details_caches_and_encrypted_tokens(owner_connected, dem
     assert connection.close_user_name == "Dana Scully"
     assert connection.connected_by_id == demo.users["owner@acme.test"].id
     assert [s["label"] for s in connection.lead_statuses] == ["Potential", "Bad Fit", "Qualified", "Customer"]
-    assert set(connection.close_users) == {"dana@acme.test", "rep@acme.test", "mia@acme.test"}
-    assert connection.close_users["dana@acme.test"].startswith("user_")
+    assert {u["email"] for u in connection.close_users} == {
+        "dana@acme.test", "rep@acme.test", "mia@acme.test", "admin@acme.test"}
+    assert {"email": "dana@acme.test", "name": "Dana Scully"}.items() <= connection.close_users[1].items()
+    assert all(u["id"].startswith("user_") for u in connection.close_users)
     # encrypted at rest: the stored value is a Fernet token that decrypts to a live sandbox token
     access = crypto.decrypt(connection.access_token_enc)
     assert access not in connection.access_token_enc

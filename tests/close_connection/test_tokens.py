@@ -90,7 +90,7 @@ def test_refresh_invalid_grant_auto_disconnects(owner_connected, app, demo, logi
     assert events(demo.acme.id)[-1].kind == "auto_disconnected"
     assert sorted(email for email, _ in _notifications()) == ["admin@acme.test", "owner@acme.test"]
     page = text_of(owner.get(PAGE))
-    assert "auto-disconnected" in page and "Access was revoked in Close" in page
+    assert "auto-disconnected" in page and "Close no longer accepts the connection" in page
     assert 'id="notification-badge">1<' in page
     # every later caller is told at once, without a token request
     since = _log_index(close_sandbox)

@@ -92,9 +92,9 @@ def test_paused_subscription_wording_held_count_and_who_renews(app, demo, login,
     owner = text_of(login("owner@acme.test").get("/integrations/close/"))
     assert "The subscription of this workspace is" not in owner
     assert "Sync to Close is paused because the trial has ended" in owner
-    assert "<strong>2 messages</strong> are held" in owner and "Renew it on the Subscription page" in owner
+    assert "<strong>2 messages</strong> are held" in owner and "How to renew, and what is paused and held" in owner
     admin = text_of(login("admin@acme.test").get("/dashboard"))
-    assert "Ask the workspace owner (" in admin and "Renew it on the Subscription page" not in admin
+    assert "Ask the workspace owner (" in admin and "How to renew" not in admin
 
 
 def test_subscription_page_does_not_claim_sync_runs_when_not_connected(app, demo, login):
@@ -109,7 +109,7 @@ def test_auto_disconnected_names_the_reason_and_offers_reconnect(app, demo, logi
     db.session.commit()
     add_outcomes(demo, [("held", 0)], reason=HOLD_DISCONNECTED)
     page = text_of(login("admin@acme.test").get("/dashboard"))
-    assert "Disconnected automatically: Access was revoked in Close" in page and "Reconnect Close" in page
+    assert "Disconnected automatically: Close no longer accepts the connection" in page and "Reconnect Close" in page
     assert "1 message held until Close is connected" in page
     member = text_of(login("member@acme.test").get("/dashboard"))
     assert "Ask an owner or admin to reconnect Close" in member

@@ -38,6 +38,14 @@ def sandbox_ids():
     })
 
 
+def sales_users():
+    """The active users of the sandbox's Acme Sales, as a connection caches them."""
+    from close_sandbox import world
+    members = [user for user, _ in world.ORGS["sales"][1]]
+    return [{"id": world.user_id(key), "email": email, "name": f"{first} {last}"}
+            for key, email, first, last in world.USERS if key in members]
+
+
 def sent(offset=0):
     base = datetime(2025, 6, 1, 9, 0, tzinfo=UTC) + timedelta(seconds=next(_ids) + offset)
     return base.isoformat().replace("+00:00", "Z")

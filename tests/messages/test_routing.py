@@ -41,7 +41,7 @@ def test_every_routing_branch(app, api, sandbox_connection, close_sandbox, drain
     assert activity["lead_id"] == ids.bluth and activity["contact_id"] == ids.gob
     assert activity["direction"] == "incoming" and activity["message_markdown"] == "Hello"
     assert activity["local_phone"] == "+14155550001" and activity["remote_phone"] == "+14155550101"
-    assert activity["user_id"] == ids.dana  # owner@acme.test ↔ dana in close_users
+    assert activity["user_id"] == ids.dana  # owner@acme.test ↔ dana, picked on the Team page
     assert activity["activity_at"].startswith("2025-06-01T09:")
 
 

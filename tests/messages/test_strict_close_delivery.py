@@ -47,7 +47,7 @@ def test_deactivated_close_user_is_dropped_from_the_activity_and_noted(app, api,
                                                                       drain_now, demo, ids):
     from close_sandbox import world
     mia = world.user_id("mia")
-    connect(close_users={"owner@acme.test": mia})  # the sender's Close user…
+    connect(picks={"owner@acme.test": mia})  # the sender's Close user…
     close_sandbox.control("DELETE", f"/_sandbox/organizations/{ids.org}/memberships/mia@acme.test")  # …left
     api.post(body("by-mia", phone="+14155550101", text="Hi"))
     drain_now(demo.acme.id)
@@ -65,7 +65,7 @@ def test_moving_a_chat_whose_close_user_has_left_moves_it_without_the_user(app, 
     from close_sandbox import world
     from webapp.messages import actions, moves
     mia = world.user_id("mia")
-    connect(close_users={"owner@acme.test": mia})
+    connect(picks={"owner@acme.test": mia})
     api.post(body("mia-then", phone="+14155550101", text="Hi"))
     drain_now(demo.acme.id)
     (row,) = messages(external_id="mia-then")

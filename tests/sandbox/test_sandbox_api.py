@@ -71,6 +71,9 @@ def test_visibility_own_leads_only(dana, rep, http, sb):
     assert Api(http, sb, key=DANA_SUPPORT_KEY).get(f"/lead/{support_lead}/").status_code == 200
 
 
+SALES_EMAILS = {"dana@acme.test", "rep@acme.test", "mia@acme.test", "admin@acme.test"}
+
+
 def test_roles_and_organization(dana):
     roles = {r["id"]: r for r in dana.get("/role/").json()["data"]}
     assert {"admin", "superuser", "user", "restricteduser"} <= set(roles)
@@ -78,11 +81,11 @@ def test_roles_and_organization(dana):
     assert custom and custom[0]["visibility_user_lcf_behavior"] == "require_assignment"
     assert "manage_organization" in roles["admin"]["permissions"] and roles["admin"]["editable"] is False
     org = dana.get(f"/organization/{SALES}/").json()
-    assert {m["user_email"] for m in org["memberships"]} == {"dana@acme.test", "rep@acme.test", "mia@acme.test"}
+    assert {m["user_email"] for m in org["memberships"]} == SALES_EMAILS
     assert org["inactive_memberships"] == []
     assert dana.get(f"/organization/{SUPPORT}/").status_code == 404
     users = dana.get("/user/").json()["data"]
-    assert {u["email"] for u in users} == {"dana@acme.test", "rep@acme.test", "mia@acme.test"}
+    assert {u["email"] for u in users} == SALES_EMAILS
 
 
 def test_deactivated_membership_gets_401(dana, rep, http, sb):

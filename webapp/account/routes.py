@@ -4,14 +4,15 @@ from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_login import current_user, login_required
 
-from webapp.access import current_workspace, get_or_404_in_workspace, workspace_role
+from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
 from webapp.account import cloud_numbers, keys
+from webapp.account import subscription as subscriptions
 from webapp.account.forms import ApiKeyForm, CloudNumberForm, CloudTokenForm, LanguageForm, RegionForm
-from webapp.clients.close.tokens import live_connection
 from webapp.core.extensions import db
 from webapp.core.forms import ConfirmForm
 from webapp.core.phones import region_name
 from webapp.models import ApiKey, CloudApiNumber
+from webapp.team import close_users
 
 bp = Blueprint("account", __name__)
 
@@ -28,15 +29,17 @@ def profile():
         refresh()  # this very response already speaks the new language
         flash(_("Language saved."), "success")
         return redirect(url_for("account.profile"), 303)
-    return render_template("account/profile.html", form=form), 400 if form.is_submitted() else 200
+    membership = current_membership()
+    close = close_users.overview(membership.workspace_id, [membership]) if membership is not None else None
+    return render_template("account/profile.html", form=form, close=close, me=membership,
+                           describe_close_user=close_users.describe), 400 if form.is_submitted() else 200
 
 
 @bp.route("/subscription")
 @workspace_role("owner")
 def subscription():
     workspace = current_workspace()
-    return render_template("account/subscription.html", workspace=workspace,
-                           connected=live_connection(workspace.id) is not None)
+    return render_template("account/subscription.html", workspace=workspace, sub=subscriptions.overview(workspace))
 
 
 def _render_keys(form=None, new_key=None, status=200):

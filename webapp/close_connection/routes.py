@@ -3,6 +3,7 @@
 Views check who may do what (workspace_role) and call services; the rules live in service.py.
 """
 import hmac
+import json
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -10,9 +11,9 @@ from flask_login import current_user
 from webapp.access import current_membership, current_workspace, workspace_role
 from webapp.clients.close import checks, oauth
 from webapp.clients.close.tokens import live_connection
-from webapp.close_connection import service, test_runs
+from webapp.close_connection import reasons, service, test_runs
 from webapp.close_connection.forms import ActionForm, DisconnectForm, SettingsForm
-from webapp.core import server_secrets, vocabulary
+from webapp.core import crypto, server_secrets, vocabulary
 from webapp.core.extensions import htmx
 from webapp.messages.actions import count_held, count_waiting
 
@@ -20,6 +21,8 @@ bp = Blueprint("close", __name__, url_prefix="/integrations/close")
 
 PENDING = "close_oauth"  # session key: state + PKCE verifier of the one authorization in flight
 REFUSAL = "close_last_refusal"  # session key: why the last connect was refused (for the checklist)
+SHARED = "close_shared_pending"  # session key: a connect waiting for "connect anyway" (org used elsewhere)
+SHARED_TTL = 600  # seconds the fresh token waits (encrypted, on the server) for that answer
 
 
 def _card_context(notice=None, level="info", settings_form=None, confirm_disconnect=False):
@@ -37,12 +40,15 @@ def _card_context(notice=None, level="info", settings_form=None, confirm_disconn
                                       managers_text=service.managers_text(workspace.id)),
         "attention": service.attention(live),
         "close_key": vocabulary.close_condition(state, live),
+        "shared_with": service.shared_with(live),
         "waiting": count_waiting(workspace.id) if live is not None and live.unreachable_since else 0,
         "settings_form": settings_form,
         "confirm_disconnect": confirm_disconnect and live is not None,
         "held_disconnected": count_held(workspace.id, "disconnected") if live is not None else 0,
         "connect_blocker": service.connect_blocker(workspace),
         "roles_url": checks.roles_url(),
+        "explanation": reasons.explain(connection) if state == "auto_disconnected" else None,
+        "authorized_apps_url": reasons.authorized_apps_url(),
         "notice": notice, "notice_level": level,
     }
 
@@ -157,18 +163,63 @@ def callback():
     except oauth.OAuthUnavailable:
         return _refused("Close could not be reached to complete the connection. Nothing was stored; "
                         "try again in a minute.", "Close could not be reached to complete the connection")
+    return _complete(token)
+
+
+def _complete(token, shared_ok=False):
     try:
-        connection = service.complete_connect(current_workspace(), current_user, token)
+        connection = service.complete_connect(current_workspace(), current_user, token, shared_ok=shared_ok)
     except service.ConnectRefused as exc:
         session[REFUSAL] = {"missing": exc.missing, "no_account": exc.no_account, "email": exc.email,
                             "org_name": exc.org_name}
         flash(exc.message, "danger")
         return redirect(url_for("close.page"))
+    except service.SharedOrganization as exc:
+        # Asked before anything is stored; the fresh token waits encrypted on the server, not in the cookie.
+        session[SHARED] = {"ref": server_secrets.keep(crypto.encrypt(json.dumps(token)), ttl=SHARED_TTL),
+                           "workspace_id": current_workspace().id, "user_id": current_user.id,
+                           "org_name": exc.org_name, "others": exc.others}
+        return redirect(url_for("close.shared"))
     session.pop(REFUSAL, None)
     flash(f"Connected to the Close organization {connection.close_org_name}.", "success")
     if getattr(connection, "settings_note", ""):
         flash(connection.settings_note, "warning")
     return redirect(url_for("close.page"))
+
+
+def _shared_pending():
+    pending = session.get(SHARED)
+    if not pending or pending["workspace_id"] != current_workspace().id or pending["user_id"] != current_user.id:
+        return None
+    return pending
+
+
+@bp.route("/shared", methods=["GET", "POST"])
+@workspace_role("admin")
+def shared():
+    """The organization picked on Close is already connected to another workspace: connect anyway,
+    or cancel (the fresh grant is then revoked). Nothing is stored until "Connect anyway"."""
+    pending = _shared_pending()
+    if pending is None:
+        flash("No connect is waiting for an answer. Click Connect to start one.", "info")
+        return redirect(url_for("close.page"))
+    if request.method == "GET":
+        return render_template("close_connection/shared.html", pending=pending, form=ActionForm())
+    if not ActionForm().validate_on_submit():
+        flash("Your form expired. Click Connect to start again.", "danger")
+        return redirect(url_for("close.page"))
+    session.pop(SHARED, None)
+    kept = server_secrets.take(pending["ref"])
+    if kept is None:
+        flash("The answer from Close waited too long and expired. Nothing was stored; click Connect to start again.",
+              "warning")
+        return redirect(url_for("close.page"))
+    token = json.loads(crypto.decrypt(kept))
+    if request.form.get("answer") != "connect":
+        service.cancel_shared_connect(current_workspace(), current_user, token, pending["org_name"])
+        flash(f"Not connected: {pending['org_name']} stays with the other workspace only. Nothing was stored.", "info")
+        return redirect(url_for("close.page"))
+    return _complete(token, shared_ok=True)
 
 
 # --- connected actions --------------------------------------------------------------------------

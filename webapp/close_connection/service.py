@@ -7,6 +7,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from webapp import notify
 from webapp.clients.close import checks, oauth, tokens
 from webapp.clients.close.client import CloseError, CloseTransient
 from webapp.clients.close.factory import new_client
@@ -15,6 +16,7 @@ from webapp.clients.close.tokens import live_connection, token_columns
 from webapp.close_connection.wording import JOB_LABELS
 from webapp.core import crypto
 from webapp.core.extensions import db
+from webapp.messages import attribution
 from webapp.models import CloseConnection, ConnectionEvent, JobRun, Membership, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,15 @@ class ConnectRefused(Exception):
         self.missing = missing or []
         self.no_account = no_account
         self.email, self.org_name = email or "", org_name or ""
+
+
+class SharedOrganization(Exception):
+    """The organization picked is already connected to another workspace: the person must confirm
+    before the connection is stored (the token is kept, encrypted, until they do or cancel)."""
+
+    def __init__(self, org_name, others):
+        super().__init__(org_name)
+        self.org_name, self.others = org_name, others
 
 
 def history(workspace_id, limit=100):
@@ -80,19 +91,34 @@ def refuse(workspace, user, message, detail="", **kwargs):
     raise ConnectRefused(message, **kwargs)
 
 
-def complete_connect(workspace, user, token):
+def complete_connect(workspace, user, token, shared_ok=False):
     """Code exchanged: check the Close user's membership and permissions, then store the connection.
 
-    Any refusal revokes the fresh token at Close and stores nothing but a history entry.
+    Any refusal revokes the fresh token at Close and stores nothing but a history entry. An
+    organization another workspace already uses raises SharedOrganization unless shared_ok.
     """
     try:
-        return _check_and_store(workspace, user, token)
+        return _check_and_store(workspace, user, token, shared_ok)
     except ConnectRefused:
         oauth.revoke(token.get("refresh_token"))
         raise
 
 
-def _check_and_store(workspace, user, token):
+def cancel_shared_connect(workspace, user, token, org_name):
+    """The person chose not to share the organization: the fresh grant is revoked, nothing stored."""
+    oauth.revoke(token.get("refresh_token"))
+    note_refusal(workspace, user, f"{org_name} is already connected to another workspace; the connect was "
+                                  "cancelled and nothing was stored", kind="connect_cancelled")
+
+
+def other_workspaces_on(org_id, workspace_id):
+    """How many other workspaces of this deployment have a live connection to the organization."""
+    return db.session.scalar(sa.select(sa.func.count(sa.distinct(CloseConnection.workspace_id))).where(
+        CloseConnection.close_org_id == org_id, CloseConnection.workspace_id != workspace_id,
+        CloseConnection.disconnected_at.is_(None))) or 0
+
+
+def _check_and_store(workspace, user, token, shared_ok=False):
     blocker = connect_blocker(workspace)
     if blocker:
         refuse(workspace, user, blocker)
@@ -115,6 +141,9 @@ def _check_and_store(workspace, user, token):
                           f"{', '.join(checks.PERMISSION_LABELS[p] for p in access.missing)} (role {access.role_name})",
                    missing=access.missing, email=me.get("email"), org_name=org_name)
         org = client.organization(org_id)
+        others = other_workspaces_on(org_id, workspace.id)
+        if others and not shared_ok:
+            raise SharedOrganization(org.get("name") or "this Close organization", others)
     except CloseError as exc:
         problem = "could not be reached" if isinstance(exc, CloseTransient) else "did not show your account details"
         refuse(workspace, user, f"Close {problem} while checking your account. Nothing was stored; "
@@ -137,9 +166,24 @@ def _check_and_store(workspace, user, token):
                  connection_id=connection.id, actor_id=user.id)
     if note:
         record_event(db.session, workspace.id, "settings_changed", note, connection_id=connection.id)
+    if others:
+        _note_shared(connection, user)
     connection.settings_note = note  # shown once on the card after the redirect
     db.session.commit()
     return connection
+
+
+def _note_shared(connection, user):
+    """Both workspaces' histories say the organization is now shared (without naming the other)."""
+    record_event(db.session, connection.workspace_id, "shared_org",
+                 f"{connection.close_org_name} is also connected to another workspace of this Closeline; "
+                 f"{user.name} confirmed connecting it here too", connection_id=connection.id, actor_id=user.id)
+    for other in db.session.scalars(sa.select(CloseConnection).where(
+            CloseConnection.close_org_id == connection.close_org_id, CloseConnection.id != connection.id,
+            CloseConnection.disconnected_at.is_(None))):
+        record_event(db.session, other.workspace_id, "shared_org",
+                     f"Another workspace of this Closeline connected {other.close_org_name} too",
+                     connection_id=other.id)
 
 
 def carry_settings(previous, connection, org):
@@ -174,16 +218,12 @@ def _org_name(client, org_id, me):
 
 
 def apply_org_cache(connection, org):
-    """Cache what the sync engine needs from /organization/: lead statuses and email → Close user id."""
+    """Cache what the sync engine needs from /organization/: lead statuses and the active users
+    members are attributed to."""
     connection.close_org_name = org.get("name") or connection.close_org_name
     connection.lead_statuses = [{"id": s["id"], "label": s.get("label", s["id"])}
                                 for s in org.get("lead_statuses") or []]
-    users = {}
-    for membership in org.get("memberships") or []:
-        email = membership.get("user_email") or (membership.get("user") or {}).get("email")
-        if email and membership.get("user_id"):
-            users[email.lower()] = membership["user_id"]
-    connection.close_users = users
+    connection.close_users = attribution.active_users(org)
     status_ids = {s["id"] for s in connection.lead_statuses}
     if connection.new_lead_status_id and connection.new_lead_status_id not in status_ids:
         connection.new_lead_status_id = None  # the status was deleted in Close: fall back to Close's default
@@ -265,6 +305,13 @@ def current_job(workspace_id, live, running=None):
     return job
 
 
+def shared_with(connection):
+    """Other workspaces live on the same Close organization as this live connection (0: none)."""
+    if connection is None or not connection.is_live:
+        return 0
+    return other_workspaces_on(connection.close_org_id, connection.workspace_id)
+
+
 def attention(connection):
     """Why a live connection needs attention ([] when healthy): the badge turns amber."""
     if connection is None or not connection.is_live:
@@ -275,6 +322,40 @@ def attention(connection):
     if connection.permission_warning:
         reasons.append("permission missing")
     return reasons
+
+
+def set_permission_state(connection, access):
+    """What Close just said about the connecting user's permissions becomes the connection's one
+    permission state. A permission lost (or granted again) since the last check is a history entry,
+    and the owner and admins are told: it is a warning, the connection stays (PRODUCT.md §2).
+    Returns the email to send once committed ((recipients, subject, text), see send_email), or None."""
+    before = connection.permission_warning
+    connection.permission_warning = checks.permission_warning(
+        access.missing, access.role_name, connection.close_user_email, connection.close_org_name)
+    if bool(before) == bool(connection.permission_warning):
+        return None
+    who = f"{connection.close_user_email} in {connection.close_org_name}"
+    if connection.permission_warning:
+        labels = ", ".join(checks.PERMISSION_LABELS[p] for p in access.missing)
+        record_event(db.session, connection.workspace_id, "permission_lost",
+                     f"{who} no longer has {labels} (role {access.role_name or 'unknown'}). The connection stays; "
+                     "leads the user can't see can't be found or linked until it is granted again.",
+                     connection_id=connection.id)
+        subject = "Close CRM: a permission is missing"
+        text = (f"Close: {who} lost a permission Closeline needs ({labels}). Close stays connected, but leads that "
+                "user can't see won't be found. Ask an admin in Close to restore it (Settings → Roles).")
+    else:
+        record_event(db.session, connection.workspace_id, "permission_restored",
+                     f"{who} has every permission Closeline needs again", connection_id=connection.id)
+        subject = "Close CRM: permissions in place again"
+        text = f"Close: {who} has every permission Closeline needs again."
+    return notify.announce(db.session, connection.workspace_id, text), subject, text
+
+
+def send_email(told):
+    """Send what set_permission_state returned, after the commit (best effort)."""
+    if told:
+        notify.send_email(*told)
 
 
 def managers_text(workspace_id):
@@ -288,8 +369,13 @@ def managers_text(workspace_id):
 
 # --- reactions to other features ----------------------------------------------------------------
 
-def on_member_removed(membership, **_):
+def on_member_removed(membership, actor=None, **_):
+    """The member who connected Close left the workspace: their Close account must stop writing
+    into Close, so the connection ends (and its grant is revoked), naming who removed them."""
     connection = live_connection(membership.workspace_id)
     if connection is not None and connection.connected_by_id == membership.user_id:
-        auto_disconnect(connection.id, "member_removed", f"{membership.user.name} ({membership.user.email}) "
-                        "connected it and was removed from the workspace")
+        by = f" by {actor.name}" if actor is not None else ""
+        auto_disconnect(connection.id, "member_removed",
+                        f"{membership.user.name} ({membership.user.email}) connected it and was removed from the "
+                        f"workspace{by}; Closeline withdrew its access at Close",
+                        actor_id=actor.id if actor is not None else None)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from webapp.clients.close import checks, tokens
 from webapp.clients.close.client import CloseAuthError, CloseError, CloseTransient
 from webapp.clients.close.lifecycle import record_event
-from webapp.close_connection import validation
+from webapp.close_connection import service, validation
 from webapp.close_connection.wording import JOB_LABELS
 from webapp.core.extensions import db
 from webapp.core.redis_conn import get_queue, get_redis, job_alive
@@ -169,9 +169,9 @@ def record_permissions(connection_id, access):
     """What Close just said about the permissions becomes the connection's state (one source)."""
     connection = db.session.get(CloseConnection, connection_id)
     if connection is not None and connection.is_live:
-        connection.permission_warning = checks.permission_warning(
-            access.missing, access.role_name, connection.close_user_email, connection.close_org_name)
+        told = service.set_permission_state(connection, access)
         db.session.commit()
+        service.send_email(told)
 
 
 CHECK_OUTCOMES = {

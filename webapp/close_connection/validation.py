@@ -57,15 +57,14 @@ def validate(connection_id, checklist=None):
     connection = db.session.get(CloseConnection, connection_id)
     if connection is None or not connection.is_live:
         return "not_live"
-    missing = access.missing
-    connection.permission_warning = checks.permission_warning(
-        missing, access.role_name, connection.close_user_email, connection.close_org_name)
+    told = service.set_permission_state(connection, access)
     service.apply_org_cache(connection, access.source)
     connection.last_validated_at = utcnow()
     connection.unreachable_since = None
     connection.last_error = None
     db.session.commit()
-    return "warning" if missing else "ok"
+    service.send_email(told)
+    return "warning" if access.missing else "ok"
 
 
 def _unreachable(connection_id, exc):

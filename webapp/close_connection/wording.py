@@ -13,6 +13,11 @@ EVENT_LABELS = {
     "refresh_failed": "Access renewal failing",
     "customer_forgotten": "Customer forgotten (privacy)",
     "whatsapp_gap_filled": "WhatsApp gap found and filled",
+    "close_user_chosen": "Member's Close user",
+    "shared_org": "Organization shared with another workspace",
+    "connect_cancelled": "Connect cancelled",
+    "permission_lost": "Permission missing in Close",
+    "permission_restored": "Permission granted again",
     **JOB_LABELS,
 }
 

@@ -4,6 +4,7 @@ Read-only: the state comes from the Close card's own helper, so both screens alw
 """
 from flask import url_for
 
+from webapp.account import subscription
 from webapp.close_connection.service import card_state
 from webapp.core import vocabulary
 from webapp.messages.actions import count_held
@@ -55,9 +56,7 @@ def _connected(connection, manager, page):
 
 
 def _inactive_reason(workspace):
-    return {"trial ended": "the trial has ended", "past due": "the subscription payment is past due",
-            "canceled": "the subscription was canceled"}.get(workspace.subscription_label,
-                                                              f"the subscription is {workspace.subscription_label}")
+    return workspace.inactive_reason
 
 
 def _renewal_action(membership):
@@ -79,4 +78,4 @@ def subscription_pause(workspace):
     held = count_held(workspace.id, "subscription")
     owner = workspace.owner
     return {"reason": _inactive_reason(workspace), "held": held,
-            "owner_name": owner.name if owner else "the workspace owner"}
+            "owner_name": owner.name if owner else "the workspace owner", "contact": subscription.support_contact()}

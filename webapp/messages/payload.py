@@ -16,7 +16,7 @@ from flask import current_app
 from webapp.clients.close.client import CloseTransient
 from webapp.core import outbound
 from webapp.core.extensions import db
-from webapp.messages import cloud_media
+from webapp.messages import attribution, cloud_media
 from webapp.messages.redaction import note_for
 from webapp.models import Message
 
@@ -117,11 +117,8 @@ def _close_file(item):
 
 
 def close_user_for(number, connection):
-    member = number.membership
-    if member is None or not connection.close_users:
-        return None
-    users = {k.lower(): v for k, v in connection.close_users.items()}
-    return users.get(member.user.email.lower())
+    """The member's Close user (picked on the Team page, else the same email), or None."""
+    return attribution.close_user_id(number.membership, connection)
 
 
 def reply_activity_id(message, ctx):

@@ -42,6 +42,13 @@ class Workspace(db.Model):
         return {"trialing": "trial", "active": "active", "past_due": "past due",
                 "canceled": "canceled"}[self.subscription_status]
 
+    @property
+    def inactive_reason(self):
+        """Why sync is paused, as the end of "Sync to Close is paused because …"."""
+        return {"trial ended": "the trial has ended", "past due": "the subscription payment is past due",
+                "canceled": "the subscription was canceled"}.get(self.subscription_label,
+                                                                 f"the subscription is {self.subscription_label}")
+
     def set_subscription(self, status, trial_days=None):
         if status not in SUBSCRIPTION_STATES:
             raise ValueError(f"unknown subscription state {status!r}")
@@ -100,6 +107,10 @@ class Membership(db.Model):
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(sa.String(10), default="member")
+    # The Close user an owner/admin picked for this member, valid for that organization only
+    # (webapp/messages/attribution.py); without one, the member's email decides.
+    close_user_id: Mapped[str | None] = mapped_column(sa.String(64))
+    close_user_org_id: Mapped[str | None] = mapped_column(sa.String(64))
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
     workspace = relationship("Workspace", back_populates="memberships")

@@ -5,14 +5,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.core.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
-# Why a connection ended; shown on the card and in the history.
+# Why a connection ended, in a few words (the dashboard's headline, the history); the Close card
+# explains each one in full (webapp/close_connection/reasons.py).
 DISCONNECT_REASONS = {
     "user": "Disconnected by a workspace admin",
     "org_deleted": "The Close organization no longer exists",  # older rows only: Close gives no such signal
     "owner_gone": "The Close user who connected is no longer an active member of the organization",
     "member_removed": "The workspace member who connected was removed from the workspace",
-    # Close answers a dead grant the same way whatever the cause (close-api.md §2.7, §3.7).
-    "access_revoked": "Access was revoked in Close, or the Close user or organization no longer exists",
+    # Close answers a revoked grant, a removed user and a deleted organization alike (close-api.md
+    # §2.7, §3.7): say what is known, not a guess.
+    "access_revoked": "Close no longer accepts the connection",
 }
 
 
@@ -53,9 +55,10 @@ class CloseConnection(db.Model):
     catch_up_held: Mapped[bool] = mapped_column(default=True)
     # Incoming messages also notify in Close's Inbox (POST …?send_to_inbox=true); off by default.
     send_to_inbox: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    # Cached from Close at connect/validation: [{"id","label"}] and {email: close_user_id}.
+    # Cached from Close at connect/validation: [{"id","label"}] and the organization's active users
+    # [{"id","email","name"}] (members are attributed to them: webapp/messages/attribution.py).
     lead_statuses: Mapped[list] = mapped_column(sa.JSON, default=list)
-    close_users: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    close_users: Mapped[list] = mapped_column(sa.JSON, default=list)
 
     disconnected_at = mapped_column(UTCDateTime, nullable=True)
     disconnect_reason: Mapped[str | None] = mapped_column(sa.String(30))

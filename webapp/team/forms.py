@@ -29,3 +29,9 @@ class NumberForm(FlaskForm):
             field.data = to_e164_in_regions(field.data, regions_for(current_membership()))
         except InvalidPhone as exc:
             raise ValidationError(str(exc))
+
+
+class CloseUserForm(FlaskForm):
+    """A member's Close user, from the connected organization's active users ("" = by email)."""
+    close_user_id = SelectField("Close user", choices=[], validate_choice=False)
+    submit = SubmitField("Save")

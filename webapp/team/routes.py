@@ -1,25 +1,28 @@
 """Team page: members, invitations, roles, WhatsApp numbers. Thin: the rules live in service.py."""
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.access import current_membership, current_workspace, get_or_404_in_workspace, workspace_role
+from webapp.core.extensions import htmx
 from webapp.core.forms import ConfirmForm
 from webapp.core.urls import mark_secret_page, public_url
-from webapp.models import Invitation, Membership, WhatsAppNumber
-from webapp.team import service
-from webapp.team.forms import InviteForm, NumberForm, RoleForm
+from webapp.models import Invitation, JobRun, Membership, WhatsAppNumber
+from webapp.team import close_users, service
+from webapp.team.forms import CloseUserForm, InviteForm, NumberForm, RoleForm
 
 bp = Blueprint("team", __name__, url_prefix="/team")
 
 
 def _render_team(invite_form=None, number_form=None, status=200, new_invite=None):
     workspace = current_workspace()
+    members = service.members(workspace.id)
     return render_template(
-        "team/index.html", workspace=workspace, members=service.members(workspace.id),
+        "team/index.html", workspace=workspace, members=members,
         invitations=service.open_invitations(workspace.id),
         me=current_membership(), invite_form=invite_form or InviteForm(),
         number_form=number_form or NumberForm(), confirm_form=ConfirmForm(), role_form=RoleForm(),
-        new_invite=new_invite,
+        new_invite=new_invite, close=close_users.overview(workspace.id, members),
+        describe_close_user=close_users.describe,
     ), status
 
 
@@ -128,3 +131,49 @@ def delete_number(number_id):
     number = get_or_404_in_workspace(WhatsAppNumber, number_id)
     _confirmed()
     return _apply(lambda: service.delete_number(current_membership(), number), lambda _: f"Number {number.e164} removed.", "info")
+
+
+@bp.route("/members/<int:membership_id>/close-user", methods=["POST"])
+@workspace_role("admin")
+def choose_close_user(membership_id):
+    target = get_or_404_in_workspace(Membership, membership_id)
+    form = CloseUserForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _apply(lambda: close_users.choose(target, form.close_user_id.data or "", current_user),
+                  lambda found: f"{target.user.name}'s messages now go to Close as "
+                                f"{close_users.describe(found.user)}." if found.user_id else
+                  f"{target.user.name} has no Close user: their messages go to Close as the user who connected it.",
+                  "success")
+
+
+@bp.route("/close-users/refresh", methods=["POST"])
+@workspace_role("admin")
+def refresh_close_users():
+    """Read the organization's users from Close again (a connection check job); the page polls it."""
+    _confirmed()
+    try:
+        close_users.refresh(current_workspace(), current_user)
+    except service.TeamError as exc:
+        flash(exc.message, "warning")
+    return redirect(url_for("team.index") + "#team-close-users")
+
+
+@bp.route("/close-users/status")
+@workspace_role("admin")
+def close_users_status():
+    """The refresh's progress for the page's poll; once it has finished, the page reloads itself."""
+    run = _check_run(request.args.get("run", type=int))
+    if run is None or not run.is_running:
+        response = make_response("", 200)
+        if htmx:
+            response.headers["HX-Refresh"] = "true"
+        return response
+    return render_template("team/partials/_close_users_refresh.html", job=run)
+
+
+def _check_run(run_id):
+    if not run_id:
+        return None
+    run = get_or_404_in_workspace(JobRun, run_id)
+    return run if run.kind == "check" else None

@@ -16,7 +16,7 @@ from webapp import notify
 from webapp.clients.close import oauth
 from webapp.core import crypto
 from webapp.core.extensions import db
-from webapp.models import CloseConnection, ConnectionEvent, utcnow
+from webapp.models import CloseConnection, ConnectionEvent, User, utcnow
 from webapp.models.close import DISCONNECT_REASONS
 
 log = logging.getLogger(__name__)
@@ -46,20 +46,44 @@ def end_connection(session, connection_id, reason, actor_id=None):
     return ended == 1
 
 
-def auto_disconnect(connection_id, reason, detail=""):
-    """Disconnect on a definitive signal; records why and tells the owner and admins. Idempotent."""
+# What the owner and admins are told, per reason ({org}, {user}: the Close organization and user;
+# {member}: the workspace member who connected). The Close CRM page explains each in full.
+NOTICES = {
+    "access_revoked": ("Close no longer accepts Closeline's connection to {org} (Close user {user}), so it was "
+                       "disconnected automatically. Close does not say why: access was revoked in Close, {user} "
+                       "was removed from {org}, or {org} was deleted. The Close CRM page says how to tell which "
+                       "and what to do about each."),
+    "member_removed": ("{member}, who connected Close, was removed from the workspace, so Closeline disconnected "
+                       "{org} (Close user {user}) and withdrew its access at Close. An owner or admin can "
+                       "reconnect with their own Close account on the Close CRM page."),
+    "owner_gone": ("Close lists {user} as no longer an active member of {org}, so Closeline disconnected it. "
+                   "Reconnect with an active Close user of {org} on the Close CRM page."),
+}
+HELD = "Messages are held until someone reconnects."
+
+
+def notice(reason, org, user, member=""):
+    text = NOTICES.get(reason) or ("Close was disconnected automatically from {org} (Close user {user}): "
+                                   + DISCONNECT_REASONS.get(reason, reason) + ".")
+    return text.format(org=org, user=user, member=member) + " " + HELD
+
+
+def auto_disconnect(connection_id, reason, detail="", actor_id=None):
+    """Disconnect on a definitive signal; records why and tells the owner and admins. Idempotent.
+    actor_id: the person whose action caused it (who removed the connecting member), if any."""
     with own_session() as session:
         row = session.get(CloseConnection, connection_id)
         if row is None or row.disconnected_at is not None:
             return False
         refresh_token = crypto.decrypt(row.refresh_token_enc) if reason == "member_removed" else None
-        if not end_connection(session, connection_id, reason):
+        if not end_connection(session, connection_id, reason, actor_id):
             return False
-        who = f"{row.close_org_name or 'the Close organization'} (Close user {row.close_user_email or 'unknown'})"
-        text = (f"Close was disconnected automatically from {who}: {DISCONNECT_REASONS.get(reason, reason)}. "
-                "Messages are held until someone reconnects on the Close CRM page.")
+        org, user = row.close_org_name or "the Close organization", row.close_user_email or "unknown"
+        member = session.get(User, row.connected_by_id) if row.connected_by_id else None
+        text = notice(reason, org, user, f"{member.name} ({member.email})" if member else "The member")
         record_event(session, row.workspace_id, "auto_disconnected",
-                     f"{who}: {DISCONNECT_REASONS.get(reason, reason)}. {detail}".strip(), connection_id=connection_id)
+                     f"{org} (Close user {user}): {DISCONNECT_REASONS.get(reason, reason)}. {detail}".strip(),
+                     connection_id=connection_id, actor_id=actor_id)
         emails = notify.announce(session, row.workspace_id, text)
         session.commit()
     log.warning("Close connection %s auto-disconnected: %s", connection_id, reason)

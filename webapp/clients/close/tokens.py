@@ -119,7 +119,8 @@ def refresh_locked(row):
                 _ensure_live(current)
                 return crypto.decrypt(current["access_token_enc"]), current["token_version"]
             # invalid_grant names no cause at Close: one honest reason for all of them.
-            lifecycle.auto_disconnect(connection_id, "access_revoked", f"Token refresh refused: {exc.error}")
+            lifecycle.auto_disconnect(connection_id, "access_revoked",
+                                      "Close refused to renew Closeline's access (invalid_grant)")
             raise ConnectionLost("Close refused the token refresh", reason="access_revoked") from None
         # invalid_client and friends: our OAuth app's configuration, not the user's grant. Keep the
         # connection and tell the operator what to fix instead of retrying silently.
@@ -199,5 +200,6 @@ def handle_auth_failure(connection, exc):
     if isinstance(exc, ConnectionLost):
         return exc
     connection_id = connection if isinstance(connection, int) else connection.id
-    lifecycle.auto_disconnect(connection_id, "access_revoked", "Close answered 401 to a freshly refreshed token")
+    lifecycle.auto_disconnect(connection_id, "access_revoked",
+                              "Close refused even freshly renewed access (401)")
     return ConnectionLost("Access to Close was revoked", reason="access_revoked")
