@@ -30,7 +30,7 @@ def register(app):
     app.add_template_filter(gateway_registry.label_of, "gateway_label")
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
-    app.register_blueprint(operations_bp)        # /healthz, /readyz (no sign-in)
+    app.register_blueprint(operations_bp)        # /healthz, /readyz, /metrics (no sign-in)
     app.register_blueprint(team_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(close_bp)

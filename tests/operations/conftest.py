@@ -15,7 +15,7 @@ from tests.helpers.messages import FAST
 
 @pytest.fixture
 def app_overrides():
-    return dict(FAST)
+    return dict(FAST, METRICS_TOKEN="metrics-test-token")
 
 
 @pytest.fixture

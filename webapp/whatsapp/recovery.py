@@ -11,7 +11,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from webapp.clients.gateways.base import GatewayError
-from webapp.core import row_jobs
+from webapp.core import metrics, row_jobs
 from webapp.core.extensions import db
 from webapp.models import Chat, Message, NumberLink, utcnow
 from webapp.whatsapp import ingest_bridge, messages
@@ -55,6 +55,8 @@ def recover(link_id):
         return {**totals, "error": exc.message}
     link = db.session.get(NumberLink, link_id)
     link.recovered_count += totals["stored"]
+    metrics.count("gap_messages_found", totals["stored"] + totals["held"])
+    metrics.count("gap_messages_filled", totals["stored"])
     link.last_recovery_at, link.last_recovery_error = utcnow(), None
     db.session.commit()
     if totals["stored"]:
