@@ -144,6 +144,13 @@ class Config:
     SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
     SMTP_FROM = os.environ.get("SMTP_FROM", "closeline@localhost")
 
+    # Operations: /metrics answers only with this bearer token (unset: /metrics is off, 404).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    # Per-workspace labels on the message gauges (off sums them: for many hundreds of workspaces).
+    METRICS_WORKSPACE_LABELS = _bool("METRICS_WORKSPACE_LABELS", True)
+    # Log lines: "text" (default) or "json" (one JSON object per line, for log collectors).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+
     MAX_CONTENT_LENGTH = 40 * 1024 * 1024  # base64 of a 25 MB attachment fits
     TESTING = False
     DEMO = _bool("CLOSELINE_DEMO", False)

@@ -1,12 +1,11 @@
 """Closeline: connect a workspace to Close CRM and sync WhatsApp messages into it."""
-import logging
 import os
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, INSTANCE_DIR
-from webapp.core import errors, i18n, input_guard, security
+from webapp.core import errors, i18n, input_guard, logs, security
 from webapp.core.deployment import check_production, token_key_problem
 from webapp.core.extensions import babel, bootstrap, csrf, db, htmx, limiter, login_manager, migrate
 
@@ -41,6 +40,7 @@ def create_app(config_name=None, overrides=None):
     security.init_app(app)
     errors.init_app(app)
     input_guard.init_app(app)
+    logs.init_request_ids(app)
     _trust_proxies(app)
 
     # Imported here, not at module top: importing a leaf (a client, a model) must not load every page.
@@ -78,5 +78,7 @@ def _trust_proxies(app):
 
 
 def _configure_logging(app):
+    """Web (gunicorn: scripts/gunicorn_conf.py) and worker processes log through one root handler,
+    text or LOG_FORMAT=json; tests keep pytest's own capture."""
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logs.configure(app.config.get("LOG_FORMAT", "text"))

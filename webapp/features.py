@@ -17,6 +17,7 @@ from webapp.history_import import service as history
 from webapp.history_import.routes import bp as history_bp
 from webapp.messages.actions import on_subscription_changed
 from webapp.messages.states import state_badge
+from webapp.operations.routes import bp as operations_bp
 from webapp.privacy.routes import bp as privacy_bp
 from webapp.sync_status.routes import bp as sync_bp
 from webapp.team.routes import bp as team_bp
@@ -30,6 +31,7 @@ def register(app):
     app.add_template_filter(gateway_registry.label_of, "gateway_label")
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
+    app.register_blueprint(operations_bp)        # /healthz, /readyz, /metrics (no sign-in)
     app.register_blueprint(team_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(close_bp)

@@ -4,7 +4,7 @@ import re
 from webapp.core.extensions import db
 
 # Routes anyone may reach (sign-in, invite links, health, static files, the machine API).
-PUBLIC_PREFIXES = ("/auth/login", "/auth/invite/", "/healthz", "/static/", "/bootstrap/", "/api/")
+PUBLIC_PREFIXES = ("/auth/login", "/auth/invite/", "/healthz", "/readyz", "/metrics", "/static/", "/bootstrap/", "/api/")
 PUBLIC_EXACT = {"/"}
 
 

@@ -68,11 +68,6 @@ def mark_notifications_read():
     return redirect(url_for("main.notifications"))
 
 
-@bp.route("/healthz")
-def healthz():
-    return {"status": "ok"}
-
-
 @bp.app_context_processor
 def inject_navigation():
     membership = current_membership() if current_user.is_authenticated else None

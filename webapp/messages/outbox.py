@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from webapp.core import metrics
 from webapp.core.extensions import db
 from webapp.messages import totals
 from webapp.models import Message, WhatsAppNumber, utcnow
@@ -121,6 +122,7 @@ def record(outcomes, org_id):
                            .values(last_synced_at=now))
     db.session.commit()
     totals.count_changes(workspace_id, deltas)
+    metrics.count_each("messages_drained", "state", (outcome.state for _, outcome in outcomes))
 
 
 def _without_data(attachments):

@@ -30,7 +30,7 @@ from flask import current_app
 from webapp.clients.close.lifecycle import record_event
 from webapp.clients.gateways.base import GatewayError
 from webapp.clients.gateways.formats import phone_jid as canonical_jid
-from webapp.core import row_jobs
+from webapp.core import metrics, row_jobs
 from webapp.core.extensions import db
 from webapp.core.redis_conn import JobFlag, get_queue, get_redis
 from webapp.models import ChatWatermark, Message, NumberLink, utcnow
@@ -343,6 +343,8 @@ def _finish(link, work, error, more):
     link.reconcile_progress = {**(link.reconcile_progress or {}), "stored": totals["stored"],
                                "chats": totals["chats"], "reason": work.reason}
     _prune_unstored(link)
+    metrics.count("gap_messages_found", totals["stored"] + totals.get("held", 0))
+    metrics.count("gap_messages_filled", totals["stored"])
     if totals["stored"]:
         record_event(db.session, link.workspace_id, "whatsapp_gap_filled", _gap_text(link, work, totals))
         log.info("link %s: %d missed WhatsApp messages fetched", link.id, totals["stored"])

@@ -19,6 +19,7 @@ from webapp.clients.close.errors import (  # noqa: F401  (re-exported for caller
     CloseTransient,
 )
 from webapp.clients.close.ratelimit import endpoint_group
+from webapp.core import metrics
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class CloseClient:
             return _decode(response, method)
         raise _transient(response, ambiguous=False)
 
+    @metrics.timed_close_call
     def _send(self, method, path, params, json):
         try:
             return self.session.request(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from webapp import notify
 from webapp.clients.close import oauth
-from webapp.core import crypto
+from webapp.core import crypto, metrics
 from webapp.core.extensions import db
 from webapp.models import CloseConnection, ConnectionEvent, User, utcnow
 from webapp.models.close import DISCONNECT_REASONS
@@ -87,6 +87,7 @@ def auto_disconnect(connection_id, reason, detail="", actor_id=None):
         emails = notify.announce(session, row.workspace_id, text)
         session.commit()
     log.warning("Close connection %s auto-disconnected: %s", connection_id, reason)
+    metrics.count("close_auto_disconnects", reason=reason)
     if refresh_token:  # the grant is still alive at Close only when the cause is on our side
         oauth.revoke(refresh_token)
     notify.send_email(emails, "Close CRM was disconnected", text)

@@ -18,7 +18,7 @@ from redis.exceptions import LockError
 from webapp.clients.close import lifecycle, oauth
 from webapp.clients.close.client import CloseAuthError, CloseClient, CloseError, CloseTransient
 from webapp.clients.close.factory import new_client
-from webapp.core import crypto
+from webapp.core import crypto, metrics
 from webapp.core.extensions import db
 from webapp.core.redis_conn import get_redis
 from webapp.models import CloseConnection, utcnow
@@ -106,6 +106,7 @@ def _ensure_live(row):
                              reason=row["disconnect_reason"] if row is not None else None)
 
 
+@metrics.counted("close_token_refreshes")
 def refresh_locked(row):
     """Refresh row's pair; the caller holds the connection's refresh lock. Returns (token, version)."""
     connection_id = row["id"]
