@@ -2,7 +2,7 @@
 Close users become a list of {id, email, name}
 
 Revision ID: members_close_user
-Revises: log_search_by_whatsapp_and_close_ids
+Revises: log_search_by_message_ids
 Create Date: 2026-12-04
 """
 import json
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "members_close_user"
-down_revision = "log_search_by_whatsapp_and_close_ids"
+down_revision = "log_search_by_message_ids"
 branch_labels = None
 depends_on = None
 

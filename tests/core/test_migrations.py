@@ -31,3 +31,14 @@ def _has_text_index(conn):
     if conn.dialect.name == "sqlite":
         return text_search.FTS_TABLE in inspector.get_table_names()
     return text_search.TRGM_INDEX in {ix["name"] for ix in inspector.get_indexes("messages")}
+
+
+
+def test_every_revision_id_fits_alembic_version(app):
+    """PostgreSQL's alembic_version.version_num is VARCHAR(32): a longer id fails only there, mid-upgrade."""
+    from alembic.script import ScriptDirectory
+    with app.app_context():
+        config = app.extensions["migrate"].migrate.get_config()
+        revisions = [rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()]
+    assert len(revisions) > 10
+    assert [r for r in revisions if len(r) > 32] == []

@@ -1,6 +1,6 @@
 """Log search by the ids people copy: messages.whatsapp_id, indexes on it and on the Close activity and lead ids
 
-Revision ID: log_search_by_whatsapp_and_close_ids
+Revision ID: log_search_by_message_ids
 Revises: failed_sessions_restart_first
 Create Date: 2026-12-04
 """
@@ -9,7 +9,7 @@ import re
 import sqlalchemy as sa
 from alembic import op
 
-revision = "log_search_by_whatsapp_and_close_ids"
+revision = "log_search_by_message_ids"
 down_revision = "failed_sessions_restart_first"
 branch_labels = None
 depends_on = None
