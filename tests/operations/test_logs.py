@@ -12,7 +12,7 @@ import uuid
 from tests.helpers.messages import SANDBOX_KEY, body, settle
 from tests.helpers.paths import ROOT
 from tests.helpers.waiting import wait_for
-from tests.helpers.workers import FERNET_KEY
+from tests.helpers.workers import FERNET_KEY, stop_worker
 
 FIELDS = {"timestamp", "level", "logger", "message", "request_id", "workspace_id", "job_id"}
 CANARY = "canary-text-7f3a9b never logged"
@@ -37,15 +37,6 @@ def _env(app, database_url, redis_url):
     return env
 
 
-def _stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
-
-
 def test_worker_lines_are_json_with_job_context_and_no_secrets(app, database_url, redis_url, tmp_path,
                                                                close_sandbox, sandbox_connection, api):
     import redis
@@ -66,7 +57,7 @@ def test_worker_lines_are_json_with_job_context_and_no_secrets(app, database_url
             assert api.post(payload).status_code in (200, 201, 202)
         settle([p["message"]["id"] for p in posted], timeout=120)
     finally:
-        _stop(proc)
+        stop_worker(proc)
     text = out.read_text()
     records = json_lines(text)
     assert any(r["job_id"] for r in records), "no line tells its job"
@@ -83,7 +74,7 @@ def test_cron_lines_are_json(app, database_url, redis_url, tmp_path):
     try:
         wait_for(lambda: proc.poll() is not None or out.read_text().strip(), timeout=60, message="rq cron to log")
     finally:
-        _stop(proc)
+        stop_worker(proc)
     records = json_lines(out.read_text())
     assert records and all(r["logger"].startswith(("rq", "jobs", "webapp")) for r in records)
 
