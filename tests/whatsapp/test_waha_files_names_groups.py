@@ -117,7 +117,9 @@ def test_a_pinned_waha_group_lands_with_its_subject_and_each_sender(app, demo, s
     assert landed[0]["message_markdown"] == "**Jane Cooper (+14155550123)** in Project Alpha:\nWho brings the slides?"
     assert landed[0]["remote_phone"] == JANE and landed[0]["direction"] == "incoming"
     assert landed[1]["message_markdown"].startswith("**Mia Member (+14155550003)** in Project Alpha:")
-    assert all(m.state == "synced" for m in messages() if m.chat_id == chat.id and m.id != skipped.id)
+    # The row is marked synced just after Close answers: wait for it, don't race it.
+    wait_for(lambda: all(m.state == "synced" for m in messages() if m.chat_id == chat.id and m.id != skipped.id),
+             timeout=30, interval=0.3, message="the group's messages marked synced")
     log = login("owner@acme.test").get("/sync/").get_data(as_text=True)
     assert "Project Alpha" in log
 

@@ -60,7 +60,7 @@ def test_evolution_and_graph_kinds(wa, receiver):
     group = next(u for u in upserts if u["messageType"] == "conversation")
     assert group["key"]["remoteJid"].endswith("@g.us") and group["key"]["participant"].endswith("@lid")
     assert group["key"]["participantAlt"] == LID_CUSTOMER[1:] + "@s.whatsapp.net"
-    graph = [d["json"] for d in receiver.wait_events(None, 3) if "entry" in (d["json"] or {})]
+    graph = [d["json"] for d in receiver.wait_events(None, 5) if "entry" in (d["json"] or {})]  # 4 upserts + 1
     message = graph[0]["entry"][0]["changes"][0]["value"]["messages"][0]
     assert message["type"] == "contacts" and message["contacts"][0]["phones"][0]["wa_id"] == "5511955554444"
     assert len(graph) == 1
