@@ -38,3 +38,15 @@ def test_user_in_two_workspaces_switches(demo, login):
     db.session.add(other)
     db.session.commit()
     assert browser.post("/auth/workspace", data={"workspace_id": other.id}).status_code == 404
+
+
+def test_passwords_outside_tests_are_hashed_with_scrypt(app):
+    """The suite signs in with a cheap hash; every other configuration keeps werkzeug's scrypt."""
+    from config import CONFIGS
+    from webapp.models import User
+    assert all(config.PASSWORD_HASH_METHOD == "scrypt" for name, config in CONFIGS.items() if name != "testing")
+    user = User(email="hash@acme.test")
+    app.config["PASSWORD_HASH_METHOD"] = CONFIGS["production"].PASSWORD_HASH_METHOD
+    user.set_password("a long enough password")
+    assert user.password_hash.startswith("scrypt:")
+    assert user.check_password("a long enough password")

@@ -7,6 +7,7 @@ from webapp.auth.forms import AcceptInviteForm, JoinForm, LoginForm
 from webapp.core.extensions import db, limiter
 from webapp.core.urls import local_path_or
 from webapp.models import Invitation, Membership, User, utcnow
+from webapp.models.accounts import password_hash_method
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -25,14 +26,21 @@ def _failed_sign_in(response):
     return response.status_code != 302   # a successful sign-in redirects; it never counts
 
 
-# Compared against when the email is unknown, so both paths cost one password hash.
-_DUMMY_HASH = generate_password_hash("closeline-timing-equaliser")
+# Compared against when the email is unknown, so both paths cost one password hash (per method).
+_DUMMY_HASHES = {}
+
+
+def _dummy_hash():
+    method = password_hash_method()
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash("closeline-timing-equaliser", method=method)
+    return _DUMMY_HASHES[method]
 
 
 def _authenticate(email, password):
     user = db.session.scalar(sa.select(User).where(User.email == email))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if user.check_password(password) else None
 

@@ -4,6 +4,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -12,6 +13,11 @@ from webapp.core.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
 
 ROLES = ("owner", "admin", "member")
+
+
+def password_hash_method():
+    """werkzeug's hashing method for new passwords (PASSWORD_HASH_METHOD); checks read it off the hash."""
+    return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
 SUBSCRIPTION_STATES = ("trialing", "active", "past_due", "canceled")
 
 
@@ -76,7 +82,7 @@ class User(UserMixin, db.Model):
     memberships = relationship("Membership", back_populates="user", cascade="all, delete-orphan")
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
         if self.session_version is not None:
             self.session_version += 1
 
