@@ -1,4 +1,8 @@
 """Flask extensions, created once and bound to the app in create_app()."""
+import fcntl
+import os
+import sqlite3
+
 import email_validator
 import sqlalchemy as sa
 from flask_babel import Babel
@@ -46,6 +50,66 @@ def _sqlite_enforce_foreign_keys(dbapi_connection, connection_record):
         # machine, a short write can queue for seconds; wait for it rather than fail.
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+
+class _WritersTakeTurns(sqlite3.Connection):
+    """A SQLite connection that queues for the database's write lock on a lock file beside it.
+
+    SQLite's own busy handler polls with growing sleeps (up to 100 ms each), so while workers commit
+    hundreds of short writes a second an API or webhook write can lose every poll and wait for a
+    third of a second. flock wakes a waiter the moment the writer before it commits. The lock is
+    taken before the first write of a transaction (as SQLite's is) and given back after commit or
+    rollback, so it is held exactly as long as SQLite's write lock; readers never take it."""
+
+    _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC", "CREATE", "DROP", "ALTER", "BEGIN IMMEDIATE")
+
+    def __init__(self, database, *args, **kwargs):
+        super().__init__(database, *args, **kwargs)
+        self._turn = os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._holding = False
+
+    def wait_turn_for(self, statement):
+        if not self._holding and statement.lstrip()[:15].upper().startswith(self._WRITES):
+            fcntl.flock(self._turn, fcntl.LOCK_EX)
+            self._holding = True
+
+    def _give_turn(self):
+        if self._holding:
+            self._holding = False
+            fcntl.flock(self._turn, fcntl.LOCK_UN)
+
+    def commit(self):
+        try:
+            super().commit()
+        finally:
+            self._give_turn()
+
+    def rollback(self):
+        try:
+            super().rollback()
+        finally:
+            self._give_turn()
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self._give_turn()
+            os.close(self._turn)
+
+
+@sa.event.listens_for(sa.engine.Engine, "do_connect")
+def _sqlite_files_queue_their_writers(dialect, connection_record, cargs, cparams):
+    database = cargs[0] if cargs else cparams.get("database", "")
+    if dialect.name == "sqlite" and database and database != ":memory:" and not str(database).startswith("file:"):
+        cparams["factory"] = _WritersTakeTurns
+
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _sqlite_writer_waits_its_turn(conn, cursor, statement, parameters, context, executemany):
+    dbapi_connection = conn.connection.dbapi_connection
+    if isinstance(dbapi_connection, _WritersTakeTurns):
+        dbapi_connection.wait_turn_for(statement)
 
 
 @sa.event.listens_for(sa.engine.Engine, "savepoint")
