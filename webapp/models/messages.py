@@ -91,6 +91,10 @@ class Message(db.Model):
         sa.Index("ix_messages_ws_whatsapp_id", "workspace_id", "whatsapp_id"),
         sa.Index("ix_messages_ws_activity", "workspace_id", "close_activity_id"),
         sa.Index("ix_messages_ws_lead", "workspace_id", "close_lead_id", "id"),
+        # Replies whose original lands later are found by it (one lookup per synced message).
+        sa.Index("ix_messages_ws_reply_to", "workspace_id", "reply_to_external_id",
+                 sqlite_where=sa.text("reply_to_external_id IS NOT NULL"),
+                 postgresql_where=sa.text("reply_to_external_id IS NOT NULL")),
         # Only rows under a lease: "is an earlier row of this chat being worked on?" (outbox claim).
         sa.Index("ix_messages_chat_leased", "chat_id", "id", sqlite_where=sa.text("lease_until IS NOT NULL"),
                  postgresql_where=sa.text("lease_until IS NOT NULL")),
